@@ -1,0 +1,90 @@
+/**
+ * The multi-call entry: the program is the basename of the name this was
+ * invoked by (a symlink to the launcher or to the compiled binary), or the
+ * first argument when invoked as `daemontools` (busybox style). Only the
+ * invoked program's module is loaded.
+ * @module
+ */
+import { writeErr } from "./lib/msg.ts";
+
+/** Every program this executable can be. */
+export const PROGRAMS = [
+  "envdir",
+  "envuidgid",
+  "fghack",
+  "multilog",
+  "pgrphack",
+  "readproctitle",
+  "setlock",
+  "setuidgid",
+  "softlimit",
+  "supervise",
+  "svc",
+  "svok",
+  "svscan",
+  "svscanboot",
+  "svstat",
+  "tai64n",
+  "tai64nlocal",
+] as const;
+
+/** Signature every `cmd/NAME.ts` exports as `main`. A number is the exit code. */
+export type Main = (args: string[]) => number | void | Promise<number | void>;
+
+function basename(p: string): string {
+  const i = p.lastIndexOf("/");
+  return i < 0 ? p : p.slice(i + 1);
+}
+
+function invokedAs(): string {
+  const mod = basename(decodeURIComponent(new URL(Deno.mainModule).pathname));
+  if (mod !== "main.ts") return mod;
+  // compiled binary: the kernel keeps the link name in argv[0]
+  const cmdline = Deno.readFileSync("/proc/self/cmdline");
+  const end = cmdline.indexOf(0);
+  return basename(new TextDecoder().decode(cmdline.subarray(0, end < 0 ? undefined : end)));
+}
+
+function isProgram(name: string): name is typeof PROGRAMS[number] {
+  return (PROGRAMS as readonly string[]).includes(name);
+}
+
+/** Run the program this process was invoked as. */
+export async function dispatch(): Promise<void> {
+  let name = invokedAs();
+  let args = Deno.args;
+  if (!isProgram(name) && args.length > 0 && isProgram(basename(args[0]))) {
+    name = basename(args[0]);
+    args = args.slice(1);
+  }
+  if (!isProgram(name)) {
+    writeErr(
+      `daemontools: usage: daemontools program [arg ...]\n` +
+        `daemontools: programs: ${PROGRAMS.join(" ")}\n`,
+    );
+    Deno.exit(100);
+  }
+  const prog = name;
+  const onError = (e: unknown) => {
+    const msg = e instanceof Error ? e.message : String(e);
+    writeErr(`${prog}: fatal: internal error: ${msg.split("\n")[0]}\n`);
+    Deno.exit(111);
+  };
+  globalThis.addEventListener("unhandledrejection", (ev) => {
+    ev.preventDefault();
+    onError(ev.reason);
+  });
+  globalThis.addEventListener("error", (ev) => {
+    ev.preventDefault();
+    onError(ev.error);
+  });
+  try {
+    const mod: { main: Main } = await import(`./cmd/${prog}.ts`);
+    const code = await mod.main(args);
+    if (typeof code === "number") Deno.exit(code);
+  } catch (e) {
+    onError(e);
+  }
+}
+
+if (import.meta.main) await dispatch();

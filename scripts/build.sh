@@ -1,0 +1,41 @@
+#!/bin/sh
+# build.sh OUTDIR SRCDIR: one compiled binary OUTDIR/daemontools when a runtime base (denort)
+# is available, else a one-file launcher with the same dispatch; plus one symlink per program.
+# DENO names the deno binary; DENORT_BIN, if set, the runtime base for `deno compile`.
+set -eu
+out=$1
+src=$(cd "$2" && pwd)
+case $DENO in /*) deno=$DENO ;; *) deno=$(command -v "$DENO") ;; esac
+programs=$(sed -n '/^export const PROGRAMS/,/] as const/p' "$src/main.ts" | grep -o '"[a-z0-9]*"' | tr -d '"')
+mkdir -p "$out"
+rm -f "$out/daemontools"
+denort=${DENORT_BIN:-}
+if [ -z "$denort" ] && [ -x "$(dirname "$deno")/denort" ]; then denort=$(dirname "$deno")/denort; fi
+compiled=no
+if [ -n "$denort" ]; then
+  if DENORT_BIN=$denort "$deno" compile -A --no-config --no-lock --quiet --include "$src/cmd" \
+    --include "$src/lib" --output "$out/daemontools" "$src/main.ts"; then
+    compiled=yes
+  fi
+elif timeout 60 "$deno" compile -A --no-config --no-lock --quiet --include "$src/cmd" \
+  --include "$src/lib" --output "$out/daemontools" "$src/main.ts" >/dev/null 2>&1; then
+  compiled=yes # the runtime base was downloadable (or cached)
+fi
+if [ "$compiled" = yes ]; then
+  echo "build: compiled one binary: $out/daemontools"
+else
+  rm -f "$out/daemontools"
+  {
+    echo "#!/usr/bin/env -S $deno run -A --no-config --no-lock --quiet"
+    echo "// launcher: symlinks to this file dispatch on their own name (Deno.mainModule)"
+    echo "import { dispatch } from \"file://$src/main.ts\";"
+    echo "await dispatch();"
+  } >"$out/daemontools"
+  chmod 755 "$out/daemontools"
+  # warm the code cache so the first run of each program starts fast
+  "$deno" cache --no-config --no-lock --quiet "$src/main.ts" "$src"/cmd/*.ts 2>/dev/null || true
+  echo "build: no runtime base for deno compile (set DENORT_BIN=/path/to/denort for one binary);"
+  echo "build: wrote launcher $out/daemontools -> $src/main.ts run by $deno"
+fi
+for p in $programs; do ln -sf daemontools "$out/$p"; done
+echo "build: $(echo $programs | wc -w) program links in $out"

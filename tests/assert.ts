@@ -1,0 +1,7 @@
+/** The assertions tests use, from node's built-in (JSR's @std/assert is unreachable here). */
+export {
+  deepStrictEqual as assertEquals,
+  match as assertMatch,
+  notDeepStrictEqual as assertNotEquals,
+  ok as assert,
+} from "node:assert/strict";
