@@ -1,0 +1,54 @@
+/** readproctitle: argument checks, exit codes, and what `ps` (/proc/PID/cmdline) shows. */
+import { assertEquals } from "./assert.ts";
+import { debian, prog, run, waitFor } from "./util.ts";
+
+Deno.test("readproctitle: usage errors exit 100 silently", async () => {
+  for (const args of [[], ["abcd"], ["x", "y", "1234"]]) {
+    const r = await run(prog("readproctitle"), args, { stdin: "" });
+    assertEquals([r.code, r.stdout, r.stderr], [100, "", ""], args.join(" "));
+  }
+});
+
+Deno.test("readproctitle: EOF exits 0, prints nothing", async () => {
+  const r = await run(prog("readproctitle"), ["a", "b", "abcde"], { stdin: "hello\n" });
+  assertEquals([r.code, r.stdout, r.stderr], [0, "", ""]);
+});
+
+/** The last argument as the kernel shows it, once it ends with `want`. */
+async function shownTail(path: string, input: Uint8Array, dots: string, want: string) {
+  const child = new Deno.Command(path, {
+    args: ["service", "errors:", dots],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  try {
+    await w.write(input);
+    const cmd = await waitFor(`cmdline ending in ${JSON.stringify(want)}`, () => {
+      const b = Deno.readFileSync(`/proc/${child.pid}/cmdline`);
+      const s = new TextDecoder().decode(b.subarray(b.length - 1 - dots.length, b.length - 1));
+      return s.endsWith(want) ? s : "";
+    });
+    return cmd;
+  } finally {
+    await w.close();
+    await child.status;
+  }
+}
+
+Deno.test("readproctitle: ps shows the latest bytes, NULs dropped, first 3 kept as dots", async () => {
+  const dots = ".".repeat(20);
+  const input = new TextEncoder().encode("xyz\nwarn\0ing abc\n");
+  const ours = await shownTail(prog("readproctitle"), input, dots, "abc\n");
+  assertEquals(ours, "....xyz\nwarning abc\n");
+  // overflow: only len(D)-3 most recent bytes, after the 3 kept dots
+  const long = new TextEncoder().encode("0123456789abcdefghijklmnopqrstuvwxyz");
+  const tail = await shownTail(prog("readproctitle"), long, dots, "xyz");
+  assertEquals(tail, "...jklmnopqrstuvwxyz");
+  const deb = debian("readproctitle");
+  if (deb) {
+    assertEquals(await shownTail(deb, input, dots, "abc\n"), ours);
+    assertEquals(await shownTail(deb, long, dots, "xyz"), tail);
+  }
+});
