@@ -76,6 +76,10 @@ const SYMBOLS = {
   syscall3: { name: "syscall", parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
+  opendir: { parameters: ["buffer"], result: "pointer" },
+  readdir: { parameters: ["pointer"], result: "pointer" },
+  closedir: { parameters: ["pointer"], result: "i32" },
+  access: { parameters: ["buffer", "i32"], result: "i32" },
 } as const;
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
