@@ -1,0 +1,460 @@
+/**
+ * One supervised service directory: binds a {@linkcode Machine} (lib/supervisor.ts) to the
+ * files of daemontools 0.76's supervise (spec §1–§2) and to a shared {@linkcode Reactor}.
+ * Many services can live in one process (svscan); `supervise DIR` is one of them.
+ *
+ * Per service: the lock fd, both ends of `supervise/control`, the `ok` reader and, while the
+ * child runs, a pidfd, all in the reactor's epoll set; one timer entry only while a start
+ * waits for the 1-second throttle. No per-service JS timers or pending reads.
+ *
+ * Usage:
+ * ```ts
+ * const svc = new Service("web", { reactor: reactor(), log: (line) => writeErr(line) });
+ * try { svc.start(); } catch (e) { if (e instanceof ServiceError) writeErr(e.line); }
+ * svc.control("dx");          // svscan's orderly shutdown
+ * await svc.done;             // supervision over, child gone
+ * ```
+ * @module
+ */
+import { EAGAIN, ECHILD, EEXIST, EINTR, ENOENT, ENOMEM, errnoOf, errorStr } from "./errors.ts";
+import {
+  cstr,
+  errno,
+  libc,
+  LOCK_EX,
+  LOCK_NB,
+  O_APPEND,
+  O_CLOEXEC,
+  O_CREAT,
+  O_NONBLOCK,
+  O_RDONLY,
+  O_TRUNC,
+  O_WRONLY,
+  WNOHANG,
+} from "./libc.ts";
+import { writeErr } from "./msg.ts";
+import { type Reactor, reactor as sharedReactor, type TimerHandle } from "./reactor.ts";
+import { spawn } from "./spawn.ts";
+import { decodeStatus, STATUS_SIZE } from "./status.ts";
+import { type Action, type Clock, Machine, type MachineState } from "./supervisor.ts";
+import { now } from "./tai64n.ts";
+
+/** A start-up failure: `line` is the exact `supervise: fatal: ...\n` text; exit code 111. */
+export class ServiceError extends Error {
+  /** The full message line, newline included. */
+  readonly line: string;
+  /** Exit code supervise uses for it. */
+  readonly code = 111;
+  constructor(text: string) {
+    super(`supervise: fatal: ${text}`);
+    this.name = "ServiceError";
+    this.line = `supervise: fatal: ${text}\n`;
+  }
+}
+
+/** How a {@linkcode Service} is bound to its surroundings. */
+export interface ServiceOptions {
+  /** Event loop (default: the process-wide {@linkcode sharedReactor}). */
+  reactor?: Reactor;
+  /**
+   * Where the directory really is, relative to the process cwd or absolute (default: the
+   * display name). svscan passes `NAME/log` here with display name `log`.
+   */
+  path?: string;
+  /**
+   * chdir the whole process into the directory at start-up (standalone `supervise` only:
+   * then every file is opened relative to it, exactly like 0.76, even if it is renamed).
+   */
+  chdir?: boolean;
+  /** Descriptor the child gets as stdin / stdout (svscan's log pipe ends). */
+  stdin?: number;
+  stdout?: number;
+  /** Called once supervision is over (after `x`, the child gone, everything released). */
+  onExit?: (svc: Service) => void;
+  /** Sink for message lines (`supervise: warning: ...\n`); default: our stderr. */
+  log?: (line: string) => void;
+  /** Time source (tests). */
+  clock?: Clock;
+}
+
+const realClock: Clock = { mono: () => performance.now(), stamp: now };
+
+/** A supervised service directory. */
+export class Service {
+  /** The directory as messages print it. */
+  readonly dir: string;
+  /** Resolves when supervision is over (after `x` once the child is gone, or `close()`). */
+  readonly done: Promise<void>;
+  #opts: ServiceOptions;
+  #reactor: Reactor;
+  #root: string;
+  #log: (line: string) => void;
+  #machine: Machine | undefined;
+  #fdLock = -1;
+  #fdControl = -1;
+  #fdControlWrite = -1;
+  #fdOk = -1;
+  #pidfd = -1;
+  #child = false; // the pid is our child (waitpid works), not adopted
+  #pollTimer: TimerHandle | undefined;
+  #timer: TimerHandle | undefined;
+  #closed = false;
+  #resolve!: () => void;
+  #wstat = new Int32Array(1);
+  #chunk = new Uint8Array(64);
+
+  /**
+   * @param dir the service directory as daemontools prints it in messages
+   * @param opts see {@linkcode ServiceOptions}
+   */
+  constructor(dir: string, opts: ServiceOptions = {}) {
+    this.dir = dir;
+    this.#opts = opts;
+    this.#reactor = opts.reactor ?? sharedReactor();
+    this.#root = opts.path ?? dir;
+    this.#log = opts.log ?? writeErr;
+    this.done = new Promise((r) => (this.#resolve = r));
+  }
+
+  /** pid of `./run` (0 when down). */
+  get pid(): number {
+    return this.#machine?.pid ?? 0;
+  }
+
+  /** True once supervision is over (or the service was closed). */
+  get finished(): boolean {
+    return this.#closed;
+  }
+
+  /** The state machine's state (undefined before `start()`). */
+  get state(): MachineState | undefined {
+    return this.#machine?.state;
+  }
+
+  /**
+   * The start-up sequence of spec §1.1 in order: down file, `supervise/` (+ Debian's
+   * dangling-symlink patch), lock, control FIFO, status, ok FIFO, then `./run` if wanted.
+   * Throws {@linkcode ServiceError} (everything acquired so far released) on failure.
+   */
+  start(): void {
+    this.#startup(0);
+  }
+
+  /**
+   * Like {@linkcode start}, but `pid` (from the status file of a previous svscan) is taken as
+   * the running `./run`: watched through a pidfd until it exits (no waitpid: it is not our
+   * child), then supervision continues as usual. Its stamp and paused flag are kept when the
+   * old status file names the same pid. A pid that no longer exists is ignored.
+   */
+  adopt(pid: number): void {
+    this.#startup(pid);
+  }
+
+  /** Act on control bytes as if written to `supervise/control` (e.g. `"dx"`). */
+  control(bytes: string | Uint8Array): void {
+    const b = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
+    for (const byte of b) {
+      if (this.#closed || !this.#machine) return;
+      this.#reap();
+      if (this.#closed) return;
+      this.#apply(this.#machine.control(byte));
+    }
+  }
+
+  /**
+   * Release every fd, the lock and the timers; the child (if any) keeps running and is no
+   * longer watched. `done` resolves; `onExit` is NOT called.
+   */
+  close(): void {
+    this.#release();
+  }
+
+  // ---------------------------------------------------------------- start-up
+
+  #p(name: string): string {
+    return this.#root === "." ? name : `${this.#root}/${name}`;
+  }
+
+  #fail(text: string): never {
+    this.#release(false);
+    throw new ServiceError(text);
+  }
+
+  #startup(adoptPid: number): void {
+    if (this.#machine || this.#closed) throw new Error("service already started");
+    const dir = this.dir;
+    const c = libc();
+    // 3. chdir
+    try {
+      if (this.#opts.chdir) {
+        Deno.chdir(this.#root);
+        this.#root = ".";
+      } else if (!Deno.statSync(this.#root).isDirectory) {
+        this.#fail(`unable to chdir to ${dir}: not a directory`);
+      }
+    } catch (e) {
+      if (e instanceof ServiceError) throw e;
+      this.#fail(`unable to chdir to ${dir}: ${errorStr(errnoOf(e))}`);
+    }
+    // 4. down file
+    let wantUp = true;
+    try {
+      Deno.statSync(this.#p("down"));
+      wantUp = false;
+    } catch (e) {
+      const n = errnoOf(e);
+      if (n !== ENOENT) this.#fail(`unable to stat ${dir}/down: ${errorStr(n)}`);
+    }
+    // 5. supervise/ (result ignored), Debian: create a dangling symlink's target
+    this.#mkdirSupervise();
+    // 6. lock
+    this.#fdLock = c.open(
+      cstr(this.#p("supervise/lock")),
+      O_WRONLY | O_NONBLOCK | O_APPEND | O_CREAT | O_CLOEXEC,
+      0o600,
+    );
+    if (this.#fdLock < 0 || c.flock(this.#fdLock, LOCK_EX | LOCK_NB) < 0) {
+      this.#fail(`unable to acquire ${dir}/supervise/lock: ${errorStr(errno())}`);
+    }
+    // 7. control FIFO: a reader, and a writer kept so it never reports EOF
+    c.mkfifo(cstr(this.#p("supervise/control")), 0o600);
+    this.#fdControl = c.open(
+      cstr(this.#p("supervise/control")),
+      O_RDONLY | O_NONBLOCK | O_CLOEXEC,
+      0,
+    );
+    if (this.#fdControl < 0) {
+      this.#fail(`unable to read ${dir}/supervise/control: ${errorStr(errno())}`);
+    }
+    this.#fdControlWrite = c.open(
+      cstr(this.#p("supervise/control")),
+      O_WRONLY | O_NONBLOCK | O_CLOEXEC,
+      0,
+    );
+    if (this.#fdControlWrite < 0) {
+      this.#fail(`unable to write ${dir}/supervise/control: ${errorStr(errno())}`);
+    }
+    // an adopted process keeps its stamp: read the old status before it is overwritten
+    const old = adoptPid > 0 ? this.#readStatus() : undefined;
+    // 8. status
+    const machine = new Machine(dir, wantUp, this.#opts.clock ?? realClock);
+    this.#machine = machine;
+    this.#apply(machine.boot());
+    // 9. ok FIFO (from here on svok succeeds)
+    c.mkfifo(cstr(this.#p("supervise/ok")), 0o600);
+    this.#fdOk = c.open(cstr(this.#p("supervise/ok")), O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
+    if (this.#fdOk < 0) {
+      this.#machine = undefined;
+      this.#fail(`unable to read ${dir}/supervise/ok: ${errorStr(errno())}`);
+    }
+    const err = this.#reactor.watch(this.#fdControl, () => this.#onControl());
+    if (err) {
+      this.#machine = undefined;
+      this.#fail(`unable to read ${dir}/supervise/control: ${errorStr(err)}`);
+    }
+    // 10. start ./run (or adopt) and enter the loop
+    let adopted = 0;
+    if (adoptPid > 0) {
+      const pfd = this.#reactor.watchPid(adoptPid, () => this.#onPidExit(adoptPid));
+      if (pfd >= 0) {
+        this.#pidfd = pfd;
+        this.#child = false;
+        adopted = adoptPid;
+      }
+    }
+    const same = old !== undefined && old.pid === adopted;
+    this.#apply(
+      machine.run(adopted, same ? old.stamp : undefined, same ? old.pausedByte !== 0 : false),
+    );
+  }
+
+  #mkdirSupervise(): void {
+    const p = this.#p("supervise");
+    try {
+      Deno.mkdirSync(p, { mode: 0o700 });
+    } catch (e) {
+      if (errnoOf(e) !== EEXIST) return;
+      try {
+        if (!Deno.lstatSync(p).isSymlink) return;
+        const target = Deno.readLinkSync(p);
+        const abs = target.startsWith("/") ? target : this.#p(target);
+        Deno.mkdirSync(abs, { mode: 0o700 });
+      } catch {
+        // ignored, as 0.76 ignores mkdir's result: the lock step reports the problem
+      }
+    }
+  }
+
+  #readStatus() {
+    try {
+      const b = Deno.readFileSync(this.#p("supervise/status"));
+      return b.length >= STATUS_SIZE ? decodeStatus(b) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  // ---------------------------------------------------------------- events
+
+  #onControl(): void {
+    const c = libc();
+    while (!this.#closed && this.#machine) {
+      const n = Number(c.read(this.#fdControl, this.#chunk, BigInt(this.#chunk.length)));
+      if (n <= 0) {
+        if (n < 0 && errno() === EINTR) continue;
+        return; // EAGAIN: drained
+      }
+      // one byte per turn, each after a reap pass (0.76's loop)
+      this.control(this.#chunk.subarray(0, n));
+    }
+  }
+
+  /** 0.76's reap pass: waitpid on our child only (never -1). */
+  #reap(): void {
+    const m = this.#machine;
+    if (!m || !m.pid || !this.#child) return;
+    const pid = m.pid;
+    const r = libc().waitpid(pid, this.#wstat, WNOHANG);
+    if (r === pid || (r < 0 && errno() === ECHILD)) this.#childGone(pid);
+  }
+
+  #onPidExit(pid: number): void {
+    this.#pidfd = -1; // the reactor closed it
+    if (this.#closed || !this.#machine || this.#machine.pid !== pid) return;
+    if (this.#child) {
+      const r = libc().waitpid(pid, this.#wstat, WNOHANG);
+      if (r === 0) return; // cannot happen for a pidfd that reported exit
+    }
+    this.#childGone(pid);
+  }
+
+  #childGone(pid: number): void {
+    if (this.#pidfd >= 0) this.#reactor.unwatchPid(this.#pidfd);
+    this.#pidfd = -1;
+    this.#pollTimer?.cancel();
+    this.#pollTimer = undefined;
+    this.#apply(this.#machine!.exited(pid));
+  }
+
+  // ---------------------------------------------------------------- actions
+
+  #apply(actions: Action[]): void {
+    for (const a of actions) {
+      if (this.#closed) return;
+      switch (a.type) {
+        case "status":
+          this.#writeStatus(a.bytes);
+          break;
+        case "kill":
+          libc().kill(a.pid, a.signal);
+          break;
+        case "timer":
+          this.#timer?.cancel();
+          this.#timer = a.at === undefined ? undefined : this.#reactor.at(a.at, () => {
+            this.#timer = undefined;
+            if (!this.#closed && this.#machine) this.#apply(this.#machine.timer());
+          });
+          break;
+        case "warn":
+          this.#log(`supervise: warning: ${a.text}\n`);
+          break;
+        case "spawn":
+          this.#spawn();
+          break;
+        case "exit":
+          this.#release(true);
+          break;
+      }
+    }
+  }
+
+  #spawn(): void {
+    const m = this.#machine!;
+    const r = spawn("./run", ["./run"], {
+      cwd: this.#root === "." ? undefined : this.#root,
+      stdin: this.#opts.stdin,
+      stdout: this.#opts.stdout,
+    });
+    if (r.errno !== 0) {
+      const fork = r.errno === EAGAIN || r.errno === ENOMEM;
+      // 0.76's child prints this and exits 111; posix_spawn hands us the errno instead
+      if (!fork) {
+        this.#log(`supervise: fatal: unable to start ${this.dir}/run: ${errorStr(r.errno)}\n`);
+      }
+      this.#apply(m.spawnFailed(fork, errorStr(r.errno)));
+      return;
+    }
+    const pid = r.pid;
+    this.#child = true;
+    const pfd = this.#reactor.watchPid(pid, () => this.#onPidExit(pid));
+    if (pfd >= 0) this.#pidfd = pfd;
+    else this.#pollReap(); // no pidfd (old kernel): poll waitpid
+    this.#apply(m.spawned(pid));
+  }
+
+  #pollReap(): void {
+    this.#pollTimer = this.#reactor.at(performance.now() + 100, () => {
+      this.#pollTimer = undefined;
+      this.#reap();
+      if (!this.#closed && this.#machine?.pid && this.#pidfd < 0) this.#pollReap();
+    });
+  }
+
+  /** status.new (trunc-create 0644) + one write + rename, warnings as 0.76 (spec §1.5). */
+  #writeStatus(bytes: Uint8Array): void {
+    const c = libc();
+    const dir = this.dir;
+    const tmp = this.#p("supervise/status.new");
+    const fd = c.open(cstr(tmp), O_WRONLY | O_NONBLOCK | O_TRUNC | O_CREAT | O_CLOEXEC, 0o644);
+    if (fd < 0) {
+      this.#log(
+        `supervise: warning: unable to open ${dir}/supervise/status.new: ${errorStr(errno())}\n`,
+      );
+      return;
+    }
+    const r = Number(c.write(fd, bytes, BigInt(bytes.length)));
+    if (r < 0) {
+      const n = errno();
+      c.close(fd);
+      this.#log(
+        `supervise: warning: unable to write ${dir}/supervise/status.new: ${errorStr(n)}\n`,
+      );
+      return;
+    }
+    c.close(fd);
+    if (r < bytes.length) {
+      this.#log(`supervise: warning: unable to write ${dir}/supervise/status.new: partial write\n`);
+      return;
+    }
+    try {
+      Deno.renameSync(tmp, this.#p("supervise/status"));
+    } catch (e) {
+      this.#log(
+        `supervise: warning: unable to rename ${dir}/supervise/status.new to status: ${
+          errorStr(errnoOf(e))
+        }\n`,
+      );
+    }
+  }
+
+  #release(finished = false): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const c = libc();
+    this.#timer?.cancel();
+    this.#pollTimer?.cancel();
+    if (this.#pidfd >= 0) this.#reactor.unwatchPid(this.#pidfd);
+    this.#pidfd = -1;
+    if (this.#fdControl >= 0) this.#reactor.unwatch(this.#fdControl);
+    for (const fd of [this.#fdOk, this.#fdControlWrite, this.#fdControl, this.#fdLock]) {
+      if (fd >= 0) c.close(fd);
+    }
+    this.#fdOk =
+      this.#fdControlWrite =
+      this.#fdControl =
+      this.#fdLock =
+        -1;
+    this.#resolve();
+    if (finished) this.#opts.onExit?.(this);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Start a program through glibc's `posix_spawn` (FFI): no PATH search (argv0 and the path are
+ * taken literally, as supervise's `execve("./run")`), an optional chdir in the child, chosen
+ * descriptors dup2'ed onto 0/1/2, every other descriptor from 3 up closed, all signal
+ * dispositions reset to default (SIGPIPE included: Deno ignores it) and an empty signal mask.
+ * No setsid: the child stays in the caller's process group, as under 0.76.
+ *
+ * Unlike fork+exec, posix_spawn reports a failing exec (or chdir) as an error instead of
+ * a child that exits: callers decide how to show that.
+ * @module
+ */
+import {
+  cstr,
+  cstrArray,
+  libc,
+  POSIX_SPAWN_SETSIGDEF,
+  POSIX_SPAWN_SETSIGMASK,
+  SIZEOF_FILE_ACTIONS,
+  SIZEOF_SIGSET,
+  SIZEOF_SPAWNATTR,
+} from "./libc.ts";
+
+/** How to start the child. */
+export interface SpawnOptions {
+  /** Directory the child starts in (chdir before exec; its failure is the spawn's error). */
+  cwd?: string;
+  /** Descriptors to put on the child's fds 0, 1, 2 (undefined: inherit ours). */
+  stdin?: number;
+  stdout?: number;
+  stderr?: number;
+  /** Environment as `NAME=value` strings (default: the current environment). */
+  env?: string[];
+}
+
+/** Result: a pid, or the errno posix_spawn returned (fork, chdir or exec failure). */
+export type SpawnResult = { pid: number; errno: 0 } | { pid: 0; errno: number };
+
+const ALL = new Uint8Array(SIZEOF_SIGSET).fill(0xff);
+const NONE = new Uint8Array(SIZEOF_SIGSET);
+
+/** The current environment as `NAME=value` strings. */
+export function currentEnv(): string[] {
+  return Object.entries(Deno.env.toObject()).map(([k, v]) => `${k}=${v}`);
+}
+
+/** Spawn `path` with `argv` (argv[0] included). Never throws for system errors. */
+export function spawn(path: string, argv: readonly string[], opts: SpawnOptions = {}): SpawnResult {
+  const c = libc();
+  const fa = new Uint8Array(SIZEOF_FILE_ACTIONS);
+  const attr = new Uint8Array(SIZEOF_SPAWNATTR);
+  c.posix_spawn_file_actions_init(fa);
+  c.posix_spawnattr_init(attr);
+  const cwd = opts.cwd === undefined ? undefined : cstr(opts.cwd);
+  try {
+    const fds = [opts.stdin, opts.stdout, opts.stderr];
+    fds.forEach((fd, target) => {
+      if (fd !== undefined && fd !== target) c.posix_spawn_file_actions_adddup2(fa, fd, target);
+    });
+    c.posix_spawn_file_actions_addclosefrom_np(fa, 3);
+    if (cwd) c.posix_spawn_file_actions_addchdir_np(fa, cwd);
+    c.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    c.posix_spawnattr_setsigdefault(attr, ALL);
+    c.posix_spawnattr_setsigmask(attr, NONE);
+    const pidOut = new Int32Array(1);
+    const file = cstr(path);
+    const args = cstrArray(argv);
+    const env = cstrArray(opts.env ?? currentEnv());
+    const r = c.posix_spawn(pidOut, file, fa, attr, args.ptrs, env.ptrs);
+    // keep the strings alive until here
+    void args.keep;
+    void env.keep;
+    return r === 0 ? { pid: pidOut[0], errno: 0 } : { pid: 0, errno: r };
+  } finally {
+    c.posix_spawn_file_actions_destroy(fa);
+    c.posix_spawnattr_destroy(attr);
+  }
+}

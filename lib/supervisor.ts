@@ -1,0 +1,338 @@
+/**
+ * The supervise state machine of daemontools 0.76 (src/supervise.c), with no I/O:
+ * events go in ({@linkcode Machine.boot}, {@linkcode Machine.run},
+ * {@linkcode Machine.spawned}, {@linkcode Machine.exited}, {@linkcode Machine.control},
+ * {@linkcode Machine.timer}), a list of {@linkcode Action}s comes out for the driver
+ * (lib/service.ts) to perform in order. Time comes from an injected {@linkcode Clock},
+ * so unit tests drive it with a fake one.
+ *
+ * Differences from 0.76's single-threaded loop, all keeping its observable contract:
+ * - 0.76 sleeps one second after every start without reading the control FIFO. Here control
+ *   bytes are handled at once, and only the *next start* waits until one second after the
+ *   previous one (a `timer` action).
+ * - A fork failure makes 0.76 sleep 60 s and (Debian patch 0003) retry. Here the retry is a
+ *   timer 60 s later; control bytes are still handled meanwhile.
+ * @module
+ */
+import { encodeStatus, type Want } from "./status.ts";
+import type { Tai64n } from "./tai64n.ts";
+
+/** Minimum time between two starts of `./run` (0.76: `deepsleep(1)` after each start). */
+export const START_INTERVAL_MS = 1000;
+/** Pause after a fork failure before retrying (0.76 + Debian patch 0003). */
+export const FORK_RETRY_MS = 60_000;
+
+/** Time source: a monotonic clock for throttles and the wall clock for status stamps. */
+export interface Clock {
+  /** Monotonic milliseconds. */
+  mono(): number;
+  /** Wall-clock TAI64N label (0.76: microsecond precision). */
+  stamp(): Tai64n;
+}
+
+/**
+ * What the driver must do, in order. A `spawn` is always the last action of a batch: the
+ * driver performs it and feeds the result back (`spawned`/`spawnFailed`) before anything else.
+ */
+export type Action =
+  /** posix_spawn `./run`, then report the result with `spawned` or `spawnFailed`. */
+  | { type: "spawn" }
+  /** kill(pid, sig) (the single child only, never a group). */
+  | { type: "kill"; pid: number; signal: number }
+  /** Write these 18 bytes as `supervise/status` (status.new + rename). */
+  | { type: "status"; bytes: Uint8Array }
+  /** Call `timer()` at this monotonic time (replaces any earlier timer); undefined cancels. */
+  | { type: "timer"; at: number | undefined }
+  /** Print a warning (text after `supervise: warning: `). */
+  | { type: "warn"; text: string }
+  /** Supervision is over (after `x` and the child is gone): release everything. */
+  | { type: "exit" };
+
+/** Signal numbers the machine emits (Linux x86_64). */
+export const SIG = {
+  HUP: 1,
+  INT: 2,
+  KILL: 9,
+  ALRM: 14,
+  TERM: 15,
+  CONT: 18,
+  STOP: 19,
+} as const;
+
+/** A snapshot of the machine's state, for tests and svscan. */
+export interface MachineState {
+  pid: number;
+  want: Want;
+  paused: boolean;
+  stamp: Tai64n;
+  exitRequested: boolean;
+  /** Monotonic time of the last start attempt (undefined before the first). */
+  lastStart: number | undefined;
+  /** A start is wanted but waits for the throttle or the fork-failure pause. */
+  startPending: boolean;
+  /** No start before this monotonic time (fork-failure pause). */
+  retryAt: number;
+  finished: boolean;
+}
+
+/** One supervised service's state machine. */
+export class Machine {
+  #clock: Clock;
+  #dir: string;
+  #pid = 0;
+  #want: Want;
+  #paused = false;
+  #stamp: Tai64n;
+  #exit = false;
+  #lastStart: number | undefined = undefined;
+  #pending = false;
+  #retryAt = -Infinity;
+  #timerAt: number | undefined = undefined;
+  #finished = false;
+  #out: Action[] = [];
+
+  /**
+   * @param dir the service directory as messages print it
+   * @param wantUp false when the `down` file exists
+   */
+  constructor(dir: string, wantUp: boolean, clock: Clock) {
+    this.#dir = dir;
+    this.#clock = clock;
+    this.#want = wantUp ? "u" : "d";
+    this.#stamp = clock.stamp();
+  }
+
+  /** Current state (a copy). */
+  get state(): MachineState {
+    return {
+      pid: this.#pid,
+      want: this.#want,
+      paused: this.#paused,
+      stamp: this.#stamp,
+      exitRequested: this.#exit,
+      lastStart: this.#lastStart,
+      startPending: this.#pending,
+      retryAt: this.#retryAt,
+      finished: this.#finished,
+    };
+  }
+
+  /** pid of `./run`, 0 when down. */
+  get pid(): number {
+    return this.#pid;
+  }
+
+  /** True once supervision has ended (the `exit` action was emitted). */
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  /** Start-up step 8: stamp now, pid 0, write the status. */
+  boot(): Action[] {
+    this.#pidchange();
+    this.#announce();
+    return this.#flush();
+  }
+
+  /**
+   * Start-up step 10: start `./run` if wanted, then enter the loop (status written).
+   * `adoptPid` adopts a process already running (svscan restarted): no start; `stamp` and
+   * `paused` come from its old status file when known.
+   */
+  run(adoptPid = 0, stamp?: Tai64n, paused = false): Action[] {
+    if (adoptPid > 0) {
+      this.#pid = adoptPid;
+      this.#paused = paused;
+      if (stamp) this.#stamp = stamp;
+      else this.#pidchange();
+    } else if (this.#want !== "d") this.#tryStart();
+    // a spawn ends the batch: spawned() writes the status (0.76 writes it twice)
+    if (!this.#out.some((a) => a.type === "spawn")) this.#announce();
+    return this.#flush();
+  }
+
+  /** The spawn action succeeded. */
+  spawned(pid: number): Action[] {
+    this.#paused = false;
+    this.#pid = pid;
+    this.#pidchange();
+    this.#announce();
+    return this.#flush();
+  }
+
+  /**
+   * The spawn action failed. `fork` = the process could not be created (EAGAIN/ENOMEM):
+   * warn, retry in 60 s. Otherwise exec failed: 0.76's child would have printed its fatal
+   * message and exited 111 at once, so this counts as a start immediately followed by an exit
+   * (the driver prints the message; the status shows the service down with a fresh stamp).
+   */
+  spawnFailed(fork: boolean, errText: string): Action[] {
+    if (fork) {
+      this.#out.push({
+        type: "warn",
+        text: `unable to fork for ${this.#dir}, sleeping 60 seconds: ${errText}`,
+      });
+      this.#retryAt = this.#clock.mono() + FORK_RETRY_MS;
+      this.#lastStart = undefined;
+      this.#pending = false;
+      if (!this.#exit && this.#want === "u") this.#tryStart();
+      return this.#flush();
+    }
+    this.#paused = false;
+    this.#pid = 0;
+    this.#pidchange();
+    this.#announce();
+    this.#afterExit();
+    return this.#flush();
+  }
+
+  /** The child `pid` was reaped (exit status ignored, as in 0.76). */
+  exited(pid: number): Action[] {
+    if (pid !== this.#pid || pid === 0) return [];
+    this.#pid = 0;
+    this.#pidchange();
+    this.#announce();
+    this.#afterExit();
+    return this.#flush();
+  }
+
+  /** The timer set by a `timer` action fired. */
+  timer(): Action[] {
+    this.#timerAt = undefined;
+    if (this.#pending) {
+      this.#pending = false;
+      if (!this.#pid && !this.#exit) this.#tryStart();
+    }
+    return this.#flush();
+  }
+
+  /** One control byte (unknown bytes are ignored). */
+  control(byte: number): Action[] {
+    if (this.#finished) return [];
+    const pid = this.#pid;
+    switch (String.fromCharCode(byte)) {
+      case "d":
+        this.#want = "d";
+        this.#cancelStart();
+        if (pid) {
+          this.#kill(SIG.TERM);
+          this.#kill(SIG.CONT);
+          this.#paused = false;
+        }
+        this.#announce();
+        break;
+      case "u":
+        this.#want = "u";
+        this.#announce();
+        if (!pid) this.#tryStart();
+        break;
+      case "o":
+        this.#want = 0;
+        this.#announce();
+        if (!pid) this.#tryStart();
+        break;
+      case "a":
+        if (pid) this.#kill(SIG.ALRM);
+        break;
+      case "h":
+        if (pid) this.#kill(SIG.HUP);
+        break;
+      case "k":
+        if (pid) this.#kill(SIG.KILL);
+        break;
+      case "t":
+        if (pid) this.#kill(SIG.TERM);
+        break;
+      case "i":
+        if (pid) this.#kill(SIG.INT);
+        break;
+      case "p":
+        this.#paused = true;
+        this.#announce();
+        if (pid) this.#kill(SIG.STOP);
+        break;
+      case "c":
+        this.#paused = false;
+        this.#announce();
+        if (pid) this.#kill(SIG.CONT);
+        break;
+      case "x":
+        this.#exit = true;
+        this.#cancelStart();
+        this.#announce();
+        break;
+    }
+    this.#checkExit();
+    return this.#flush();
+  }
+
+  #afterExit(): void {
+    if (this.#exit) this.#checkExit();
+    else if (this.#want === "u") this.#tryStart();
+  }
+
+  /** 0.76 trystart(), throttled: starts stay >= 1 s apart, and 60 s after a fork failure. */
+  #tryStart(): void {
+    if (this.#pid || this.#exit) return;
+    const now = this.#clock.mono();
+    const at = Math.max(
+      this.#lastStart === undefined ? -Infinity : this.#lastStart + START_INTERVAL_MS,
+      this.#retryAt,
+    );
+    if (now < at) {
+      this.#pending = true;
+      this.#setTimer(at);
+      return;
+    }
+    this.#pending = false;
+    this.#setTimer(undefined);
+    this.#lastStart = now;
+    this.#out.push({ type: "spawn" });
+  }
+
+  #cancelStart(): void {
+    if (!this.#pending) return;
+    this.#pending = false;
+    this.#setTimer(undefined);
+  }
+
+  #setTimer(at: number | undefined): void {
+    if (at === this.#timerAt) return;
+    this.#timerAt = at;
+    this.#out.push({ type: "timer", at });
+  }
+
+  #checkExit(): void {
+    if (!this.#exit || this.#pid || this.#finished) return;
+    this.#finished = true;
+    this.#cancelStart();
+    this.#announce();
+    this.#out.push({ type: "exit" });
+  }
+
+  #kill(signal: number): void {
+    this.#out.push({ type: "kill", pid: this.#pid, signal });
+  }
+
+  #pidchange(): void {
+    this.#stamp = this.#clock.stamp();
+  }
+
+  #announce(): void {
+    this.#out.push({
+      type: "status",
+      bytes: encodeStatus({
+        stamp: this.#stamp,
+        pid: this.#pid,
+        paused: this.#paused,
+        want: this.#want,
+      }),
+    });
+  }
+
+  #flush(): Action[] {
+    const out = this.#out;
+    this.#out = [];
+    return out;
+  }
+}
