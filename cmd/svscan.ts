@@ -1,0 +1,320 @@
+/**
+ * svscan [DIR]: supervise every service directory in DIR (default: the current directory),
+ * daemontools 0.76 §6.1, with every supervisor hosted in THIS process (lib/service.ts on one
+ * shared reactor) instead of one `supervise` process per service. Each service directory keeps
+ * supervise's on-disk interface (lock, control and ok FIFOs, 18-byte status), so svc, svstat
+ * and svok (ours or Debian's) work on it unchanged.
+ *
+ * Beyond 0.76 (see docs/svscan.md): new directories are picked up at once (directory watch;
+ * the 5-second rescan stays as the fallback); DIR holding a `run` file or already scanned by
+ * another svscan (lock `DIR/.svscan/lock`) is refused; TERM/INT stop every service in order
+ * (services first, each logger once its service is gone and the pipe is drained) then exit 0,
+ * HUP rescans; as pid 1 orphans are reaped; after a SIGKILL the next svscan adopts the
+ * services still running and reopens their log pipes (named FIFOs in `DIR/.svscan/`).
+ * @module
+ */
+import { errnoOf, errorStr } from "../lib/errors.ts";
+import {
+  cstr,
+  errno,
+  libc,
+  LOCK_EX,
+  LOCK_NB,
+  O_APPEND,
+  O_CLOEXEC,
+  O_CREAT,
+  O_NONBLOCK,
+  O_WRONLY,
+  SIGKILL,
+  WNOHANG,
+} from "../lib/libc.ts";
+import { writeErr } from "../lib/msg.ts";
+import { reactor } from "../lib/reactor.ts";
+import { type Entry, type ScanHost, Scanner } from "../lib/scan.ts";
+import { Service, ServiceError } from "../lib/service.ts";
+import { adoptable } from "../lib/svscan_adopt.ts";
+import { closeLogPipe, closeWriteEnd, STATE_DIR } from "../lib/svscan_pipe.ts";
+
+/** 0.76 sleeps 5 seconds between scans. */
+const RESCAN_MS = 5000;
+/** While a new directory waits for its `run`, look again this often. */
+const DEFERRED_MS = 50;
+/** Orderly shutdown: after this, every process still running gets SIGKILL. */
+const STOP_TIMEOUT_MS = 10_000;
+
+function warn(text: string): void {
+  writeErr(`svscan: warning: ${text}\n`);
+}
+
+function die(text: string): never {
+  writeErr(`svscan: fatal: ${text}\n`);
+  Deno.exit(111);
+}
+
+/** The misuse guard: refuse a service directory, and a DIR another svscan scans. */
+function guard(label: string): boolean {
+  try {
+    if (!Deno.statSync("run").isDirectory) {
+      die(`${label} is a service directory (it holds run), not a scan directory`);
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      // fine: the usual case
+    } else if (errnoOf(e) !== 20 /* ENOTDIR */) {
+      // unreadable `run` still means a service directory
+      die(`${label} is a service directory (it holds run), not a scan directory`);
+    }
+  }
+  try {
+    Deno.mkdirSync(STATE_DIR, { mode: 0o755 });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AlreadyExists)) {
+      warn(
+        `unable to create ${label}/${STATE_DIR}: ${errorStr(errnoOf(e))}: ` +
+          `no guard against a second svscan, log pipes not kept across restarts`,
+      );
+      return false;
+    }
+  }
+  const c = libc();
+  const fd = c.open(
+    cstr(`${STATE_DIR}/lock`),
+    O_WRONLY | O_NONBLOCK | O_APPEND | O_CREAT | O_CLOEXEC,
+    0o600,
+  );
+  if (fd < 0) {
+    warn(`unable to open ${label}/${STATE_DIR}/lock: ${errorStr(errno())}`);
+    return false;
+  }
+  if (c.flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    const n = errno();
+    if (n === 11) die(`another svscan is already scanning ${label}`);
+    die(`unable to lock ${label}/${STATE_DIR}/lock: ${errorStr(n)}`);
+  }
+  return true; // fd stays open (and locked) for the life of the process
+}
+
+/** svscan itself: the scanner, its timers, the watcher, signals and shutdown. */
+class SvScan implements ScanHost {
+  readonly fifos: boolean;
+  readonly scanner: Scanner;
+  #reactor = reactor();
+  #interval: ReturnType<typeof setInterval> | undefined;
+  #soon: ReturnType<typeof setTimeout> | undefined;
+  #watcher: Deno.FsWatcher | undefined;
+  #stopping = false;
+  #lastMtime = -1;
+  #pid1: boolean;
+
+  constructor(fifos: boolean) {
+    this.fifos = fifos;
+    this.scanner = new Scanner(this);
+    this.#pid1 = libc().getpid() === 1;
+  }
+
+  warn(text: string): void {
+    warn(text);
+  }
+
+  #log = (line: string): void => writeErr(line);
+
+  #supervise(e: Entry, main: boolean): Service | undefined {
+    const path = main ? e.name : `${e.name}/log`;
+    const svc = new Service(main ? e.name : "log", {
+      reactor: this.#reactor,
+      path,
+      stdin: main ? undefined : e.pipe?.r,
+      stdout: main ? e.pipe?.w : undefined,
+      log: this.#log,
+      onExit: (s) => this.#ended(e, s),
+    });
+    try {
+      const pid = adoptable(`${path}/supervise/status`);
+      if (pid) svc.adopt(pid);
+      else svc.start();
+    } catch (err) {
+      if (!(err instanceof ServiceError)) throw err;
+      writeErr(err.line);
+      return undefined;
+    }
+    return svc;
+  }
+
+  startMain(e: Entry): Service | undefined {
+    if (this.#stopping) return undefined;
+    return this.#supervise(e, true);
+  }
+
+  startLog(e: Entry): Service | undefined {
+    if (this.#stopping) return undefined;
+    return this.#supervise(e, false);
+  }
+
+  /** A supervisor ended (`svc -x`, or shutdown): 0.76 restarts it at the next scan. */
+  #ended(e: Entry, s: Service): void {
+    if (e.main === s) e.main = undefined;
+    if (e.log === s) e.log = undefined;
+    this.scanner.unsettled = true;
+    if (this.#stopping) this.#shutdownStep(e);
+  }
+
+  /** Scan now; reschedule quick looks while new directories wait for `run`. */
+  scan(eager: boolean): void {
+    if (this.#stopping) return;
+    this.#lastMtime = this.#dirMtime();
+    const deferred = this.scanner.scan(eager);
+    if (deferred.length > 0) this.#scanSoon(DEFERRED_MS);
+  }
+
+  #dirMtime(): number {
+    try {
+      const st = Deno.statSync(".");
+      return (st.mtime?.getTime() ?? 0) + (st.ctime?.getTime() ?? 0) * 1e-6;
+    } catch {
+      return -2;
+    }
+  }
+
+  #scanSoon(ms: number): void {
+    if (this.#soon !== undefined || this.#stopping) return;
+    this.#soon = setTimeout(() => {
+      this.#soon = undefined;
+      this.scan(false);
+    }, ms);
+  }
+
+  /**
+   * The 5-second rescan. When the directory watch works and nothing is pending, a scan would
+   * find nothing new: skip it unless DIR changed (mtime) or something awaits a retry.
+   */
+  #periodic(): void {
+    if (!this.#watcher || this.scanner.unsettled || this.#dirMtime() !== this.#lastMtime) {
+      this.scan(true);
+    }
+  }
+
+  async #watch(): Promise<void> {
+    try {
+      this.#watcher = Deno.watchFs(".", { recursive: false });
+    } catch {
+      return; // no events here: the periodic scan does the work
+    }
+    try {
+      for await (const _ev of this.#watcher) this.#scanSoon(1);
+    } catch {
+      // watcher closed or failed: the periodic scan remains
+    }
+    this.#watcher = undefined;
+  }
+
+  run(): void {
+    this.scan(true);
+    this.#interval = setInterval(() => this.#periodic(), RESCAN_MS);
+    this.#watch();
+    const stop = () => this.shutdown();
+    Deno.addSignalListener("SIGTERM", stop);
+    Deno.addSignalListener("SIGINT", stop);
+    try {
+      Deno.addSignalListener("SIGPWR" as Deno.Signal, stop);
+    } catch {
+      // not offered on this platform
+    }
+    Deno.addSignalListener("SIGHUP", () => this.scan(true));
+    if (this.#pid1) Deno.addSignalListener("SIGCHLD", () => this.#reapOrphans());
+  }
+
+  /** As pid 1: reap zombies that are not ours to watch (services are reaped by pid). */
+  #reapOrphans(): void {
+    const ours = new Set<number>();
+    for (const e of this.scanner.entries.values()) {
+      if (e.main?.pid) ours.add(e.main.pid);
+      if (e.log?.pid) ours.add(e.log.pid);
+    }
+    const st = new Int32Array(1);
+    for (const d of Deno.readDirSync("/proc")) {
+      const pid = Number(d.name);
+      if (!Number.isInteger(pid) || pid <= 1 || ours.has(pid)) continue;
+      try {
+        const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
+        const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+        if (f[0] === "Z" && f[1] === "1") libc().waitpid(pid, st, WNOHANG);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ shutdown
+
+  /** TERM/INT: `svc -dx` every service, each logger after its service, then exit 0. */
+  shutdown(): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    if (this.#interval !== undefined) clearInterval(this.#interval);
+    if (this.#soon !== undefined) clearTimeout(this.#soon);
+    try {
+      this.#watcher?.close();
+    } catch {
+      // already closed
+    }
+    setTimeout(() => this.#killAll(), STOP_TIMEOUT_MS);
+    for (const e of [...this.scanner.entries.values()]) {
+      if (e.main) (e.main as Service).control("dx");
+      this.#shutdownStep(e);
+    }
+  }
+
+  /**
+   * Move one entry along: once its service is gone, close svscan's write end of the pipe and
+   * tell the logger to exit when its child does (it reads to EOF, so every line gets
+   * written); once both are gone, the entry is done. Exit when no entry is left.
+   */
+  #shutdownStep(e: Entry): void {
+    const entries = this.scanner.entries;
+    if (!e.main) {
+      if (e.pipe) closeWriteEnd(e.pipe);
+      if (e.log) (e.log as Service).control("x");
+    }
+    if (!e.main && !e.log) {
+      if (e.pipe) closeLogPipe(e.pipe, true);
+      entries.delete(`${e.dev}:${e.ino}`);
+    }
+    if (![...entries.values()].some((x) => x.main || x.log)) this.#exit();
+  }
+
+  #killAll(): void {
+    for (const e of this.scanner.entries.values()) {
+      for (const s of [e.main, e.log] as (Service | undefined)[]) {
+        if (!s) continue;
+        if (s.pid) libc().kill(s.pid, SIGKILL);
+        s.control("dx");
+      }
+    }
+    // whatever still does not end (unkillable, D state) is left behind
+    setTimeout(() => this.#exit(), 1000);
+  }
+
+  #exited = false;
+  #exit(): void {
+    if (this.#exited) return;
+    this.#exited = true;
+    for (const e of this.scanner.entries.values()) {
+      if (e.pipe) closeLogPipe(e.pipe, !e.main && !e.log);
+    }
+    Deno.exit(0);
+  }
+}
+
+/** Entry point: runs until TERM/INT (or forever). */
+export function main(args: string[]): void {
+  const dir = args[0];
+  if (dir !== undefined) {
+    try {
+      Deno.chdir(dir);
+    } catch (e) {
+      die(`unable to chdir to ${dir}: ${errorStr(errnoOf(e))}`);
+    }
+  }
+  const fifos = guard(dir ?? ".");
+  new SvScan(fifos).run();
+}

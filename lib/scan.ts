@@ -1,0 +1,187 @@
+/**
+ * svscan's scan (daemontools 0.76 src/svscan.c `doit`/`start`), decoupled from how a
+ * supervisor runs: the {@linkcode ScanHost} starts one for `NAME` or `NAME/log`. Entries are
+ * keyed on the directory's (st_dev, st_ino); the table holds at most 1000 entries; an entry
+ * with a `log` (any file type, as 0.76) gets a pipe held for the entry's life; after the scan,
+ * entries whose directory is gone and whose supervisors have both ended are dropped.
+ *
+ * Messages are 0.76's, `svscan: warning: ...` through the host.
+ * @module
+ */
+import { ENOENT, errnoOf, errorStr } from "./errors.ts";
+import { closeLogPipe, type LogPipe, openLogPipe } from "./svscan_pipe.ts";
+
+/** 0.76's SERVICES. */
+export const MAX_SERVICES = 1000;
+
+/** A running supervisor as the scan sees it. */
+export interface Sup {
+  /** pid of the supervised process (0: none). */
+  readonly pid: number;
+}
+
+/** One service directory found by a scan. */
+export interface Entry {
+  /** Name under which readdir first returned the directory (used for every start). */
+  name: string;
+  dev: number;
+  ino: number;
+  /** `NAME/log` existed when the entry was made. */
+  hasLog: boolean;
+  pipe?: LogPipe;
+  main?: Sup;
+  log?: Sup;
+  /** Seen by the current scan. */
+  active: boolean;
+  /** Last start attempt of a supervisor for this entry failed; retried at the next scan. */
+  failed: boolean;
+  /** Waiting for `run` (see {@linkcode Scanner.scan}'s `eager`). */
+  deferred: boolean;
+}
+
+/** What the scan needs from svscan. */
+export interface ScanHost {
+  /** Print `svscan: warning: TEXT`. */
+  warn(text: string): void;
+  /** Start the supervisor of `e.name` (stdout = pipe's write end when has-log). */
+  startMain(e: Entry): Sup | undefined;
+  /** Start the supervisor of `e.name/log` (stdin = pipe's read end). */
+  startLog(e: Entry): Sup | undefined;
+  /** Named FIFOs may be used for log pipes. */
+  readonly fifos: boolean;
+}
+
+function key(dev: number, ino: number): string {
+  return `${dev}:${ino}`;
+}
+
+/** Byte length of a name as 0.76 measures it. */
+const enc = new TextEncoder();
+
+/** The entry table and the scan itself. */
+export class Scanner {
+  /** Entries in creation order. */
+  readonly entries = new Map<string, Entry>();
+  #host: ScanHost;
+  /** The last scan met something a later scan may resolve (warnings, failures, deferrals). */
+  unsettled = false;
+
+  constructor(host: ScanHost) {
+    this.#host = host;
+  }
+
+  /**
+   * One scan of the current directory. `eager` = false (a scan triggered by a directory
+   * event): a NEW directory without an executable `run` yet is left for later (it is being
+   * created); the periodic scan (`eager` = true) starts it regardless, as 0.76 would.
+   * Returns the names of new directories that were deferred.
+   */
+  scan(eager = true): string[] {
+    const deferred: string[] = [];
+    this.unsettled = false;
+    for (const e of this.entries.values()) e.active = false;
+    let names: string[];
+    try {
+      names = [];
+      for (const d of Deno.readDirSync(".")) names.push(d.name);
+    } catch (err) {
+      this.#host.warn(`unable to read directory: ${errorStr(errnoOf(err))}`);
+      this.unsettled = true;
+      // 0.76 aborts the scan: nothing is dropped, every entry stays as it was
+      for (const e of this.entries.values()) e.active = true;
+      return deferred;
+    }
+    for (const name of names) {
+      if (name.startsWith(".")) continue;
+      if (this.#start(name, eager) === "deferred") deferred.push(name);
+    }
+    for (const [k, e] of this.entries) {
+      if (!e.active && !e.main && !e.log) {
+        if (e.pipe) closeLogPipe(e.pipe, true);
+        this.entries.delete(k);
+      }
+    }
+    return deferred;
+  }
+
+  #start(name: string, eager: boolean): "ok" | "deferred" | "skip" {
+    const host = this.#host;
+    let st: Deno.FileInfo;
+    try {
+      st = Deno.statSync(name);
+    } catch (err) {
+      host.warn(`unable to stat ${name}: ${errorStr(errnoOf(err))}`);
+      this.unsettled = true;
+      return "skip";
+    }
+    if (!st.isDirectory) return "skip";
+    const dev = st.dev, ino = st.ino ?? 0;
+    const k = key(dev, ino);
+    let e = this.entries.get(k);
+    if (!e) {
+      if (!eager && !runReady(name)) {
+        this.unsettled = true;
+        return "deferred";
+      }
+      if (this.entries.size >= MAX_SERVICES) {
+        host.warn(`unable to start ${name}: running too many services`);
+        this.unsettled = true;
+        return "skip";
+      }
+      e = {
+        name,
+        dev,
+        ino,
+        hasLog: false,
+        active: false,
+        failed: false,
+        deferred: false,
+      };
+      if (enc.encode(name).length <= 255) {
+        try {
+          Deno.statSync(`${name}/log`);
+          e.hasLog = true;
+        } catch (err) {
+          const n = errnoOf(err);
+          if (n !== ENOENT) {
+            host.warn(`unable to stat ${name}/log: ${errorStr(n)}`);
+            this.unsettled = true;
+            return "skip";
+          }
+        }
+      }
+      if (e.hasLog) {
+        const p = openLogPipe(dev, ino, host.fifos);
+        if (typeof p === "number") {
+          host.warn(`unable to create pipe for ${name}: ${errorStr(p)}`);
+          this.unsettled = true;
+          return "skip";
+        }
+        e.pipe = p;
+      }
+      this.entries.set(k, e);
+    }
+    e.active = true;
+    e.failed = false;
+    if (!e.main) {
+      e.main = host.startMain(e);
+      if (!e.main) e.failed = true;
+    }
+    if (e.hasLog && !e.log) {
+      e.log = host.startLog(e);
+      if (!e.log) e.failed = true;
+    }
+    if (e.failed) this.unsettled = true;
+    return "ok";
+  }
+}
+
+/** `NAME/run` exists and is executable by someone (the last step of making a service). */
+export function runReady(name: string): boolean {
+  try {
+    const st = Deno.statSync(`${name}/run`);
+    return st.isFile && ((st.mode ?? 0) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
