@@ -1,0 +1,149 @@
+/**
+ * fghack CHILD...: an anti-backgrounding tool. Runs CHILD with 31 extra
+ * descriptors, all the write end of one pipe (the numbers 0.76's
+ * pipe + 30 dup()s would give), reads that pipe until every holder has
+ * closed it (CHILD and whatever it left behind), then waits for CHILD and
+ * exits with its exit code (`child crashed` if a signal killed it).
+ *
+ * A Deno process cannot fork: the child is started with FFI posix_spawn
+ * (PATH searched like 0.76's pathexec_run) and signal dispositions and mask
+ * as this process got them. fghack stays resident by design.
+ * @module
+ */
+import { type Apply, Chain, dieSys, runChain, vectors } from "../lib/exec.ts";
+import { EACCES, EINTR, EISDIR, ENOENT, EPERM } from "../lib/errors.ts";
+import {
+  cstr,
+  errno,
+  F_GETFD,
+  FD_CLOEXEC,
+  libc,
+  O_CLOEXEC,
+  POSIX_SPAWN_SETSIGDEF,
+  POSIX_SPAWN_SETSIGMASK,
+  SIZEOF_FILE_ACTIONS,
+  SIZEOF_SPAWNATTR,
+} from "../lib/libc.ts";
+import { fatal, usage } from "../lib/msg.ts";
+
+const PROG = "fghack";
+
+/** Descriptors a child would inherit: open here and not close-on-exec. */
+function inheritedFds(): Set<number> {
+  const out = new Set<number>();
+  for (const e of Deno.readDirSync("/proc/self/fd")) {
+    const fd = Number(e.name);
+    const flags = libc().fcntl(fd, F_GETFD, 0);
+    if (flags !== -1 && (flags & FD_CLOEXEC) === 0) out.add(fd);
+  }
+  return out;
+}
+
+/** The child's write descriptors under 0.76: pipe() takes the two lowest free, close(read), 30 dup()s. */
+export function writeFds(used: Set<number>): number[] {
+  const taken = new Set(used);
+  const lowest = () => {
+    let fd = 0;
+    while (taken.has(fd)) fd++;
+    return fd;
+  };
+  const r = lowest();
+  taken.add(r);
+  const w = lowest();
+  taken.add(w);
+  taken.delete(r);
+  const fds = [w];
+  for (let i = 0; i < 30; i++) {
+    const fd = lowest();
+    taken.add(fd);
+    fds.push(fd);
+  }
+  return fds;
+}
+
+/** posix_spawn FILE via the PATH search; returns the pid or the errno. */
+function spawn(
+  ctx: Chain,
+  file: string,
+  argv: string[],
+  fa: Uint8Array,
+  attr: Uint8Array,
+): { pid: number } | { errno: number } {
+  const envp = ctx.commit();
+  const path = ctx.getenv("PATH");
+  const candidates: string[] = [];
+  if (file.includes("/")) candidates.push(file);
+  else {
+    const dirs = path === undefined ? "/bin:/usr/bin" : new TextDecoder().decode(path);
+    for (const d of dirs.split(":")) candidates.push(`${d === "" ? "." : d}/${file}`);
+  }
+  const vec = vectors(argv, envp);
+  const pid = new Int32Array(1);
+  let saved = 0;
+  let err = ENOENT;
+  const old = ctx.applyLimits(); // the child gets them; this process only while spawning
+  try {
+    for (const cand of candidates) {
+      err = libc().posix_spawn(pid, cstr(cand), fa, attr, vec.argv, vec.envp);
+      if (err === 0) return { pid: pid[0] };
+      if (file.includes("/")) break;
+      if (err !== ENOENT) {
+        saved = err;
+        if (err !== EACCES && err !== EPERM && err !== EISDIR) break;
+      }
+    }
+  } finally {
+    ctx.restoreLimits(old);
+  }
+  return { errno: saved || err };
+}
+
+/** Run the child and wait for it; returns fghack's exit code. */
+export const apply: Apply = (args, ctx) => {
+  if (args.length < 1) usage(PROG, "fghack child");
+  const L = libc();
+  const pi = new Int32Array(2);
+  if (L.pipe2(pi, O_CLOEXEC) === -1) dieSys(PROG, "unable to create pipe", errno());
+  const targets = writeFds(inheritedFds());
+  const fa = new Uint8Array(SIZEOF_FILE_ACTIONS);
+  const attr = new Uint8Array(SIZEOF_SPAWNATTR);
+  L.posix_spawn_file_actions_init(fa);
+  // dup2 onto the pipe's own number last, so the source stays valid (same number: clears CLOEXEC)
+  const order = targets.filter((fd) => fd !== pi[1]);
+  if (order.length < targets.length) order.push(pi[1]);
+  for (const fd of order) L.posix_spawn_file_actions_adddup2(fa, pi[1], fd);
+  L.posix_spawnattr_init(attr);
+  L.posix_spawnattr_setsigdefault(attr, ctx.sigdefault());
+  L.posix_spawnattr_setsigmask(attr, ctx.sigmask());
+  L.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  const r = spawn(ctx, args[0], args, fa, attr);
+  L.posix_spawn_file_actions_destroy(fa);
+  L.posix_spawnattr_destroy(attr);
+  L.close(pi[1]);
+  if ("errno" in r) {
+    // 0.76's child reports this and exits 111, which the parent passes on
+    L.close(pi[0]);
+    dieSys(PROG, `unable to run ${args[0]}`, r.errno);
+  }
+  const buf = new Uint8Array(4096);
+  for (;;) {
+    const n = Number(L.read(pi[0], buf, BigInt(buf.length)));
+    if (n === -1 && errno() === EINTR) continue;
+    if (n > 0) continue;
+    break;
+  }
+  L.close(pi[0]);
+  const wstat = new Int32Array(1);
+  for (;;) {
+    if (L.waitpid(r.pid, wstat, 0) !== -1) break;
+    const e = errno();
+    if (e !== EINTR) dieSys(PROG, "wait failed", e);
+  }
+  if (wstat[0] & 127) fatal(PROG, "child crashed");
+  return (wstat[0] >> 8) & 255;
+};
+
+/** Entry point. */
+export function main(args: string[]): Promise<number | void> {
+  return runChain(PROG, apply, args);
+}

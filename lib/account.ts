@@ -1,0 +1,71 @@
+/**
+ * Accounts through libc (`getpwnam`, `getgrouplist`: NSS included, as the
+ * C tools see them) and the privilege drop of daemontools' `prot_gid` /
+ * `prot_uid`, all through FFI.
+ * @module
+ */
+import { cstr, errno, libc } from "./libc.ts";
+
+/** The fields of `struct passwd` the chain loaders use. */
+export interface Account {
+  /** pw_name, raw bytes. */
+  name: Uint8Array;
+  uid: number;
+  gid: number;
+}
+
+// struct passwd on x86_64 glibc: pw_name@0, pw_passwd@8, pw_uid@16, pw_gid@20
+const PW_UID = 16;
+const PW_GID = 20;
+
+/** `getpwnam(name)`, or undefined when there is no such account. */
+export function getpwnam(name: string | Uint8Array): Account | undefined {
+  const p = libc().getpwnam(cstr(name));
+  if (p === null) return undefined;
+  const v = new Deno.UnsafePointerView(p);
+  const namePtr = v.getPointer(0);
+  let nameBytes = new Uint8Array(0);
+  if (namePtr !== null) {
+    const nv = new Deno.UnsafePointerView(namePtr);
+    let n = 0;
+    while (nv.getUint8(n) !== 0) n++;
+    nameBytes = new Uint8Array(n);
+    nv.copyInto(nameBytes);
+  }
+  return { name: nameBytes, uid: v.getUint32(PW_UID), gid: v.getUint32(PW_GID) };
+}
+
+/** `setgroups(n, gids)`: 0, or the errno. */
+export function setgroups(gids: number[]): number {
+  const a = new Uint32Array(Math.max(gids.length, 1));
+  a.set(gids);
+  return libc().setgroups(BigInt(gids.length), a) === -1 ? errno() : 0;
+}
+
+/** daemontools' `prot_gid`: groups = [gid], then setgid. 0, or the errno. */
+export function protGid(gid: number): number {
+  const e = setgroups([gid]);
+  if (e !== 0) return e;
+  return libc().setgid(gid) === -1 ? errno() : 0;
+}
+
+/** daemontools' `prot_uid`: setuid. 0, or the errno. */
+export function protUid(uid: number): number {
+  return libc().setuid(uid) === -1 ? errno() : 0;
+}
+
+/**
+ * `initgroups(name, gid)` (encore's `setuidgid -s`): every group the
+ * account belongs to, plus gid. 0, or the errno.
+ */
+export function initgroups(name: Uint8Array, gid: number): number {
+  let n = 64;
+  for (;;) {
+    const groups = new Uint32Array(n);
+    const count = new Int32Array([n]);
+    const r = libc().getgrouplist(cstr(name), gid, groups, count);
+    if (r !== -1) return setgroups([...groups.subarray(0, count[0])]);
+    if (count[0] <= n) n *= 2;
+    else n = count[0];
+  }
+}

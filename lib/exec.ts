@@ -1,0 +1,515 @@
+/**
+ * What daemontools' `pathexec` does, for a Deno process, plus in-process
+ * chaining of our own chain loaders.
+ *
+ * - The environment is kept as raw `NAME=value` byte strings (read from
+ *   /proc/self/environ) and changed with djb's `pathexec_env` algorithm, so
+ *   the child gets the same bytes in the same order as under 0.76.
+ * - The PATH search is `pathexec_run`'s: a name with `/` is tried as is;
+ *   else every PATH element (default `/bin:/usr/bin`, empty = `.`); ENOENT
+ *   goes on, EACCES/EPERM/EISDIR are remembered and go on, anything else
+ *   stops; the error reported is the last remembered one, else ENOENT.
+ * - A candidate that is this very executable (launcher or compiled binary)
+ *   is not exec'd: the program named by its basename runs in this process
+ *   (one Deno start-up for a whole `envdir ... setuidgid ... softlimit ...`
+ *   chain). The first foreign program is exec'd with FFI `execve`, after the
+ *   signal dispositions and mask are put back as the process got them.
+ * @module
+ */
+import {
+  cstr,
+  errno,
+  libc,
+  RLIMIT_AS,
+  RLIMIT_CPU,
+  RLIMIT_DATA,
+  RLIMIT_STACK,
+  SIG_DFL,
+  SIG_IGN,
+  SIG_SETMASK,
+  SIGKILL,
+  SIGPIPE,
+  SIGSTOP,
+  SIZEOF_SIGSET,
+} from "./libc.ts";
+import { EACCES, EISDIR, ENOENT, EPERM, errorStr } from "./errors.ts";
+import { writeErr } from "./msg.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** UTF-8 bytes of a string (arguments, fixed texts). */
+export function bytes(s: string): Uint8Array {
+  return enc.encode(s);
+}
+
+/** Concatenate strings and byte strings into one byte string. */
+export function cat(...parts: (string | Uint8Array)[]): Uint8Array {
+  const bs = parts.map((p) => typeof p === "string" ? enc.encode(p) : p);
+  const out = new Uint8Array(bs.reduce((n, b) => n + b.length, 0));
+  let off = 0;
+  for (const b of bs) {
+    out.set(b, off);
+    off += b.length;
+  }
+  return out;
+}
+
+/** Print `PROG: fatal: TEXT` (TEXT may hold raw bytes, e.g. file names) and exit. */
+export function die(prog: string, text: string | Uint8Array, code = 111): never {
+  writeErr(cat(`${prog}: fatal: `, text, "\n"));
+  Deno.exit(code);
+}
+
+/** Print `PROG: fatal: TEXT: ERR` for an errno value and exit 111. */
+export function dieSys(prog: string, text: string | Uint8Array, err: number): never {
+  die(prog, cat(text, ": ", errorStr(err)));
+}
+
+/** Set errno (for calls like readdir that report errors only through it). */
+export function setErrno(v: number): void {
+  const p = libc().__errno_location();
+  if (p !== null) new Int32Array(Deno.UnsafePointerView.getArrayBuffer(p, 4))[0] = v;
+}
+
+/** Resources whose soft limit would starve the Deno runtime itself: applied right before exec. */
+const DEFERRED = new Set([RLIMIT_AS, RLIMIT_DATA, RLIMIT_STACK, RLIMIT_CPU]);
+
+/** Our chain loaders: their effect is applied in this process when they are next in a chain. */
+export const LINKS = [
+  "envdir",
+  "envuidgid",
+  "fghack",
+  "pgrphack",
+  "setlock",
+  "setuidgid",
+  "softlimit",
+] as const;
+
+/**
+ * Our other programs: when a chain ends in one of them it runs in this
+ * process too (no second start-up). readproctitle is left out on purpose:
+ * it writes into its own argv memory, which must be its own command line.
+ */
+export const TERMINALS = [
+  "multilog",
+  "supervise",
+  "svc",
+  "svok",
+  "svscan",
+  "svscanboot",
+  "svstat",
+  "tai64n",
+  "tai64nlocal",
+] as const;
+
+/** What a chain loader does to the process; returns the child's argv or an exit code. */
+export type Apply = (args: string[], ctx: Chain, argv0: string) => string[] | number;
+
+interface LinkModule {
+  apply: Apply;
+}
+interface MainModule {
+  main: (args: string[]) => number | void | Promise<number | void>;
+}
+
+function basename(p: string): string {
+  const i = p.lastIndexOf("/");
+  return i < 0 ? p : p.slice(i + 1);
+}
+
+function startsWith(b: Uint8Array, prefix: Uint8Array): boolean {
+  if (b.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (b[i] !== prefix[i]) return false;
+  return true;
+}
+
+/** Signal bits from a /proc/self/status line (`SigIgn:`/`SigBlk:`, 64 bits as hex). */
+function sigBits(status: string, field: string): bigint {
+  const m = new RegExp(`^${field}:\\s*([0-9a-f]+)$`, "m").exec(status);
+  return m ? BigInt(`0x${m[1]}`) : 0n;
+}
+
+/** The environ of this process exactly as the kernel handed it over. */
+function readEnviron(): Uint8Array[] {
+  const raw = Deno.readFileSync("/proc/self/environ");
+  const out: Uint8Array[] = [];
+  let start = 0;
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] === 0) {
+      out.push(raw.subarray(start, i));
+      start = i + 1;
+    }
+  }
+  if (start < raw.length) out.push(raw.subarray(start));
+  return out;
+}
+
+let selfPath: string | null | undefined;
+
+/** Real path of this executable: the compiled binary, or the launcher the program links point to. */
+export function self(): string | null {
+  if (selfPath !== undefined) return selfPath;
+  selfPath = null;
+  try {
+    if (Deno.build.standalone) {
+      selfPath = Deno.execPath();
+    } else {
+      const u = new URL(Deno.mainModule);
+      if (u.protocol === "file:") selfPath = Deno.realPathSync(decodeURIComponent(u.pathname));
+    }
+  } catch {
+    // no usable main module: never chain in-process
+  }
+  return selfPath;
+}
+
+/** `char**` argv and envp for execve; `keep` owns the strings. */
+interface ExecVectors {
+  argv: BigUint64Array<ArrayBuffer>;
+  envp: BigUint64Array<ArrayBuffer>;
+  keep: Uint8Array[];
+}
+
+/** Build execve's vectors (keep the result referenced until execve returns). */
+export function vectors(argv: string[], envp: Uint8Array[]): ExecVectors {
+  const keep: Uint8Array[] = [];
+  const arr = (items: Uint8Array[]) => {
+    const a = new BigUint64Array(items.length + 1);
+    items.forEach((b, i) => {
+      const c = cstr(b);
+      keep.push(c);
+      a[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(c)));
+    });
+    return a;
+  };
+  return { argv: arr(argv.map((a) => bytes(a))), envp: arr(envp), keep };
+}
+
+/** A process's signal state as it arrived, and the state handed on to exec'd programs. */
+interface SignalBaseline {
+  ignored: bigint;
+  mask: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * The state of one chain: the environment the next program gets, soft
+ * limits still to apply, and how to exec. One per process.
+ */
+export class Chain {
+  /** The current environ (what `environ` is for the link now running). */
+  env: Uint8Array[];
+  /** `pathexec_env` changes made by the link now running (`NAME=value` or `NAME`). */
+  private plus: Uint8Array[] = [];
+  /** Soft limits set by softlimit but not applied yet (see DEFERRED). */
+  private deferred = new Map<number, bigint>();
+  private signals: SignalBaseline;
+
+  constructor() {
+    this.env = readEnviron();
+    const status = Deno.readTextFileSync("/proc/self/status");
+    // Deno (Rust) ignores SIGPIPE itself; anything else ignored came from our parent.
+    const ignored = sigBits(status, "SigIgn") & ~(1n << BigInt(SIGPIPE - 1));
+    const blocked = sigBits(status, "SigBlk");
+    const mask = new Uint8Array(SIZEOF_SIGSET);
+    for (let i = 0; i < 8; i++) mask[i] = Number((blocked >> BigInt(8 * i)) & 0xffn);
+    this.signals = { ignored, mask };
+    errno(); // bind __errno_location now: a later first bind could clobber errno
+  }
+
+  /** `env_get`: the value of the first `NAME=` entry of the current environ. */
+  getenv(name: string): Uint8Array | undefined {
+    const key = bytes(`${name}=`);
+    for (const e of this.env) if (startsWith(e, key)) return e.subarray(key.length);
+    return undefined;
+  }
+
+  /** `pathexec_env`: set NAME to value, or remove it (value null), for the next program. */
+  setenv(name: string | Uint8Array, value: string | Uint8Array | null): void {
+    this.plus.push(value === null ? cat(name) : cat(name, "=", value));
+  }
+
+  /** `pathexec`: fold the pending changes into the environ (same order as 0.76). */
+  commit(): Uint8Array[] {
+    const e = this.env.slice();
+    for (const p of this.plus) {
+      let split = p.indexOf(61); // '='
+      if (split < 0) split = p.length;
+      for (let t = 0; t < e.length; t++) {
+        const x = e[t];
+        if (x.length > split && x[split] === 61 && startsWith(x, p.subarray(0, split))) {
+          e[t] = e[e.length - 1];
+          e.length--;
+          break;
+        }
+      }
+      if (split < p.length) e.push(p);
+    }
+    this.plus = [];
+    this.env = e;
+    return e;
+  }
+
+  /**
+   * Lower (or, with `max`, raise the hard and then) the soft limit of a
+   * resource the runtime itself depends on: the hard part is done now (so
+   * its error shows now), the soft value right before exec.
+   */
+  limit(resource: number, cur: bigint, max: bigint | undefined): number {
+    if (!DEFERRED.has(resource)) return 0;
+    if (max !== undefined) {
+      const r = new BigUint64Array(2);
+      if (libc().getrlimit(resource, r) === -1) return errno();
+      if (r[1] !== max) {
+        r[1] = max;
+        if (r[0] > max) r[0] = max;
+        if (libc().setrlimit(resource, r) === -1) return errno();
+      }
+    }
+    this.deferred.set(resource, cur);
+    return 0;
+  }
+
+  /** The soft limit softlimit should start from: a deferred one if any. */
+  pendingSoft(resource: number): bigint | undefined {
+    return this.deferred.get(resource);
+  }
+
+  /** True if `resource`'s soft limit is applied at exec time rather than at once. */
+  static deferred(resource: number): boolean {
+    return DEFERRED.has(resource);
+  }
+
+  /** Apply the deferred soft limits; returns the previous ones for {@linkcode restoreLimits}. */
+  applyLimits(): Map<number, bigint> {
+    const old = new Map<number, bigint>();
+    const r = new BigUint64Array(2);
+    for (const [res, cur] of this.deferred) {
+      if (libc().getrlimit(res, r) === -1) continue;
+      old.set(res, r[0]);
+      r[0] = cur < r[1] ? cur : r[1];
+      libc().setrlimit(res, r);
+    }
+    return old;
+  }
+
+  /** Put back soft limits saved by {@linkcode applyLimits} (raising a soft limit up to the hard one always works). */
+  restoreLimits(old: Map<number, bigint>): void {
+    const r = new BigUint64Array(2);
+    for (const [res, cur] of old) {
+      if (libc().getrlimit(res, r) === -1) continue;
+      r[0] = cur;
+      libc().setrlimit(res, r);
+    }
+  }
+
+  /** Signals to reset to default in a child: all but those our parent had us ignore. */
+  sigdefault(): Uint8Array<ArrayBuffer> {
+    const set = new Uint8Array(SIZEOF_SIGSET);
+    for (let sig = 1; sig <= 64; sig++) {
+      if (sig === SIGKILL || sig === SIGSTOP) continue;
+      if (this.signals.ignored & (1n << BigInt(sig - 1))) continue;
+      set[(sig - 1) >> 3] |= 1 << ((sig - 1) & 7);
+    }
+    return set;
+  }
+
+  /** The signal mask this process arrived with. */
+  sigmask(): Uint8Array<ArrayBuffer> {
+    return this.signals.mask;
+  }
+
+  /** Dispositions and mask as the process arrived with them (SIGPIPE default). */
+  private resetSignals(): void {
+    const L = libc();
+    for (let sig = 1; sig <= 31; sig++) {
+      if (sig === SIGKILL || sig === SIGSTOP) continue;
+      const inherited = (this.signals.ignored & (1n << BigInt(sig - 1))) !== 0n;
+      L.signal(sig, inherited ? SIG_IGN : SIG_DFL);
+    }
+    L.sigprocmask(SIG_SETMASK, this.signals.mask, null);
+  }
+
+  /**
+   * `pathexec_run` with in-process chaining: returns the name of our program
+   * to run here (and the candidate path), or exits the process image via
+   * execve, or returns the errno to report.
+   */
+  run(file: string, argv: string[], envp: Uint8Array[], path: Uint8Array | undefined):
+    | { ours: string; candidate: Uint8Array }
+    | { errno: number } {
+    const fileB = bytes(file);
+    const candidates: Uint8Array[] = [];
+    if (file.includes("/")) {
+      candidates.push(fileB);
+    } else {
+      const p = path ?? bytes("/bin:/usr/bin");
+      let start = 0;
+      for (let i = 0; i <= p.length; i++) {
+        if (i === p.length || p[i] === 58) { // ':'
+          const dir = i === start ? bytes(".") : p.subarray(start, i);
+          candidates.push(cat(dir, "/", fileB));
+          start = i + 1;
+        }
+      }
+    }
+    let prepared: Map<number, bigint> | undefined;
+    let vec: ExecVectors | undefined;
+    const undo = () => {
+      if (prepared) {
+        this.restoreLimits(prepared);
+        libc().signal(SIGPIPE, SIG_IGN); // what the runtime expects
+        prepared = undefined;
+      }
+    };
+    let saved = 0;
+    let err = ENOENT;
+    for (const cand of candidates) {
+      const ours = this.ours(cand, basename(file));
+      if (ours !== undefined) {
+        if (ours === 0) {
+          undo();
+          return { ours: basename(file), candidate: cand };
+        }
+        err = ours;
+      } else {
+        vec ??= vectors(argv, envp);
+        if (!prepared) {
+          this.resetSignals();
+          prepared = this.applyLimits();
+        }
+        libc().execve(cstr(cand), vec.argv, vec.envp);
+        err = errno();
+      }
+      if (candidates.length === 1 && file.includes("/")) break;
+      if (err !== ENOENT) {
+        saved = err;
+        if (err !== EACCES && err !== EPERM && err !== EISDIR) break;
+      }
+    }
+    undo();
+    return { errno: saved || err };
+  }
+
+  /**
+   * For a candidate that is this executable under one of our program names:
+   * 0 if it would run (executable), else the errno execve would give.
+   * undefined for anything else (exec it for real).
+   */
+  private ours(cand: Uint8Array, name: string): number | undefined {
+    const me = self();
+    if (me === null) return undefined;
+    if (!(LINKS as readonly string[]).includes(name)) {
+      if (!(TERMINALS as readonly string[]).includes(name)) return undefined;
+    }
+    let real: string;
+    try {
+      real = Deno.realPathSync(dec.decode(cand));
+    } catch {
+      return undefined;
+    }
+    if (real !== me) return undefined;
+    if (libc().access(cstr(cand), 1 /* X_OK */) === -1) return errno();
+    return 0;
+  }
+
+  /** execve one file (no search, no in-process chaining); returns the errno when it fails. */
+  execFile(file: Uint8Array, argv: string[], envp: Uint8Array[]): number {
+    const vec = vectors(argv, envp);
+    this.resetSignals();
+    const old = this.applyLimits();
+    libc().execve(cstr(file), vec.argv, vec.envp);
+    const err = errno();
+    this.restoreLimits(old);
+    libc().signal(SIGPIPE, SIG_IGN);
+    return err;
+  }
+
+  /** Make Deno.env show the chain's environment (for a program of ours run in-process). */
+  syncDenoEnv(): void {
+    const want = new Map<string, string>();
+    for (const e of this.env) {
+      const i = e.indexOf(61);
+      if (i <= 0) continue;
+      const k = dec.decode(e.subarray(0, i));
+      if (!want.has(k)) want.set(k, dec.decode(e.subarray(i + 1)));
+    }
+    for (const k of Object.keys(Deno.env.toObject())) {
+      if (!want.has(k)) Deno.env.delete(k);
+    }
+    for (const [k, v] of want) {
+      try {
+        if (Deno.env.get(k) !== v) Deno.env.set(k, v);
+      } catch {
+        // a name the runtime refuses (e.g. holds a NUL): the program cannot see it either way
+      }
+    }
+  }
+}
+
+const loaded = new Map<string, Promise<unknown>>();
+
+function load(name: string): Promise<unknown> {
+  let p = loaded.get(name);
+  if (!p) {
+    p = import(`../cmd/${name}.ts`);
+    p.catch(() => {}); // a failed preload is reported (or worked around) when used
+    loaded.set(name, p);
+  }
+  return p;
+}
+
+/**
+ * Import, before any link changes the process (setuidgid may take away the
+ * right to read our own files), every program of ours named in the chain.
+ */
+function preload(words: string[]): Promise<unknown> {
+  const all = [...LINKS, ...TERMINALS] as readonly string[];
+  const want = new Set(words.map(basename).filter((w) => all.includes(w)));
+  return Promise.allSettled([...want].map(load));
+}
+
+/** Message `PROG: fatal: unable to run FILE: ERR`, exit 111. */
+function cannotRun(prog: string, file: string, err: number): never {
+  dieSys(prog, `unable to run ${file}`, err);
+}
+
+/**
+ * Run chain loader `prog` (whose effect is `apply`) with `args`, then every
+ * following program of ours in this process, and exec the first foreign one.
+ */
+export async function runChain(prog: string, apply: Apply, args: string[]): Promise<number | void> {
+  const ctx = new Chain();
+  await preload(args);
+  let name = prog;
+  let fn = apply;
+  let argv = args;
+  let argv0 = prog;
+  for (;;) {
+    const path = ctx.getenv("PATH"); // pathexec_run reads PATH from the environ it runs in
+    const child = fn(argv, ctx, argv0);
+    if (typeof child === "number") return child;
+    const envp = ctx.commit();
+    const r = ctx.run(child[0], child, envp, path);
+    if ("errno" in r) cannotRun(name, child[0], r.errno);
+    name = r.ours;
+    argv0 = child[0];
+    argv = child.slice(1);
+    if ((LINKS as readonly string[]).includes(name)) {
+      fn = ((await load(name)) as LinkModule).apply;
+      continue;
+    }
+    // the chain ends in another program of ours: run it here as a fresh start-up would
+    let mod: MainModule;
+    try {
+      mod = (await load(name)) as MainModule;
+    } catch {
+      // cannot load it here (e.g. unreadable after setuidgid): exec it for real
+      const again = ctx.execFile(r.candidate, child, envp);
+      cannotRun(prog, child[0], again);
+    }
+    ctx.syncDenoEnv();
+    ctx.applyLimits();
+    return await mod.main(argv);
+  }
+}
