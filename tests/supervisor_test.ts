@@ -1,0 +1,268 @@
+/**
+ * The supervise state machine (lib/supervisor.ts) driven event by event with a fake clock:
+ * no processes, no files. Expected action sequences follow 0.76's src/supervise.c.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { type Action, type Clock, Machine, SIG } from "../lib/supervisor.ts";
+import { decodeStatus } from "../lib/status.ts";
+import type { Tai64n } from "../lib/tai64n.ts";
+
+class FakeClock implements Clock {
+  t = 5000;
+  sec = 0x4000000060000000n;
+  mono(): number {
+    return this.t;
+  }
+  stamp(): Tai64n {
+    return { sec: this.sec + BigInt(Math.floor(this.t / 1000)), nano: (this.t % 1000) * 1e6 + 500 };
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+/** Compact text of actions: "status:PID:PAUSED:WANT", "kill:PID:SIG", "spawn", ... */
+function show(actions: Action[]): string[] {
+  return actions.map((a) => {
+    switch (a.type) {
+      case "status": {
+        const s = decodeStatus(a.bytes)!;
+        const want = s.wantByte === 0 ? "0" : String.fromCharCode(s.wantByte);
+        return `status:${s.pid}:${s.pausedByte}:${want}`;
+      }
+      case "kill":
+        return `kill:${a.pid}:${a.signal}`;
+      case "timer":
+        return `timer:${a.at ?? "off"}`;
+      case "warn":
+        return `warn:${a.text}`;
+      default:
+        return a.type;
+    }
+  });
+}
+
+const ch = (c: string) => c.charCodeAt(0);
+
+function upMachine(clock = new FakeClock(), pid = 100): { m: Machine; clock: FakeClock } {
+  const m = new Machine("svc", true, clock);
+  m.boot();
+  m.run();
+  m.spawned(pid);
+  return { m, clock };
+}
+
+Deno.test("boot writes pid 0, run starts ./run when no down file", () => {
+  const clock = new FakeClock();
+  const m = new Machine("svc", true, clock);
+  assertEquals(show(m.boot()), ["status:0:0:u"]);
+  assertEquals(show(m.run()), ["spawn"]);
+  clock.advance(3);
+  const a = m.spawned(4242);
+  assertEquals(show(a), ["status:4242:0:u"]);
+  const s = decodeStatus((a[0] as { bytes: Uint8Array }).bytes)!;
+  assertEquals(s.stamp, clock.stamp());
+  assertEquals(m.pid, 4242);
+});
+
+Deno.test("down file: want down, nothing started, status written at loop entry", () => {
+  const m = new Machine("svc", false, new FakeClock());
+  assertEquals(show(m.boot()), ["status:0:0:d"]);
+  assertEquals(show(m.run()), ["status:0:0:d"]);
+  assertEquals(m.pid, 0);
+});
+
+Deno.test("status stamp changes on pid changes only", () => {
+  const { m, clock } = upMachine();
+  const before = m.state.stamp;
+  clock.advance(2500);
+  m.control(ch("p"));
+  m.control(ch("c"));
+  m.control(ch("u"));
+  assertEquals(m.state.stamp, before);
+  m.exited(100);
+  assertEquals(m.state.stamp, clock.stamp());
+});
+
+Deno.test("exit after more than 1 s restarts at once; exit status is not an input", () => {
+  const { m, clock } = upMachine();
+  clock.advance(1500);
+  assertEquals(show(m.exited(100)), ["status:0:0:u", "spawn"]);
+  assertEquals(show(m.spawned(101)), ["status:101:0:u"]);
+});
+
+Deno.test("starts stay >= 1 s apart: a quick exit waits for the timer", () => {
+  const { m, clock } = upMachine();
+  const started = clock.t;
+  clock.advance(100);
+  assertEquals(show(m.exited(100)), ["status:0:0:u", `timer:${started + 1000}`]);
+  assert(m.state.startPending);
+  clock.advance(900);
+  assertEquals(show(m.timer()), ["spawn"]);
+  assertEquals(show(m.spawned(101)), ["status:101:0:u"]);
+});
+
+Deno.test("a reaped pid that is not ours is ignored", () => {
+  const { m } = upMachine();
+  assertEquals(m.exited(999), []);
+  assertEquals(m.pid, 100);
+});
+
+Deno.test("d: TERM then CONT, paused cleared, want down, no restart", () => {
+  const { m, clock } = upMachine();
+  m.control(ch("p"));
+  assertEquals(show(m.control(ch("d"))), ["kill:100:15", "kill:100:18", "status:100:0:d"]);
+  clock.advance(2000);
+  assertEquals(show(m.exited(100)), ["status:0:0:d"]);
+  assertEquals(m.pid, 0);
+});
+
+Deno.test("u while down starts; u while up only writes status", () => {
+  const clock = new FakeClock();
+  const m = new Machine("svc", false, clock);
+  m.boot();
+  m.run();
+  assertEquals(show(m.control(ch("u"))), ["status:0:0:u", "spawn"]);
+  m.spawned(7);
+  assertEquals(show(m.control(ch("u"))), ["status:7:0:u"]);
+});
+
+Deno.test("o: want 0, started once, not restarted", () => {
+  const clock = new FakeClock();
+  const m = new Machine("svc", false, clock);
+  m.boot();
+  m.run();
+  assertEquals(show(m.control(ch("o"))), ["status:0:0:0", "spawn"]);
+  m.spawned(8);
+  clock.advance(5000);
+  assertEquals(show(m.exited(8)), ["status:0:0:0"]);
+  assertEquals(m.pid, 0);
+});
+
+Deno.test("p and c: status then STOP/CONT; paused shows only while up", () => {
+  const { m } = upMachine();
+  assertEquals(show(m.control(ch("p"))), ["status:100:1:u", "kill:100:19"]);
+  assertEquals(show(m.control(ch("c"))), ["status:100:0:u", "kill:100:18"]);
+  const d = new Machine("svc", false, new FakeClock());
+  d.boot();
+  d.run();
+  assertEquals(show(d.control(ch("p"))), ["status:0:0:d"]);
+  assert(d.state.paused);
+  // a start clears the paused flag
+  d.control(ch("u"));
+  assertEquals(show(d.spawned(9)), ["status:9:0:u"]);
+});
+
+Deno.test("h a i t k: one signal each, no status, nothing when down", () => {
+  const { m } = upMachine();
+  const sigs: Record<string, number> = {
+    h: SIG.HUP,
+    a: SIG.ALRM,
+    i: SIG.INT,
+    t: SIG.TERM,
+    k: SIG.KILL,
+  };
+  for (const [c, sig] of Object.entries(sigs)) {
+    assertEquals(show(m.control(ch(c))), [`kill:100:${sig}`]);
+  }
+  const d = new Machine("svc", false, new FakeClock());
+  d.boot();
+  d.run();
+  for (const c of Object.keys(sigs)) assertEquals(d.control(ch(c)), []);
+});
+
+Deno.test("unknown bytes are ignored", () => {
+  const { m } = upMachine();
+  for (const c of "zZ?\n\0QvwUDX \xff") assertEquals(m.control(ch(c)), []);
+  assertEquals(m.pid, 100);
+});
+
+Deno.test("x while down: status, then final status and exit", () => {
+  const m = new Machine("svc", false, new FakeClock());
+  m.boot();
+  m.run();
+  assertEquals(show(m.control(ch("x"))), ["status:0:0:d", "status:0:0:d", "exit"]);
+  assert(m.finished);
+  assertEquals(m.control(ch("u")), []);
+});
+
+Deno.test("x while up: wait for the child, do not restart, then exit", () => {
+  const { m, clock } = upMachine();
+  assertEquals(show(m.control(ch("x"))), ["status:100:0:u"]);
+  assert(!m.finished);
+  clock.advance(3000);
+  assertEquals(show(m.exited(100)), ["status:0:0:u", "status:0:0:u", "exit"]);
+  assert(m.finished);
+});
+
+Deno.test("dx: TERM+CONT, and exit once the child is gone", () => {
+  const { m } = upMachine();
+  m.control(ch("d"));
+  m.control(ch("x"));
+  assertEquals(show(m.exited(100)), ["status:0:0:d", "status:0:0:d", "exit"]);
+});
+
+Deno.test("exec failure counts as a start that exited at once: retried a second later", () => {
+  const clock = new FakeClock();
+  const m = new Machine("svc", true, clock);
+  m.boot();
+  assertEquals(show(m.run()), ["spawn"]);
+  const first = clock.t;
+  assertEquals(show(m.spawnFailed(false, "file does not exist")), [
+    "status:0:0:u",
+    `timer:${first + 1000}`,
+  ]);
+  clock.advance(1000);
+  assertEquals(show(m.timer()), ["spawn"]);
+  // once: an exec failure is not retried
+  const o = new Machine("svc", false, clock);
+  o.boot();
+  o.run();
+  o.control(ch("o"));
+  assertEquals(show(o.spawnFailed(false, "access denied")), ["status:0:0:0"]);
+});
+
+Deno.test("fork failure: warning, no status write, retry 60 s later", () => {
+  const clock = new FakeClock();
+  const m = new Machine("web", true, clock);
+  m.boot();
+  m.run();
+  const t0 = clock.t;
+  assertEquals(show(m.spawnFailed(true, "temporary failure")), [
+    "warn:unable to fork for web, sleeping 60 seconds: temporary failure",
+    `timer:${t0 + 60000}`,
+  ]);
+  clock.advance(30000);
+  assertEquals(m.control(ch("u")).length, 1); // status only, still waiting
+  clock.advance(30000);
+  assertEquals(show(m.timer()), ["spawn"]);
+});
+
+Deno.test("d or x cancel a start that waits for the throttle", () => {
+  const { m, clock } = upMachine();
+  clock.advance(10);
+  m.exited(100);
+  assert(m.state.startPending);
+  assertEquals(show(m.control(ch("d"))), ["timer:off", "status:0:0:d"]);
+  assertEquals(m.timer(), []);
+  m.control(ch("u"));
+  assert(m.state.startPending);
+  assertEquals(show(m.control(ch("x"))), [
+    "timer:off",
+    "status:0:0:u",
+    "status:0:0:u",
+    "exit",
+  ]);
+});
+
+Deno.test("adopt: the running pid and its stamp are kept, nothing spawned", () => {
+  const clock = new FakeClock();
+  const m = new Machine("svc", true, clock);
+  m.boot();
+  const old = { sec: 0x4000000050000000n, nano: 500 };
+  const a = m.run(321, old, true);
+  assertEquals(show(a), ["status:321:1:u"]);
+  assertEquals(decodeStatus((a[0] as { bytes: Uint8Array }).bytes)!.stamp, old);
+  clock.advance(5000);
+  assertEquals(show(m.exited(321)), ["status:0:0:u", "spawn"]);
+});
