@@ -95,7 +95,7 @@ export class Service {
   #fdControlWrite = -1;
   #fdOk = -1;
   #pidfd = -1;
-  #child = false; // the pid is our child (waitpid works), not adopted
+  #childPid = 0; // our child not yet reaped (0: none, or adopted: no waitpid possible)
   #pollTimer: TimerHandle | undefined;
   #timer: TimerHandle | undefined;
   #closed = false;
@@ -258,7 +258,6 @@ export class Service {
       const pfd = this.#reactor.watchPid(adoptPid, () => this.#onPidExit(adoptPid));
       if (pfd >= 0) {
         this.#pidfd = pfd;
-        this.#child = false;
         adopted = adoptPid;
       }
     }
@@ -309,26 +308,26 @@ export class Service {
     }
   }
 
-  /** 0.76's reap pass: waitpid on our child only (never -1). */
+  /** 0.76's reap pass: waitpid on our own child only (never -1, never a reaped pid). */
   #reap(): void {
-    const m = this.#machine;
-    if (!m || !m.pid || !this.#child) return;
-    const pid = m.pid;
+    const pid = this.#childPid;
+    if (!pid || this.#closed) return;
     const r = libc().waitpid(pid, this.#wstat, WNOHANG);
     if (r === pid || (r < 0 && errno() === ECHILD)) this.#childGone(pid);
   }
 
   #onPidExit(pid: number): void {
     this.#pidfd = -1; // the reactor closed it
-    if (this.#closed || !this.#machine || this.#machine.pid !== pid) return;
-    if (this.#child) {
+    if (this.#closed || !this.#machine) return;
+    if (this.#childPid === pid) {
       const r = libc().waitpid(pid, this.#wstat, WNOHANG);
       if (r === 0) return; // cannot happen for a pidfd that reported exit
-    }
+    } else if (this.#machine.pid !== pid) return;
     this.#childGone(pid);
   }
 
   #childGone(pid: number): void {
+    if (this.#childPid === pid) this.#childPid = 0;
     if (this.#pidfd >= 0) this.#reactor.unwatchPid(this.#pidfd);
     this.#pidfd = -1;
     this.#pollTimer?.cancel();
@@ -385,7 +384,7 @@ export class Service {
       return;
     }
     const pid = r.pid;
-    this.#child = true;
+    this.#childPid = pid;
     const pfd = this.#reactor.watchPid(pid, () => this.#onPidExit(pid));
     if (pfd >= 0) this.#pidfd = pfd;
     else this.#pollReap(); // no pidfd (old kernel): poll waitpid
@@ -396,7 +395,7 @@ export class Service {
     this.#pollTimer = this.#reactor.at(performance.now() + 100, () => {
       this.#pollTimer = undefined;
       this.#reap();
-      if (!this.#closed && this.#machine?.pid && this.#pidfd < 0) this.#pollReap();
+      if (!this.#closed && this.#childPid && this.#pidfd < 0) this.#pollReap();
     });
   }
 

@@ -9,7 +9,9 @@
  * Differences from 0.76's single-threaded loop, all keeping its observable contract:
  * - 0.76 sleeps one second after every start without reading the control FIFO. Here control
  *   bytes are handled at once, and only the *next start* waits until one second after the
- *   previous one (a `timer` action).
+ *   previous one (a `timer` action). A child that exits within that second is reported (status
+ *   down, restart) when the second is over, as 0.76 reaps it only then; meanwhile its pid stays
+ *   in the status and no signal is sent to it (the driver has reaped it already).
  * - A fork failure makes 0.76 sleep 60 s and (Debian patch 0003) retry. Here the retry is a
  *   timer 60 s later; control bytes are still handled meanwhile.
  * @module
@@ -70,6 +72,8 @@ export interface MachineState {
   lastStart: number | undefined;
   /** A start is wanted but waits for the throttle or the fork-failure pause. */
   startPending: boolean;
+  /** The child has exited within a second of its start; reported when the second is over. */
+  exitPending: boolean;
   /** No start before this monotonic time (fork-failure pause). */
   retryAt: number;
   finished: boolean;
@@ -89,6 +93,8 @@ export class Machine {
   #retryAt = -Infinity;
   #timerAt: number | undefined = undefined;
   #finished = false;
+  #child = false; // the pid was spawned by us (not adopted)
+  #gone = false; // the child exited within a second of its start: reported at the second
   #out: Action[] = [];
 
   /**
@@ -112,6 +118,7 @@ export class Machine {
       exitRequested: this.#exit,
       lastStart: this.#lastStart,
       startPending: this.#pending,
+      exitPending: this.#gone,
       retryAt: this.#retryAt,
       finished: this.#finished,
     };
@@ -141,6 +148,7 @@ export class Machine {
    */
   run(adoptPid = 0, stamp?: Tai64n, paused = false): Action[] {
     if (adoptPid > 0) {
+      this.#child = false;
       this.#pid = adoptPid;
       this.#paused = paused;
       if (stamp) this.#stamp = stamp;
@@ -153,6 +161,7 @@ export class Machine {
 
   /** The spawn action succeeded. */
   spawned(pid: number): Action[] {
+    this.#child = true;
     this.#paused = false;
     this.#pid = pid;
     this.#pidchange();
@@ -181,6 +190,9 @@ export class Machine {
     this.#paused = false;
     this.#pid = 0;
     this.#pidchange();
+    // 0.76 writes the status twice per failed start (its child's pid, then down): keep the
+    // count so status warnings repeat as often
+    this.#announce();
     this.#announce();
     this.#afterExit();
     return this.#flush();
@@ -188,7 +200,20 @@ export class Machine {
 
   /** The child `pid` was reaped (exit status ignored, as in 0.76). */
   exited(pid: number): Action[] {
-    if (pid !== this.#pid || pid === 0) return [];
+    if (pid !== this.#pid || pid === 0 || this.#gone) return [];
+    const settle = this.#lastStart === undefined ? -Infinity : this.#lastStart + START_INTERVAL_MS;
+    if (this.#child && this.#clock.mono() < settle) {
+      // 0.76 reaps only after the second that follows a start: until then the status keeps
+      // showing the pid (svstat: "up"), as Debian's does for a run that exits at once
+      this.#gone = true;
+      this.#setTimer(settle);
+      return this.#flush();
+    }
+    return this.#reaped();
+  }
+
+  #reaped(): Action[] {
+    this.#gone = false;
     this.#pid = 0;
     this.#pidchange();
     this.#announce();
@@ -199,6 +224,7 @@ export class Machine {
   /** The timer set by a `timer` action fired. */
   timer(): Action[] {
     this.#timerAt = undefined;
+    if (this.#gone) return this.#reaped();
     if (this.#pending) {
       this.#pending = false;
       if (!this.#pid && !this.#exit) this.#tryStart();
@@ -311,6 +337,7 @@ export class Machine {
   }
 
   #kill(signal: number): void {
+    if (this.#gone) return; // already reaped: its pid may be reused
     this.#out.push({ type: "kill", pid: this.#pid, signal });
   }
 

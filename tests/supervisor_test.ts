@@ -91,15 +91,29 @@ Deno.test("exit after more than 1 s restarts at once; exit status is not an inpu
   assertEquals(show(m.spawned(101)), ["status:101:0:u"]);
 });
 
-Deno.test("starts stay >= 1 s apart: a quick exit waits for the timer", () => {
+Deno.test("starts stay >= 1 s apart: a quick exit is reported at the second, then restart", () => {
   const { m, clock } = upMachine();
   const started = clock.t;
   clock.advance(100);
-  assertEquals(show(m.exited(100)), ["status:0:0:u", `timer:${started + 1000}`]);
-  assert(m.state.startPending);
+  // 0.76 reaps only after its one-second sleep: the pid stays in the status meanwhile
+  assertEquals(show(m.exited(100)), [`timer:${started + 1000}`]);
+  assert(m.state.exitPending);
+  assertEquals(m.pid, 100);
+  // no signal goes to a reaped pid; status writes still show it
+  assertEquals(show(m.control(ch("t"))), []);
+  assertEquals(show(m.control(ch("p"))), ["status:100:1:u"]);
   clock.advance(900);
-  assertEquals(show(m.timer()), ["spawn"]);
+  assertEquals(show(m.timer()), ["status:0:0:u", "spawn"]);
   assertEquals(show(m.spawned(101)), ["status:101:0:u"]);
+});
+
+Deno.test("x during the second after a start: exit once the quick exit is reported", () => {
+  const { m, clock } = upMachine();
+  clock.advance(10);
+  m.exited(100);
+  assertEquals(show(m.control(ch("x"))), ["status:100:0:u"]);
+  clock.advance(990);
+  assertEquals(show(m.timer()), ["status:0:0:u", "status:0:0:u", "exit"]);
 });
 
 Deno.test("a reaped pid that is not ours is ignored", () => {
@@ -196,9 +210,10 @@ Deno.test("x while up: wait for the child, do not restart, then exit", () => {
 });
 
 Deno.test("dx: TERM+CONT, and exit once the child is gone", () => {
-  const { m } = upMachine();
+  const { m, clock } = upMachine();
   m.control(ch("d"));
   m.control(ch("x"));
+  clock.advance(1000);
   assertEquals(show(m.exited(100)), ["status:0:0:d", "status:0:0:d", "exit"]);
 });
 
@@ -210,6 +225,7 @@ Deno.test("exec failure counts as a start that exited at once: retried a second 
   const first = clock.t;
   assertEquals(show(m.spawnFailed(false, "file does not exist")), [
     "status:0:0:u",
+    "status:0:0:u",
     `timer:${first + 1000}`,
   ]);
   clock.advance(1000);
@@ -219,7 +235,7 @@ Deno.test("exec failure counts as a start that exited at once: retried a second 
   o.boot();
   o.run();
   o.control(ch("o"));
-  assertEquals(show(o.spawnFailed(false, "access denied")), ["status:0:0:0"]);
+  assertEquals(show(o.spawnFailed(false, "access denied")), ["status:0:0:0", "status:0:0:0"]);
 });
 
 Deno.test("fork failure: warning, no status write, retry 60 s later", () => {
@@ -239,9 +255,12 @@ Deno.test("fork failure: warning, no status write, retry 60 s later", () => {
 });
 
 Deno.test("d or x cancel a start that waits for the throttle", () => {
-  const { m, clock } = upMachine();
+  const clock = new FakeClock();
+  const m = new Machine("svc", true, clock);
+  m.boot();
+  m.run();
   clock.advance(10);
-  m.exited(100);
+  m.spawnFailed(false, "file does not exist");
   assert(m.state.startPending);
   assertEquals(show(m.control(ch("d"))), ["timer:off", "status:0:0:d"]);
   assertEquals(m.timer(), []);
@@ -253,6 +272,15 @@ Deno.test("d or x cancel a start that waits for the throttle", () => {
     "status:0:0:u",
     "exit",
   ]);
+});
+
+Deno.test("an adopted process is reported at once however young", () => {
+  const clock = new FakeClock();
+  const m = new Machine("svc", true, clock);
+  m.boot();
+  m.run(55);
+  clock.advance(5);
+  assertEquals(show(m.exited(55)), ["status:0:0:u", "spawn"]);
 });
 
 Deno.test("adopt: the running pid and its stamp are kept, nothing spawned", () => {
