@@ -1,0 +1,208 @@
+/**
+ * svscan: scanning rules, messages, bad input, misuse guard, pickup, shutdown order.
+ * Real svscan processes on scratch directories; every process is killed in a finally.
+ */
+import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { prog, run, scratch, script, waitFor } from "./util.ts";
+import { cleanup, readOr, Scan, service, statusPid, waitUp } from "./svscan_util.ts";
+
+Deno.test("svscan: chdir failure is fatal 111 with 0.76's message", async () => {
+  const r = await run(prog("svscan"), ["/nonexistent/dir"]);
+  assertEquals(
+    [r.code, r.stderr],
+    [111, "svscan: fatal: unable to chdir to /nonexistent/dir: file does not exist\n"],
+  );
+});
+
+Deno.test("svscan: starts services, skips dot names and files, one supervisor per inode", async () => {
+  const dir = await scratch();
+  let scan: Scan | undefined;
+  try {
+    await service(dir, "a", "#!/bin/sh\necho started >> ../a.starts\nexec sleep 1000\n");
+    await service(dir, ".hidden", "#!/bin/sh\ntouch ../hidden-ran\nexec sleep 1000\n");
+    await Deno.writeTextFile(`${dir}/plainfile`, "x");
+    await Deno.symlink(`${dir}/a`, `${dir}/b-link`); // second name for a
+    await Deno.symlink(`${dir}/nowhere`, `${dir}/dangling`);
+    scan = new Scan(dir);
+    await waitUp(`${dir}/a`);
+    await scan.waitErr("svscan: warning: unable to stat dangling: file does not exist\n");
+    assertEquals(readOr(`${dir}/a.starts`), "started\n");
+    assertEquals(readOr(`${dir}/hidden-ran`), "");
+    // the other name shares a's supervise directory: one process only
+    assertEquals(statusPid(`${dir}/b-link`), statusPid(`${dir}/a`));
+    const ok = await run(prog("svok"), [`${dir}/a`]);
+    assertEquals(ok.code, 0);
+  } finally {
+    await cleanup(dir, scan);
+  }
+});
+
+Deno.test("svscan: misuse guard: DIR with a run file, and a second svscan", async () => {
+  const dir = await scratch();
+  let first: Scan | undefined;
+  try {
+    await service(dir, "svc", "#!/bin/sh\nexec sleep 1000\n");
+    const r = await run(prog("svscan"), [`${dir}/svc`]);
+    assertEquals(r.code, 111);
+    assertEquals(
+      r.stderr,
+      `svscan: fatal: ${dir}/svc is a service directory (it holds run), not a scan directory\n`,
+    );
+    // nothing was started in it
+    assertEquals(statusPid(`${dir}/svc`), 0);
+    first = new Scan(dir);
+    await waitUp(`${dir}/svc`);
+    const second = await run(prog("svscan"), [dir]);
+    assertEquals(
+      [second.code, second.stderr],
+      [111, `svscan: fatal: another svscan is already scanning ${dir}\n`],
+    );
+  } finally {
+    await cleanup(dir, first);
+  }
+});
+
+Deno.test("svscan: bad service directories give supervise's messages and are retried", async () => {
+  const dir = await scratch();
+  let scan: Scan | undefined;
+  try {
+    await Deno.mkdir(`${dir}/norun`);
+    await service(dir, "noexec", "#!/bin/sh\nexit 0\n");
+    await Deno.chmod(`${dir}/noexec/run`, 0o644);
+    await Deno.mkdir(`${dir}/rundir/run`, { recursive: true });
+    await service(dir, "logfile", "#!/bin/sh\necho to-log\nexec sleep 1000\n");
+    await Deno.writeTextFile(`${dir}/logfile/log`, "not a directory");
+    await service(dir, "with space", "#!/bin/sh\nexec sleep 1000\n");
+    await service(dir, "new\nline", "#!/bin/sh\nexec sleep 1000\n");
+    await Deno.symlink("loop2", `${dir}/loop1`);
+    await Deno.symlink("loop1", `${dir}/loop2`);
+    scan = new Scan(dir);
+    await scan.waitErr("supervise: fatal: unable to start norun/run: file does not exist\n");
+    await scan.waitErr("supervise: fatal: unable to start noexec/run: access denied\n");
+    await scan.waitErr("supervise: fatal: unable to start rundir/run: access denied\n");
+    await scan.waitErr("supervise: fatal: unable to chdir to log: not a directory\n");
+    await scan.waitErr("svscan: warning: unable to stat loop1: symbolic link loop\n");
+    await waitUp(`${dir}/with space`);
+    await waitUp(`${dir}/new\nline`);
+    await waitUp(`${dir}/logfile`);
+    // 0.76 retries: a missing run keeps failing, about once a second
+    const count = () => scan!.err.split("unable to start norun/run").length - 1;
+    await waitFor("a second start attempt of norun", () => count() >= 2);
+    // ... and starts as soon as run appears
+    await script(`${dir}/norun/run`, "#!/bin/sh\nexec sleep 1000\n");
+    await waitUp(`${dir}/norun`);
+    // the log supervisor is retried at the next scan (every 5 s), like 0.76's svscan
+    await waitFor(
+      "second chdir failure of logfile/log",
+      () => scan!.err.split("unable to chdir to log: not a directory").length >= 3,
+      15_000,
+    );
+  } finally {
+    await cleanup(dir, scan);
+  }
+});
+
+Deno.test("svscan: 1001 service directories: 1000 supervised, the rest warned about", async () => {
+  const dir = await scratch();
+  let scan: Scan | undefined;
+  try {
+    const names: string[] = [];
+    for (let i = 0; i < 1001; i++) names.push(`s${String(i).padStart(4, "0")}`);
+    for (const n of names) {
+      await Deno.mkdir(`${dir}/${n}`);
+      await Deno.writeTextFile(`${dir}/${n}/down`, "");
+      await Deno.writeTextFile(`${dir}/${n}/run`, "#!/bin/sh\nexec sleep 1000\n", { mode: 0o755 });
+    }
+    scan = new Scan(dir);
+    await scan.waitErr(/svscan: warning: unable to start s\d{4}: running too many services\n/);
+    const m = scan.err.match(/unable to start (s\d{4}): running too many services/)!;
+    const left = m[1];
+    const supervised = names.filter((n) => {
+      try {
+        Deno.statSync(`${dir}/${n}/supervise/status`);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    assertEquals(supervised.length, 1000);
+    assert(!supervised.includes(left));
+    // the warning repeats at every scan
+    await scan.waitErr(
+      new RegExp(`(unable to start ${left}: running too many services\n)[^]*\\1`),
+      15_000,
+    );
+  } finally {
+    await cleanup(dir, scan);
+  }
+});
+
+Deno.test("svscan: a new service directory is picked up; a half-made one is not started broken", async () => {
+  const dir = await scratch();
+  let scan: Scan | undefined;
+  try {
+    scan = new Scan(dir);
+    await waitFor(
+      "svscan lock",
+      () => readOr(`${dir}/.svscan/lock`) === "" && Deno.statSync(`${dir}/.svscan/lock`),
+    );
+    // made elsewhere, renamed in: the usual way
+    const tmp = `${dir}/.tmp-new`;
+    await service(dir, ".tmp-new", "#!/bin/sh\nexec sleep 1000\n");
+    await Deno.rename(tmp, `${dir}/new`);
+    await waitUp(`${dir}/new`);
+    // made in place, step by step: not started until run is executable
+    await Deno.mkdir(`${dir}/slow`);
+    await Deno.writeTextFile(`${dir}/slow/run`, "#!/bin/sh\nexec sleep 1000\n");
+    await Deno.chmod(`${dir}/slow/run`, 0o755);
+    await waitUp(`${dir}/slow`);
+    assert(!scan.err.includes("slow/run"), scan.err);
+  } finally {
+    await cleanup(dir, scan);
+  }
+});
+
+Deno.test("svscan: SIGTERM stops services first, loggers after draining, exit 0", async () => {
+  const dir = await scratch();
+  let scan: Scan | undefined;
+  try {
+    await service(
+      dir,
+      "talker",
+      "#!/bin/sh\ntrap 'echo last words; exit 0' TERM\necho hello\nwhile :; do sleep 0.05; done\n",
+      "#!/bin/sh\nexec cat >> ../../talker.log\n",
+    );
+    await service(dir, "quiet", "#!/bin/sh\nexec sleep 1000\n");
+    scan = new Scan(dir);
+    await waitFor("hello logged", () => readOr(`${dir}/talker.log`) === "hello\n");
+    const s = await scan.stop("SIGTERM");
+    assertEquals(s.code, 0);
+    assertEquals(readOr(`${dir}/talker.log`), "hello\nlast words\n");
+    // everything is down and every supervisor gone
+    for (const p of ["talker", "talker/log", "quiet"]) {
+      const r = await run(prog("svok"), [`${dir}/${p}`]);
+      assertEquals(r.code, 100, p);
+      assertEquals(statusPid(`${dir}/${p}`), 0, p);
+    }
+    assertMatch(scan.err, /^$/);
+  } finally {
+    await cleanup(dir, scan);
+  }
+});
+
+Deno.test("svscan: HUP rescans at once (a supervisor ended by svc -x comes back)", async () => {
+  const dir = await scratch();
+  let scan: Scan | undefined;
+  try {
+    const svc = await service(dir, "x", "#!/bin/sh\nexec sleep 1000\n");
+    scan = new Scan(dir);
+    const pid = await waitUp(svc);
+    await run(prog("svc"), ["-dx", svc]);
+    await waitFor("supervisor gone", async () => (await run(prog("svok"), [svc])).code === 100);
+    scan.child.kill("SIGHUP");
+    const again = await waitUp(svc, pid);
+    assert(again !== pid);
+  } finally {
+    await cleanup(dir, scan);
+  }
+});

@@ -1,0 +1,165 @@
+/**
+ * Helpers for the svscan tests: a running svscan whose stderr/stdout are collected, the
+ * service tree it leaves behind, and a cleanup that kills every process started under a
+ * scratch directory (found through /proc/PID/cwd), so no test leaks processes.
+ */
+import { baseEnv, prog, script, waitFor } from "./util.ts";
+
+const dec = new TextDecoder();
+
+/** A running svscan (ours unless `cmd` says otherwise). */
+export class Scan {
+  readonly child: Deno.ChildProcess;
+  err = "";
+  out = "";
+  #done: Promise<Deno.CommandStatus>;
+  status: Deno.CommandStatus | undefined;
+
+  constructor(dir: string | undefined, opts: { cmd?: string; cwd?: string; args?: string[] } = {}) {
+    this.child = new Deno.Command(opts.cmd ?? prog("svscan"), {
+      args: opts.args ?? (dir === undefined ? [] : [dir]),
+      cwd: opts.cwd,
+      env: {
+        ...baseEnv,
+        PATH: `${prog("svscan").replace(/\/svscan$/, "")}:${Deno.env.get("PATH")}`,
+      },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#collect(this.child.stderr, (s) => (this.err += s));
+    this.#collect(this.child.stdout, (s) => (this.out += s));
+    this.#done = this.child.status.then((s) => (this.status = s));
+  }
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  async #collect(r: ReadableStream<Uint8Array>, add: (s: string) => void) {
+    for await (const chunk of r) add(dec.decode(chunk, { stream: true }));
+  }
+
+  /** Wait until stderr contains `text` (or matches). */
+  async waitErr(text: string | RegExp, timeoutMs = 10_000): Promise<void> {
+    await waitFor(
+      `svscan stderr to contain ${text}`,
+      () => (typeof text === "string" ? this.err.includes(text) : text.test(this.err)),
+      timeoutMs,
+    );
+  }
+
+  /** Send `sig` and wait for the exit (KILL after `timeoutMs`). */
+  async stop(sig: Deno.Signal = "SIGTERM", timeoutMs = 15_000): Promise<Deno.CommandStatus> {
+    if (this.status) return this.status;
+    try {
+      this.child.kill(sig);
+    } catch {
+      // already gone
+    }
+    const t = setTimeout(() => {
+      try {
+        this.child.kill("SIGKILL");
+      } catch {
+        // gone
+      }
+    }, timeoutMs);
+    const s = await this.#done;
+    clearTimeout(t);
+    // let the output readers finish
+    await new Promise((r) => setTimeout(r, 0));
+    return s;
+  }
+}
+
+/** pids of every process whose cwd (or exe path) lies under `dir`. */
+export function processesUnder(dir: string): number[] {
+  const out: number[] = [];
+  for (const d of Deno.readDirSync("/proc")) {
+    const pid = Number(d.name);
+    if (!Number.isInteger(pid) || pid === Deno.pid) continue;
+    try {
+      const cwd = Deno.readLinkSync(`/proc/${pid}/cwd`);
+      if (cwd === dir || cwd.startsWith(dir + "/")) out.push(pid);
+    } catch {
+      // gone or not ours
+    }
+  }
+  return out;
+}
+
+/** Kill every process started under `dir`, then remove it. */
+export async function cleanup(dir: string, ...scans: (Scan | undefined)[]): Promise<void> {
+  for (const s of scans) if (s) await s.stop("SIGKILL");
+  for (let i = 0; i < 3; i++) {
+    const left = processesUnder(dir);
+    if (left.length === 0) break;
+    for (const pid of left) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+    await waitFor("leftovers to die", () => processesUnder(dir).length === 0, 5000).catch(
+      () => {},
+    );
+  }
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
+
+/** Make service `dir/name` with this run script body (and optionally a log/run). */
+export async function service(
+  dir: string,
+  name: string,
+  run: string,
+  log?: string,
+): Promise<string> {
+  const d = `${dir}/${name}`;
+  await Deno.mkdir(d, { recursive: true });
+  if (log !== undefined) {
+    await Deno.mkdir(`${d}/log`);
+    await script(`${d}/log/run`, log);
+  }
+  await script(`${d}/run`, run);
+  return d;
+}
+
+/** pid in `svc/supervise/status` (0 when down or unreadable). */
+export function statusPid(svc: string): number {
+  try {
+    const b = Deno.readFileSync(`${svc}/supervise/status`);
+    if (b.length < 18) return 0;
+    return new DataView(b.buffer, b.byteOffset).getUint32(12, true);
+  } catch {
+    return 0;
+  }
+}
+
+/** Wait until the service at `svc` runs a process (pid from its status), returned. */
+export async function waitUp(svc: string, not = 0, timeoutMs = 10_000): Promise<number> {
+  return await waitFor(`${svc} up`, () => {
+    const p = statusPid(svc);
+    return p && p !== not && alivePid(p) ? p : 0;
+  }, timeoutMs);
+}
+
+/** The process exists and is not a zombie. */
+export function alivePid(pid: number): boolean {
+  try {
+    const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const st = s.slice(s.lastIndexOf(")") + 2, s.lastIndexOf(")") + 3);
+    return st !== "Z" && st !== "X";
+  } catch {
+    return false;
+  }
+}
+
+/** Read a file, "" when missing. */
+export function readOr(path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return "";
+  }
+}
