@@ -81,6 +81,7 @@ const SYMBOLS = {
   readdir: { parameters: ["pointer"], result: "pointer" },
   closedir: { parameters: ["pointer"], result: "i32" },
   access: { parameters: ["buffer", "i32"], result: "i32" },
+  stat: { parameters: ["buffer", "buffer"], result: "i32" },
 } as const;
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -226,3 +227,4 @@ export const SIZEOF_FILE_ACTIONS = 80;
 export const SIZEOF_SPAWNATTR = 336;
 export const SIZEOF_SIGSET = 128;
 export const SIZEOF_EPOLL_EVENT = 12;
+export const SIZEOF_STAT = 144;
