@@ -4,7 +4,7 @@
  * reader) or ENOENT mean no, exit 100.
  * @module
  */
-import { cstr, errno, libc, O_NONBLOCK, O_WRONLY } from "../lib/libc.ts";
+import { bindNow, cstr, errno, libc, O_NONBLOCK, O_WRONLY } from "../lib/libc.ts";
 import { ENOENT, ENXIO, errorStr } from "../lib/errors.ts";
 import { writeErr } from "../lib/msg.ts";
 
@@ -15,6 +15,7 @@ export function main(args: string[]): number {
     return 100;
   }
   const dir = args[0];
+  bindNow("__errno_location", "open", "chdir"); // one dlopen for all
   const c = libc();
   if (c.chdir(cstr(dir)) === -1) {
     writeErr(`svok: fatal: unable to chdir to ${dir}: ${errorStr(errno())}\n`);
