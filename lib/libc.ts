@@ -75,6 +75,11 @@ const SYMBOLS = {
   },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   syscall3: { name: "syscall", parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
+  syscall6: {
+    name: "syscall",
+    parameters: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"],
+    result: "i64",
+  },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
   opendir: { parameters: ["buffer"], result: "pointer" },
