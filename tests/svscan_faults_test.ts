@@ -1,0 +1,188 @@
+/**
+ * svscan under faults: SIGKILL of a service, of a logger while its service writes steadily,
+ * of svscan itself (restart adopts, no duplicate, no lost line), a service that exits at once
+ * forever, and svscan as pid 1 of a pid namespace (orphans reaped, TERM = orderly stop).
+ */
+import { assert, assertEquals, assertNotEquals } from "./assert.ts";
+import { prog, run, scratch, waitFor } from "./util.ts";
+import {
+  alivePid,
+  cleanup,
+  processesUnder,
+  readOr,
+  Scan,
+  service,
+  statusPid,
+  waitUp,
+} from "./svscan_util.ts";
+
+/** A service printing numbered lines in bursts (0, 1, 2, ... never a gap) and its logger. */
+const WRITER = "#!/bin/sh\ni=0\nwhile :; do seq $i $((i+99)); i=$((i+100)); sleep 0.01; done\n";
+const CAT_LOGGER = "#!/bin/sh\nexec cat >> ../out\n";
+
+/** Complete lines of `text` are exactly 0..max, in order, none missing or doubled. */
+function assertContiguous(text: string): number {
+  const lines = text.split("\n");
+  lines.pop(); // an unfinished last line (writer killed mid-burst) is not a loss
+  lines.forEach((l, i) => {
+    if (l !== String(i)) throw new Error(`line ${i} is ${JSON.stringify(l)} (lost or doubled)`);
+  });
+  return lines.length;
+}
+
+function lineCount(path: string): number {
+  return readOr(path).split("\n").length - 1;
+}
+
+Deno.test("svscan faults: a killed service is restarted", async () => {
+  const dir = await scratch();
+  let scan: Scan | undefined;
+  try {
+    const svc = await service(dir, "s", "#!/bin/sh\nexec sleep 1000\n");
+    scan = new Scan(dir);
+    const pid = await waitUp(svc);
+    Deno.kill(pid, "SIGKILL");
+    const again = await waitUp(svc, pid);
+    assertNotEquals(again, pid);
+    assert(!alivePid(pid));
+  } finally {
+    await cleanup(dir, scan);
+  }
+});
+
+Deno.test("svscan faults: SIGKILL of the logger while the service writes loses no line", async () => {
+  const dir = await scratch();
+  let scan: Scan | undefined;
+  try {
+    const svc = await service(dir, "w", WRITER, CAT_LOGGER);
+    scan = new Scan(dir);
+    for (let k = 0; k < 3; k++) {
+      const logger = await waitUp(`${svc}/log`);
+      const before = lineCount(`${svc}/out`);
+      await waitFor("more lines logged", () => lineCount(`${svc}/out`) > before + 300);
+      Deno.kill(logger, "SIGKILL");
+      await waitUp(`${svc}/log`, logger);
+    }
+    const n = lineCount(`${svc}/out`);
+    await waitFor("lines after the last restart", () => lineCount(`${svc}/out`) > n + 300);
+    assertEquals((await scan.stop("SIGTERM")).code, 0);
+    assert(assertContiguous(readOr(`${svc}/out`)) > n);
+  } finally {
+    await cleanup(dir, scan);
+  }
+});
+
+Deno.test("svscan faults: SIGKILL of svscan: the next one adopts, no duplicate, no loss", async () => {
+  const dir = await scratch();
+  let first: Scan | undefined, second: Scan | undefined;
+  try {
+    const w = await service(dir, "w", WRITER, CAT_LOGGER);
+    const s = await service(dir, "s", "#!/bin/sh\nexec sleep 1000\n");
+    first = new Scan(dir);
+    const pids = [await waitUp(w), await waitUp(`${w}/log`), await waitUp(s)];
+    await waitFor("lines logged", () => lineCount(`${w}/out`) > 300);
+    await first.stop("SIGKILL");
+    // the tree keeps running without svscan, the logger keeps logging
+    const n = lineCount(`${w}/out`);
+    await waitFor("logging without svscan", () => lineCount(`${w}/out`) > n + 300);
+    assertEquals((await run(prog("svok"), [s])).code, 100);
+    second = new Scan(dir);
+    await waitFor("second svscan supervising s", async () => {
+      return (await run(prog("svok"), [s])).code === 0 &&
+        (await run(prog("svok"), [`${w}/log`])).code === 0;
+    });
+    // adopted: same pids in the status files, one process per service directory
+    assertEquals([statusPid(w), statusPid(`${w}/log`), statusPid(s)], pids);
+    assertEquals(processesUnder(s), [pids[2]]);
+    assert(pids.every(alivePid));
+    // supervision goes on: a kill of the adopted process gives a fresh start
+    await run(prog("svc"), ["-k", s]);
+    const again = await waitUp(s, pids[2]);
+    assertNotEquals(again, pids[2]);
+    // the log pipe was reopened: TERM drains it and every line is there
+    const m = lineCount(`${w}/out`);
+    await waitFor("logging under the second svscan", () => lineCount(`${w}/out`) > m + 300);
+    assertEquals((await second.stop("SIGTERM")).code, 0);
+    assert(assertContiguous(readOr(`${w}/out`)) > m);
+    assertEquals(second.err, "");
+  } finally {
+    await cleanup(dir, first, second);
+  }
+});
+
+Deno.test("svscan faults: a service that exits at once is restarted once a second", async () => {
+  const dir = await scratch();
+  let scan: Scan | undefined;
+  try {
+    await service(dir, "quick", "#!/bin/sh\ndate +%s.%N >> ../starts\nexit 1\n");
+    scan = new Scan(dir);
+    const ticks = () => {
+      const s = Deno.readTextFileSync(`/proc/${scan!.pid}/stat`);
+      const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+      return Number(f[11]) + Number(f[12]); // utime + stime
+    };
+    await waitFor("first start", () => readOr(`${dir}/starts`) !== "");
+    const cpu0 = ticks();
+    await waitFor("4 more starts", () => lineCount(`${dir}/starts`) >= 5, 15_000);
+    const cpu = ticks() - cpu0;
+    const t = readOr(`${dir}/starts`).trim().split("\n").map(Number);
+    for (let i = 1; i < t.length; i++) {
+      // 0.76's throttle: consecutive starts at least a second apart (lower bound only)
+      assert(t[i] - t[i - 1] >= 0.95, `starts ${t[i - 1]} and ${t[i]} too close`);
+    }
+    // no busy loop: far below one core over those ≥4 seconds (100 ticks = 1 s of CPU)
+    assert(cpu < 100, `svscan used ${cpu} ticks`);
+  } finally {
+    await cleanup(dir, scan);
+  }
+});
+
+Deno.test({
+  name: "svscan faults: as pid 1 it reaps orphans and stops in order on TERM",
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    const dir = await scratch();
+    let scan: Scan | undefined;
+    try {
+      await service(
+        dir,
+        "parent",
+        "#!/bin/sh\n(sh -c 'echo $$ > ../orphan; exec sleep 0.3' &)\nexec sleep 1000\n",
+        "#!/bin/sh\nexec cat >> ../../log.out\n",
+      );
+      await service(
+        dir,
+        "talk",
+        "#!/bin/sh\ntrap 'echo bye; exit 0' TERM\necho hi\nwhile :; do sleep 0.05; done\n",
+        "#!/bin/sh\nexec cat >> ../../talk.out\n",
+      );
+      scan = new Scan(undefined, {
+        cmd: "unshare",
+        args: ["--pid", "--fork", "--mount-proc", prog("svscan"), dir],
+      });
+      await waitFor("orphan started", () => readOr(`${dir}/orphan`).trim());
+      const svscan = await waitFor("svscan in the namespace", () => {
+        const kids = readOr(`/proc/${scan!.pid}/task/${scan!.pid}/children`).trim();
+        return kids ? Number(kids.split(" ")[0]) : 0;
+      });
+      await waitFor("hi logged", () => readOr(`${dir}/talk.out`) === "hi\n");
+      // the orphan (sleep 0.3) was reparented to svscan; once it exits it must be reaped:
+      // only the 4 service processes remain as svscan's children, none a zombie
+      await waitFor("orphan reaped", () => {
+        const kids: number[] = [];
+        for (const t of Deno.readDirSync(`/proc/${svscan}/task`)) {
+          const c = readOr(`/proc/${svscan}/task/${t.name}/children`).trim();
+          if (c) kids.push(...c.split(" ").map(Number));
+        }
+        const zombie = kids.some((k) => / Z /.test(readOr(`/proc/${k}/stat`).replace(/^.*\)/, "")));
+        return kids.length === 4 && !zombie;
+      });
+      Deno.kill(svscan, "SIGTERM");
+      const st = await scan.stop("SIGCONT"); // just wait: unshare exits with svscan's status
+      assertEquals(st.code, 0);
+      assertEquals(readOr(`${dir}/talk.out`), "hi\nbye\n");
+    } finally {
+      await cleanup(dir, scan);
+    }
+  },
+});
