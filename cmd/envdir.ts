@@ -8,17 +8,16 @@
  * (0.76 would reuse the previous entry's value).
  * @module
  */
-import { type Apply, cat, dieSys, runChain, setErrno } from "../lib/exec.ts";
+import { addr, type Apply, cat, dieSys, NR, runChain, sys, sysPath } from "../lib/exec.ts";
 import { usage } from "../lib/msg.ts";
-import { cstr, errno, libc, O_CLOEXEC, O_NONBLOCK, O_RDONLY } from "../lib/libc.ts";
+import { errno, O_CLOEXEC, O_DIRECTORY, O_NONBLOCK, O_RDONLY } from "../lib/libc.ts";
 import { EINTR, ENOENT } from "../lib/errors.ts";
 
 const PROG = "envdir";
 
 /** The whole file, or null when it does not exist, or the errno. */
 function readFile(name: Uint8Array): Uint8Array | null | number {
-  const L = libc();
-  const fd = L.open(cstr(name), O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
+  const fd = sysPath(NR.open, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
   if (fd === -1) {
     const e = errno();
     return e === ENOENT ? null : e;
@@ -27,18 +26,18 @@ function readFile(name: Uint8Array): Uint8Array | null | number {
   let total = 0;
   for (;;) {
     const buf = new Uint8Array(total < 256 ? 256 : total);
-    const n = Number(L.read(fd, buf, BigInt(buf.length)));
+    const n = sys(NR.read, fd, addr(buf), buf.length);
     if (n === -1) {
       const e = errno();
       if (e === EINTR) continue;
-      L.close(fd);
+      sys(NR.close, fd);
       return e;
     }
     if (n === 0) break;
     chunks.push(buf.subarray(0, n));
     total += n;
   }
-  L.close(fd);
+  sys(NR.close, fd);
   return cat(...chunks);
 }
 
@@ -69,37 +68,36 @@ export const apply: Apply = (args, ctx) => {
   }
   if (a.length < 2) usageExit();
   const fn = a[0];
-  const L = libc();
-  const orig = L.open(cstr("."), O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
+  const orig = sysPath(NR.open, ".", O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
   if (orig === -1) dieSys(PROG, "unable to switch to current directory", errno());
-  if (L.chdir(cstr(fn)) === -1) dieSys(PROG, `unable to switch to directory ${fn}`, errno());
-  const dir = L.opendir(cstr("."));
-  if (dir === null) dieSys(PROG, `unable to read directory ${fn}`, errno());
+  if (sysPath(NR.chdir, fn) === -1) dieSys(PROG, `unable to switch to directory ${fn}`, errno());
+  // opendir(".") + readdir, as getdents64 on an O_DIRECTORY descriptor
+  const dir = sysPath(NR.open, ".", O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC, 0);
+  if (dir === -1) dieSys(PROG, `unable to read directory ${fn}`, errno());
   const pfx = cat(prefix);
+  const buf = new Uint8Array(32768);
+  const view = new DataView(buf.buffer);
   for (;;) {
-    setErrno(0);
-    const d = L.readdir(dir);
-    if (d === null) {
-      const e = errno();
-      if (e !== 0) dieSys(PROG, `unable to read directory ${fn}`, e);
-      break;
+    const n = sys(NR.getdents64, dir, addr(buf), buf.length);
+    if (n === -1) dieSys(PROG, `unable to read directory ${fn}`, errno());
+    if (n === 0) break;
+    // struct linux_dirent64: d_ino@0 (8), d_off@8 (8), d_reclen@16 (2), d_type@18, d_name@19
+    for (let off = 0; off < n;) {
+      const reclen = view.getUint16(off + 16, true);
+      const start = off + 19;
+      off += reclen;
+      if (buf[start] === 46) continue; // '.'
+      const name = buf.slice(start, buf.indexOf(0, start));
+      const content = readFile(name);
+      if (typeof content === "number") {
+        dieSys(PROG, cat("unable to read ", fn, "/", name), content);
+      }
+      ctx.setenv(cat(pfx, name), content === null ? null : valueOf(content));
     }
-    // struct dirent on x86_64: d_ino@0, d_off@8, d_reclen@16, d_type@18, d_name@19
-    const v = new Deno.UnsafePointerView(d);
-    if (v.getUint8(19) === 46) continue; // '.'
-    let n = 0;
-    while (v.getUint8(19 + n) !== 0) n++;
-    const name = new Uint8Array(n);
-    v.copyInto(name, 19);
-    const content = readFile(name);
-    if (typeof content === "number") {
-      dieSys(PROG, cat("unable to read ", fn, "/", name), content);
-    }
-    ctx.setenv(cat(pfx, name), content === null ? null : valueOf(content));
   }
-  L.closedir(dir);
-  if (L.fchdir(orig) === -1) dieSys(PROG, "unable to switch to starting directory", errno());
-  L.close(orig);
+  sys(NR.close, dir);
+  if (sys(NR.fchdir, orig) === -1) dieSys(PROG, "unable to switch to starting directory", errno());
+  sys(NR.close, orig);
   return a.slice(1);
 };
 

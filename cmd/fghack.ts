@@ -10,13 +10,19 @@
  * as this process got them. fghack stays resident by design.
  * @module
  */
-import { type Apply, Chain, dieSys, runChain, vectors } from "../lib/exec.ts";
+import {
+  type Apply,
+  Chain,
+  dieSys,
+  F_DUPFD_CLOEXEC,
+  lowestFree,
+  runChain,
+  vectors,
+} from "../lib/exec.ts";
 import { EACCES, EINTR, EISDIR, ENOENT, EPERM } from "../lib/errors.ts";
 import {
   cstr,
   errno,
-  F_GETFD,
-  FD_CLOEXEC,
   libc,
   O_CLOEXEC,
   POSIX_SPAWN_SETSIGDEF,
@@ -28,33 +34,17 @@ import { fatal, usage } from "../lib/msg.ts";
 
 const PROG = "fghack";
 
-/** Descriptors a child would inherit: open here and not close-on-exec. */
-function inheritedFds(): Set<number> {
-  const out = new Set<number>();
-  for (const e of Deno.readDirSync("/proc/self/fd")) {
-    const fd = Number(e.name);
-    const flags = libc().fcntl(fd, F_GETFD, 0);
-    if (flags !== -1 && (flags & FD_CLOEXEC) === 0) out.add(fd);
-  }
-  return out;
-}
-
 /** The child's write descriptors under 0.76: pipe() takes the two lowest free, close(read), 30 dup()s. */
 export function writeFds(used: Set<number>): number[] {
   const taken = new Set(used);
-  const lowest = () => {
-    let fd = 0;
-    while (taken.has(fd)) fd++;
-    return fd;
-  };
-  const r = lowest();
+  const r = lowestFree(taken);
   taken.add(r);
-  const w = lowest();
+  const w = lowestFree(taken);
   taken.add(w);
   taken.delete(r);
   const fds = [w];
   for (let i = 0; i < 30; i++) {
-    const fd = lowest();
+    const fd = lowestFree(taken);
     taken.add(fd);
     fds.push(fd);
   }
@@ -104,14 +94,23 @@ export const apply: Apply = (args, ctx) => {
   const L = libc();
   const pi = new Int32Array(2);
   if (L.pipe2(pi, O_CLOEXEC) === -1) dieSys(PROG, "unable to create pipe", errno());
-  const targets = writeFds(inheritedFds());
+  const targets = writeFds(ctx.childFds());
+  // sources above every target number, so no dup2 in the child clobbers a later source
+  let top = Math.max(...targets) + 1;
+  for (const h of ctx.handoffs()) top = Math.max(top, h.target + 1);
+  const tmps: number[] = [];
+  const high = (fd: number) => {
+    const t = L.fcntl(fd, F_DUPFD_CLOEXEC, top);
+    if (t === -1) dieSys(PROG, "unable to create pipe", errno());
+    tmps.push(t);
+    return t;
+  };
   const fa = new Uint8Array(SIZEOF_FILE_ACTIONS);
   const attr = new Uint8Array(SIZEOF_SPAWNATTR);
   L.posix_spawn_file_actions_init(fa);
-  // dup2 onto the pipe's own number last, so the source stays valid (same number: clears CLOEXEC)
-  const order = targets.filter((fd) => fd !== pi[1]);
-  if (order.length < targets.length) order.push(pi[1]);
-  for (const fd of order) L.posix_spawn_file_actions_adddup2(fa, pi[1], fd);
+  for (const h of ctx.handoffs()) L.posix_spawn_file_actions_adddup2(fa, high(h.fd), h.target);
+  const w = high(pi[1]);
+  for (const fd of targets) L.posix_spawn_file_actions_adddup2(fa, w, fd);
   L.posix_spawnattr_init(attr);
   L.posix_spawnattr_setsigdefault(attr, ctx.sigdefault());
   L.posix_spawnattr_setsigmask(attr, ctx.sigmask());
@@ -120,6 +119,7 @@ export const apply: Apply = (args, ctx) => {
   L.posix_spawn_file_actions_destroy(fa);
   L.posix_spawnattr_destroy(attr);
   L.close(pi[1]);
+  for (const t of tmps) L.close(t);
   if ("errno" in r) {
     // 0.76's child reports this and exits 111, which the parent passes on
     L.close(pi[0]);

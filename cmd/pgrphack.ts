@@ -3,8 +3,7 @@
  * group (`setsid`, errors ignored as in 0.76).
  * @module
  */
-import { type Apply, runChain } from "../lib/exec.ts";
-import { libc } from "../lib/libc.ts";
+import { type Apply, NR, runChain, sys } from "../lib/exec.ts";
 import { usage } from "../lib/msg.ts";
 
 const PROG = "pgrphack";
@@ -12,7 +11,7 @@ const PROG = "pgrphack";
 /** Start a new session; returns the child's argv. */
 export const apply: Apply = (args) => {
   if (args.length < 1) usage(PROG, "pgrphack child");
-  libc().setsid();
+  sys(NR.setsid);
   return args;
 };
 

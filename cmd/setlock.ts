@@ -6,14 +6,13 @@
  * inherits it. `-x`: exit 0 silently if FILE cannot be opened or locked.
  * @module
  */
-import { type Apply, dieSys, runChain } from "../lib/exec.ts";
+import { type Apply, dieSys, NR, runChain, sys, sysPath } from "../lib/exec.ts";
 import {
-  cstr,
   errno,
-  libc,
   LOCK_EX,
   LOCK_NB,
   O_APPEND,
+  O_CLOEXEC,
   O_CREAT,
   O_NONBLOCK,
   O_WRONLY,
@@ -25,7 +24,7 @@ const PROG = "setlock";
 const USAGE = "setlock [ -nNxX ] file program [ arg ... ]";
 
 /** Open and lock FILE; returns the child's argv. */
-export const apply: Apply = (args, _ctx, argv0) => {
+export const apply: Apply = (args, ctx, argv0) => {
   const p = getopt(args, "nNxX");
   if (p.problem) {
     writeErr(optionProblemText(argv0.slice(argv0.lastIndexOf("/") + 1), p.problem));
@@ -41,17 +40,20 @@ export const apply: Apply = (args, _ctx, argv0) => {
   }
   if (p.operands.length < 2) usage(PROG, USAGE);
   const file = p.operands[0];
-  const fd = libc().open(cstr(file), O_WRONLY | O_NONBLOCK | O_APPEND | O_CREAT, 0o600);
+  // close-on-exec here: the runtime may go on; the exec hands it on at 0.76's number
+  const flags = O_WRONLY | O_NONBLOCK | O_APPEND | O_CREAT | O_CLOEXEC;
+  const fd = sysPath(NR.open, file, flags, 0o600);
   if (fd === -1) {
     const e = errno();
     if (quiet) Deno.exit(0);
     dieSys(PROG, `unable to open ${file}`, e);
   }
-  if (libc().flock(fd, ndelay ? LOCK_EX | LOCK_NB : LOCK_EX) === -1) {
+  if (sys(NR.flock, fd, ndelay ? LOCK_EX | LOCK_NB : LOCK_EX) === -1) {
     const e = errno();
     if (quiet) Deno.exit(0);
     dieSys(PROG, `unable to lock ${file}`, e);
   }
+  ctx.handOn(fd);
   return p.operands.slice(1);
 };
 

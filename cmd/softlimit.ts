@@ -10,10 +10,9 @@
  * at once so errors show where 0.76 shows them.
  * @module
  */
-import { type Apply, Chain, dieSys, runChain } from "../lib/exec.ts";
+import { addr, type Apply, Chain, dieSys, NR, runChain, sys } from "../lib/exec.ts";
 import {
   errno,
-  libc,
   RLIM_INFINITY,
   RLIMIT_AS,
   RLIMIT_CORE,
@@ -64,7 +63,7 @@ function scanUlong(s: string): bigint | undefined {
 
 function doit(ctx: Chain, resource: number, arg: string): void {
   const r = new BigUint64Array(2);
-  if (libc().getrlimit(resource, r) === -1) dieSys(PROG, "getrlimit failed", errno());
+  if (sys(NR.getrlimit, resource, addr(r)) === -1) dieSys(PROG, "getrlimit failed", errno());
   const pending = ctx.pendingSoft(resource);
   if (pending !== undefined) r[0] = pending;
   let max: bigint | undefined;
@@ -80,7 +79,7 @@ function doit(ctx: Chain, resource: number, arg: string): void {
   if (Chain.deferred(resource)) {
     const e = ctx.limit(resource, r[0], max);
     if (e !== 0) dieSys(PROG, "setrlimit failed", e);
-  } else if (libc().setrlimit(resource, r) === -1) {
+  } else if (sys(NR.setrlimit, resource, addr(r)) === -1) {
     dieSys(PROG, "setrlimit failed", errno());
   }
 }

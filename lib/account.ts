@@ -4,7 +4,7 @@
  * `prot_uid`, all through FFI.
  * @module
  */
-import { cstr, errno, libc } from "./libc.ts";
+import { bindNow, cstr, errno, libc } from "./libc.ts";
 
 /** The fields of `struct passwd` the chain loaders use. */
 export interface Account {
@@ -20,6 +20,7 @@ const PW_GID = 20;
 
 /** `getpwnam(name)`, or undefined when there is no such account. */
 export function getpwnam(name: string | Uint8Array): Account | undefined {
+  bindNow("getpwnam", "setgroups", "setgid", "setuid"); // one dlopen for the usual four
   const p = libc().getpwnam(cstr(name));
   if (p === null) return undefined;
   const v = new Deno.UnsafePointerView(p);

@@ -17,16 +17,20 @@
  * @module
  */
 import {
+  bindNow,
   cstr,
   errno,
+  F_GETFD,
+  F_SETFD,
+  FD_CLOEXEC,
   libc,
   RLIMIT_AS,
   RLIMIT_CPU,
   RLIMIT_DATA,
+  RLIMIT_NOFILE,
   RLIMIT_STACK,
   SIG_DFL,
   SIG_IGN,
-  SIG_SETMASK,
   SIGKILL,
   SIGPIPE,
   SIGSTOP,
@@ -66,14 +70,55 @@ export function dieSys(prog: string, text: string | Uint8Array, err: number): ne
   die(prog, cat(text, ": ", errorStr(err)));
 }
 
-/** Set errno (for calls like readdir that report errors only through it). */
-export function setErrno(v: number): void {
-  const p = libc().__errno_location();
-  if (p !== null) new Int32Array(Deno.UnsafePointerView.getArrayBuffer(p, 4))[0] = v;
+/** x86_64 system call numbers: one FFI symbol (`syscall`) serves them all. */
+export const NR = {
+  read: 0,
+  open: 2,
+  close: 3,
+  rt_sigaction: 13,
+  rt_sigprocmask: 14,
+  access: 21,
+  dup2: 33,
+  execve: 59,
+  fcntl: 72,
+  flock: 73,
+  chdir: 80,
+  fchdir: 81,
+  getrlimit: 97,
+  setsid: 112,
+  setrlimit: 160,
+  getdents64: 217,
+} as const;
+
+/** Address of a buffer for a raw system call (keep the buffer referenced across the call). */
+export function addr(b: BufferSource | null): bigint {
+  if (b === null) return 0n;
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b as Uint8Array<ArrayBuffer>)));
+}
+
+/**
+ * A raw system call through glibc's `syscall()`: the result, or -1 with
+ * errno set. Binding one symbol instead of one per call saves milliseconds
+ * of start-up per link (each bound symbol costs ~0.1-0.4 ms).
+ */
+export function sys(nr: number, ...args: (number | bigint)[]): number {
+  const a = args.map((x) => BigInt(x));
+  while (a.length < 6) a.push(0n);
+  return Number(libc().syscall6(BigInt(nr), a[0], a[1], a[2], a[3], a[4], a[5]));
+}
+
+/** `sys` with a NUL-terminated path as first argument. */
+export function sysPath(
+  nr: number,
+  path: string | Uint8Array,
+  ...args: (number | bigint)[]
+): number {
+  const p = cstr(path);
+  return sys(nr, addr(p), ...args);
 }
 
 /** Resources whose soft limit would starve the Deno runtime itself: applied right before exec. */
-const DEFERRED = new Set([RLIMIT_AS, RLIMIT_DATA, RLIMIT_STACK, RLIMIT_CPU]);
+const DEFERRED = new Set([RLIMIT_AS, RLIMIT_DATA, RLIMIT_STACK, RLIMIT_CPU, RLIMIT_NOFILE]);
 
 /** Our chain loaders: their effect is applied in this process when they are next in a chain. */
 export const LINKS = [
@@ -145,6 +190,27 @@ function readEnviron(): Uint8Array[] {
   return out;
 }
 
+/** fcntl command: duplicate to the lowest free fd >= arg, close-on-exec. */
+export const F_DUPFD_CLOEXEC = 1030;
+
+/** Descriptors an exec'd program would get: open here and not close-on-exec. */
+export function inheritedFds(): Set<number> {
+  const out = new Set<number>();
+  for (const e of Deno.readDirSync("/proc/self/fd")) {
+    const fd = Number(e.name);
+    const flags = sys(NR.fcntl, fd, F_GETFD);
+    if (flags !== -1 && (flags & FD_CLOEXEC) === 0) out.add(fd);
+  }
+  return out;
+}
+
+/** Lowest descriptor number not in `used`. */
+export function lowestFree(used: Set<number>): number {
+  let fd = 0;
+  while (used.has(fd)) fd++;
+  return fd;
+}
+
 let selfPath: string | null | undefined;
 
 /** Real path of this executable: the compiled binary, or the launcher the program links point to. */
@@ -204,6 +270,7 @@ export class Chain {
   /** Soft limits set by softlimit but not applied yet (see DEFERRED). */
   private deferred = new Map<number, bigint>();
   private signals: SignalBaseline;
+  private handoff: { fd: number; target: number }[] = [];
 
   constructor() {
     this.env = readEnviron();
@@ -214,7 +281,29 @@ export class Chain {
     const mask = new Uint8Array(SIZEOF_SIGSET);
     for (let i = 0; i < 8; i++) mask[i] = Number((blocked >> BigInt(8 * i)) & 0xffn);
     this.signals = { ignored, mask };
-    errno(); // bind __errno_location now: a later first bind could clobber errno
+    // one dlopen for what every chain needs; binding __errno_location late could clobber errno
+    bindNow("__errno_location", "syscall6");
+  }
+
+  /**
+   * Hand `fd` (opened close-on-exec: the runtime keeps running) to the
+   * exec'd program at the number 0.76 would have given it: the lowest one
+   * not open for the program (Deno's own descriptors do not count).
+   */
+  handOn(fd: number): void {
+    this.handoff.push({ fd, target: lowestFree(this.childFds()) });
+  }
+
+  /** Descriptors handed on so far (source here, number in the program). */
+  handoffs(): readonly { fd: number; target: number }[] {
+    return this.handoff;
+  }
+
+  /** The descriptors the next program will have open. */
+  childFds(): Set<number> {
+    const used = inheritedFds();
+    for (const h of this.handoff) used.add(h.target);
+    return used;
   }
 
   /** `env_get`: the value of the first `NAME=` entry of the current environ. */
@@ -259,11 +348,11 @@ export class Chain {
     if (!DEFERRED.has(resource)) return 0;
     if (max !== undefined) {
       const r = new BigUint64Array(2);
-      if (libc().getrlimit(resource, r) === -1) return errno();
+      if (sys(NR.getrlimit, resource, addr(r)) === -1) return errno();
       if (r[1] !== max) {
         r[1] = max;
         if (r[0] > max) r[0] = max;
-        if (libc().setrlimit(resource, r) === -1) return errno();
+        if (sys(NR.setrlimit, resource, addr(r)) === -1) return errno();
       }
     }
     this.deferred.set(resource, cur);
@@ -285,10 +374,10 @@ export class Chain {
     const old = new Map<number, bigint>();
     const r = new BigUint64Array(2);
     for (const [res, cur] of this.deferred) {
-      if (libc().getrlimit(res, r) === -1) continue;
+      if (sys(NR.getrlimit, res, addr(r)) === -1) continue;
       old.set(res, r[0]);
       r[0] = cur < r[1] ? cur : r[1];
-      libc().setrlimit(res, r);
+      sys(NR.setrlimit, res, addr(r));
     }
     return old;
   }
@@ -297,9 +386,9 @@ export class Chain {
   restoreLimits(old: Map<number, bigint>): void {
     const r = new BigUint64Array(2);
     for (const [res, cur] of old) {
-      if (libc().getrlimit(res, r) === -1) continue;
+      if (sys(NR.getrlimit, res, addr(r)) === -1) continue;
       r[0] = cur;
-      libc().setrlimit(res, r);
+      sys(NR.setrlimit, res, addr(r));
     }
   }
 
@@ -321,13 +410,55 @@ export class Chain {
 
   /** Dispositions and mask as the process arrived with them (SIGPIPE default). */
   private resetSignals(): void {
-    const L = libc();
+    // struct kernel_sigaction: handler, flags, restorer, mask (8 bytes each)
+    const act = new BigUint64Array(4);
     for (let sig = 1; sig <= 31; sig++) {
       if (sig === SIGKILL || sig === SIGSTOP) continue;
       const inherited = (this.signals.ignored & (1n << BigInt(sig - 1))) !== 0n;
-      L.signal(sig, inherited ? SIG_IGN : SIG_DFL);
+      act[0] = inherited ? SIG_IGN : SIG_DFL;
+      sys(NR.rt_sigaction, sig, addr(act), 0, 8);
     }
-    L.sigprocmask(SIG_SETMASK, this.signals.mask, null);
+    sys(NR.rt_sigprocmask, 2, /* SIG_SETMASK */ addr(this.signals.mask), 0, 8);
+  }
+
+  /** SIGPIPE ignored again, as the runtime needs it. */
+  private ignorePipe(): void {
+    const act = new BigUint64Array(4);
+    act[0] = SIG_IGN;
+    sys(NR.rt_sigaction, SIGPIPE, addr(act), 0, 8);
+  }
+
+  /**
+   * Make the process what the exec'd program must start as: signals as we
+   * got them, deferred limits, handed-on descriptors at their numbers (the
+   * runtime's descriptor there is saved). Returns how to undo it if every
+   * execve fails. Everything execve needs is bound first: after the limits
+   * the runtime may not be able to allocate.
+   */
+  private prepare(): () => void {
+    let top = 0;
+    for (const h of this.handoff) top = Math.max(top, h.target + 1);
+    const moves: { target: number; saved: number; tmp: number }[] = [];
+    for (const h of this.handoff) {
+      const tmp = sys(NR.fcntl, h.fd, F_DUPFD_CLOEXEC, top);
+      moves.push({ target: h.target, saved: sys(NR.fcntl, h.target, F_DUPFD_CLOEXEC, top), tmp });
+    }
+    for (const m of moves) sys(NR.dup2, m.tmp, m.target);
+    this.resetSignals();
+    const limits = this.applyLimits();
+    return () => {
+      this.restoreLimits(limits);
+      this.ignorePipe();
+      for (const m of moves.reverse()) {
+        if (m.saved === -1) sys(NR.close, m.target);
+        else {
+          sys(NR.dup2, m.saved, m.target);
+          sys(NR.fcntl, m.target, F_SETFD, FD_CLOEXEC);
+          sys(NR.close, m.saved);
+        }
+        sys(NR.close, m.tmp);
+      }
+    };
   }
 
   /**
@@ -353,14 +484,11 @@ export class Chain {
         }
       }
     }
-    let prepared: Map<number, bigint> | undefined;
+    let undoExec: (() => void) | undefined;
     let vec: ExecVectors | undefined;
     const undo = () => {
-      if (prepared) {
-        this.restoreLimits(prepared);
-        libc().signal(SIGPIPE, SIG_IGN); // what the runtime expects
-        prepared = undefined;
-      }
+      undoExec?.();
+      undoExec = undefined;
     };
     let saved = 0;
     let err = ENOENT;
@@ -374,11 +502,9 @@ export class Chain {
         err = ours;
       } else {
         vec ??= vectors(argv, envp);
-        if (!prepared) {
-          this.resetSignals();
-          prepared = this.applyLimits();
-        }
-        libc().execve(cstr(cand), vec.argv, vec.envp);
+        const path = cstr(cand);
+        undoExec ??= this.prepare();
+        sys(NR.execve, addr(path), addr(vec.argv), addr(vec.envp));
         err = errno();
       }
       if (candidates.length === 1 && file.includes("/")) break;
@@ -409,19 +535,18 @@ export class Chain {
       return undefined;
     }
     if (real !== me) return undefined;
-    if (libc().access(cstr(cand), 1 /* X_OK */) === -1) return errno();
+    if (sysPath(NR.access, cand, 1 /* X_OK */) === -1) return errno();
     return 0;
   }
 
   /** execve one file (no search, no in-process chaining); returns the errno when it fails. */
   execFile(file: Uint8Array, argv: string[], envp: Uint8Array[]): number {
     const vec = vectors(argv, envp);
-    this.resetSignals();
-    const old = this.applyLimits();
-    libc().execve(cstr(file), vec.argv, vec.envp);
+    const path = cstr(file);
+    const undo = this.prepare();
+    sys(NR.execve, addr(path), addr(vec.argv), addr(vec.envp));
     const err = errno();
-    this.restoreLimits(old);
-    libc().signal(SIGPIPE, SIG_IGN);
+    undo();
     return err;
   }
 
