@@ -208,9 +208,6 @@ class SvScan implements ScanHost {
   }
 
   run(): void {
-    this.scan(true);
-    this.#interval = setInterval(() => this.#periodic(), RESCAN_MS);
-    this.#watch();
     const stop = () => this.shutdown();
     Deno.addSignalListener("SIGTERM", stop);
     Deno.addSignalListener("SIGINT", stop);
@@ -221,6 +218,9 @@ class SvScan implements ScanHost {
     }
     Deno.addSignalListener("SIGHUP", () => this.scan(true));
     if (this.#pid1) Deno.addSignalListener("SIGCHLD", () => this.#reapOrphans());
+    this.scan(true);
+    this.#interval = setInterval(() => this.#periodic(), RESCAN_MS);
+    this.#watch();
   }
 
   /** As pid 1: reap zombies that are not ours to watch (services are reaped by pid). */

@@ -15,13 +15,16 @@ export class Scan {
   #done: Promise<Deno.CommandStatus>;
   status: Deno.CommandStatus | undefined;
 
-  constructor(dir: string | undefined, opts: { cmd?: string; cwd?: string; args?: string[] } = {}) {
+  constructor(
+    dir: string | undefined,
+    opts: { cmd?: string; cwd?: string; args?: string[]; path?: string } = {},
+  ) {
     this.child = new Deno.Command(opts.cmd ?? prog("svscan"), {
       args: opts.args ?? (dir === undefined ? [] : [dir]),
       cwd: opts.cwd,
       env: {
         ...baseEnv,
-        PATH: `${prog("svscan").replace(/\/svscan$/, "")}:${Deno.env.get("PATH")}`,
+        PATH: opts.path ?? `${prog("svscan").replace(/\/svscan$/, "")}:${Deno.env.get("PATH")}`,
       },
       stdin: "null",
       stdout: "piped",

@@ -1,0 +1,200 @@
+/**
+ * Our svscan with Debian's daemontools: Debian's svc/svstat/svok on services hosted inside
+ * our svscan, Debian's multilog fed through our log pipe, run scripts written for
+ * daemontools, a lock held by Debian's supervise, and adoption of a service whose Debian
+ * supervise was killed. Skipped (reported) when Debian's daemontools is not installed.
+ * Also svscanboot (ours only).
+ */
+import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { debian, haveDebian, maskStatus, prog, run, scratch, waitFor } from "./util.ts";
+import {
+  alivePid,
+  cleanup,
+  processesUnder,
+  readOr,
+  Scan,
+  service,
+  statusPid,
+  waitUp,
+} from "./svscan_util.ts";
+
+const D = (name: string) => debian(name) ?? `/usr/bin/${name}`;
+
+Deno.test({
+  name: "svscan interop: Debian's svc, svstat, svok on services inside our svscan",
+  ignore: !haveDebian,
+  fn: async () => {
+    const dir = await scratch();
+    let scan: Scan | undefined;
+    try {
+      const a = await service(dir, "a", "#!/bin/sh\nexec sleep 1000\n", "#!/bin/sh\nexec cat\n");
+      const b = await service(dir, "b", "#!/bin/sh\nexec sleep 1000\n");
+      await Deno.writeTextFile(`${b}/down`, "");
+      scan = new Scan(dir);
+      const pid = await waitUp(a);
+      await waitUp(`${a}/log`);
+      await waitFor("b supervised", async () => (await run(D("svok"), [b])).code === 0);
+      assertEquals((await run(D("svok"), [a])).code, 0);
+      const st = await run(D("svstat"), [a, `${a}/log`, b], { cwd: dir });
+      assertEquals(
+        maskStatus(st.stdout),
+        `${a}: up (pid P) S seconds\n${a}/log: up (pid P) S seconds\n${b}: down S seconds\n`,
+      );
+      assertMatch(st.stdout, new RegExp(`^${a}: up \\(pid ${pid}\\)`));
+      await run(D("svc"), ["-d", a]);
+      await waitFor("a down", () => statusPid(a) === 0);
+      assertEquals(
+        maskStatus((await run(D("svstat"), [a])).stdout),
+        `${a}: down S seconds, normally up\n`,
+      );
+      await run(D("svc"), ["-u", b]);
+      await waitUp(b);
+      assertEquals(
+        maskStatus((await run(D("svstat"), [b])).stdout),
+        `${b}: up (pid P) S seconds, normally down\n`,
+      );
+      await run(D("svc"), ["-dx", b]);
+      await waitFor("b's supervisor gone", async () => (await run(D("svok"), [b])).code === 100);
+      assertEquals((await run(D("svstat"), [b])).stdout, `${b}: supervise not running\n`);
+    } finally {
+      await cleanup(dir, scan);
+    }
+  },
+});
+
+Deno.test({
+  name: "svscan interop: daemontools-style run scripts (setuidgid, multilog t) on PATH",
+  ignore: !haveDebian,
+  fn: async () => {
+    const dir = await scratch();
+    let scan: Scan | undefined;
+    try {
+      await Deno.chmod(dir, 0o755);
+      const svc = await service(
+        dir,
+        "greeter",
+        "#!/bin/sh\nexec 2>&1\nexec setuidgid nobody sh -c " +
+          "'for i in 1 2 3 4 5; do echo line $i as $(id -un); done; exec sleep 1000'\n",
+        "#!/bin/sh\nexec multilog t ./main\n",
+      );
+      scan = new Scan(dir, { path: "/usr/bin:/bin" });
+      await waitFor(
+        "5 lines in main/current",
+        () => readOr(`${svc}/log/main/current`).split("\n").length === 6,
+      );
+      const lines = readOr(`${svc}/log/main/current`).trimEnd().split("\n");
+      assertEquals(
+        lines.map((l) => l.replace(/^@[0-9a-f]{24} /, "@T ")),
+        [1, 2, 3, 4, 5].map((i) => `@T line ${i} as nobody`),
+      );
+      assertEquals(scan.err, "");
+    } finally {
+      await cleanup(dir, scan);
+    }
+  },
+});
+
+Deno.test({
+  name: "svscan interop: Debian's multilog receives every line through our pipe",
+  ignore: !haveDebian,
+  fn: async () => {
+    const dir = await scratch();
+    let scan: Scan | undefined;
+    try {
+      const svc = await service(
+        dir,
+        "burst",
+        "#!/bin/sh\nseq 1 20000\nexec sleep 1000\n",
+        `#!/bin/sh\nexec ${D("multilog")} s1000000 ./main\n`,
+      );
+      scan = new Scan(dir);
+      await waitFor("20000 lines", () => readOr(`${svc}/log/main/current`).endsWith("\n20000\n"));
+      const want = Array.from({ length: 20000 }, (_, i) => `${i + 1}\n`).join("");
+      assertEquals(readOr(`${svc}/log/main/current`), want);
+    } finally {
+      await cleanup(dir, scan);
+    }
+  },
+});
+
+Deno.test({
+  name: "svscan interop: a lock held by Debian's supervise is reported, retried, then adopted",
+  ignore: !haveDebian,
+  fn: async () => {
+    const dir = await scratch();
+    let scan: Scan | undefined;
+    let sup: Deno.ChildProcess | undefined;
+    try {
+      const svc = await service(dir, "held", "#!/bin/sh\nexec sleep 1000\n");
+      sup = new Deno.Command(D("supervise"), {
+        args: ["held"],
+        cwd: dir,
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      const pid = await waitUp(svc);
+      scan = new Scan(dir);
+      await scan.waitErr(
+        "supervise: fatal: unable to acquire held/supervise/lock: temporary failure\n",
+      );
+      // Debian's supervise dies hard, its ./run keeps running: ours takes it over, no 2nd copy
+      sup.kill("SIGKILL");
+      await sup.status;
+      await waitFor(
+        "our svscan supervising held",
+        async () => (await run(prog("svok"), [svc])).code === 0,
+        15_000,
+      );
+      assertEquals(statusPid(svc), pid);
+      assertEquals(processesUnder(svc), [pid]);
+      assert(alivePid(pid));
+      await run(D("svc"), ["-t", svc]);
+      const again = await waitUp(svc, pid);
+      assert(again !== pid);
+    } finally {
+      if (sup) {
+        try {
+          sup.kill("SIGKILL");
+        } catch {
+          // gone
+        }
+        await sup.status;
+      }
+      await cleanup(dir, scan);
+    }
+  },
+});
+
+Deno.test("svscanboot DIR: svc -dx leftovers, svscan piped into readproctitle", async () => {
+  const dir = await scratch();
+  let boot: Scan | undefined;
+  try {
+    await service(dir, "up", "#!/bin/sh\nexec sleep 1000\n");
+    await Deno.symlink("nowhere", `${dir}/dangling`);
+    boot = new Scan(undefined, { cmd: prog("svscanboot"), args: [dir] });
+    await waitUp(`${dir}/up`);
+    // readproctitle shows svscan's warning in its command line
+    const rpt = await waitFor("readproctitle showing the warning", () => {
+      for (const d of Deno.readDirSync("/proc")) {
+        const cmd = readOr(`/proc/${d.name}/cmdline`);
+        if (
+          cmd.includes("readproctitle\0service\0errors:\0") &&
+          cmd.includes("unable to stat dangling")
+        ) {
+          return Number(d.name);
+        }
+      }
+      return 0;
+    });
+    const cmd = readOr(`/proc/${rpt}/cmdline`);
+    assertMatch(cmd, /\0\.\.\.\.*svscan: warning: unable to stat dangling: file does not exist\n/);
+    assertEquals(cmd.split("\0").at(-2)!.length, 400);
+    // svscanboot became svscan (same pid): TERM stops it in order, readproctitle sees EOF
+    const st = await boot.stop("SIGTERM");
+    assertEquals(st.code, 0);
+    await waitFor("readproctitle gone", () => !alivePid(rpt));
+    assertEquals(boot.out + boot.err, "");
+  } finally {
+    await cleanup(dir, boot);
+  }
+});
