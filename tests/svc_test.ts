@@ -222,3 +222,38 @@ Deno.test({
     }
   },
 });
+
+Deno.test("svc: junk argument vectors give 0.76's exact bytes and codes", async () => {
+  const root = await scratch();
+  try {
+    const enc = new TextEncoder();
+    const illegal = (
+      letter: number[],
+    ) => [...enc.encode("svc: illegal option -- "), ...letter, 10, ...enc.encode(USAGE)];
+    const chdir = (
+      d: string,
+    ) => [...enc.encode(`svc: warning: unable to chdir to ${d}: file does not exist\n`)];
+    const vectors: [string[], number, number[]][] = [
+      [["-u-d", "x"], 100, illegal([0x2d])],
+      [["-:", "x"], 100, illegal([0x3a])],
+      [["-é", "x"], 100, illegal([0xc3])], // C reports the letter's first byte
+      [["-ué"], 100, illegal([0xc3])],
+      [["--"], 0, []],
+      [["--", "--"], 0, chdir("--")],
+      [["-", "-u"], 0, [...chdir("-"), ...chdir("-u")]],
+      [["-uu", "-"], 0, chdir("-")],
+      [["-x-"], 100, illegal([0x2d])],
+      [["", "-u"], 0, [
+        ...enc.encode("svc: warning: unable to chdir to : file does not exist\n"),
+        ...chdir("-u"),
+      ]],
+      [["-uuuuuuuuuuuuuuuuuuuuuuuudddddddddddddddddddddd", "nope"], 0, chdir("nope")],
+    ];
+    for (const [args, code, err] of vectors) {
+      const r = await svc(root, args);
+      assertEquals([r.code, r.stdout, [...r.err]], [code, "", err], args.join(" "));
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -315,3 +315,22 @@ Deno.test("svstat: output is one line per DIR even for many DIRs", async () => {
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("svstat: stdout without a reader: killed by SIGPIPE like 0.76", async () => {
+  const root = await scratch();
+  try {
+    // fd 4 is a FIFO whose only reader (fd 3) is closed before svstat writes
+    const body = (svstat: string) =>
+      `mkfifo f; exec 3<>f; exec 4>f; exec 3<&-; ${svstat} missing >&4; echo $?; ${svstat} >&4; echo $?`;
+    const ours = await run("sh", ["-c", body(prog("svstat"))], { cwd: root });
+    assertEquals([ours.code, ours.stdout, ours.stderr], [0, "141\n0\n", ""]);
+    const theirs = debian("svstat");
+    if (theirs) {
+      await Deno.remove(`${root}/f`);
+      const d = await run("sh", ["-c", body(theirs)], { cwd: root });
+      assertEquals(ours.stdout, d.stdout);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
