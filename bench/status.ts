@@ -11,8 +11,8 @@
  * @module
  */
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const ROUNDS = 3;
-const RUNS = 20;
+const ROUNDS = 6;
+const RUNS = 10;
 const N = 100;
 
 function sh(cmd: string, args: string[], cwd?: string, env?: Record<string, string>): string {
@@ -89,7 +89,7 @@ try {
     sh("/usr/bin/hyperfine", [
       "-N",
       "--warmup",
-      "3",
+      "2",
       "--runs",
       String(RUNS),
       "--style",
