@@ -37,7 +37,8 @@ export function main(args: string[]): number {
   for (const { opt } of parsed.opts) if (!data.includes(opt)) data += opt;
   const bytes = cstr(data); // the trailing NUL is not written
 
-  bindNow("__errno_location", "open", "close", "chdir", "fchdir", "fcntl", "write"); // one dlopen for all
+  // one dlopen for every symbol used (cheaper than one each)
+  bindNow("__errno_location", "open", "close", "chdir", "fchdir", "fcntl", "write");
   const c = libc();
   // SIGPIPE: Deno's runtime already ignores it, so a vanished reader gives EPIPE
   const orig = c.open(cstr("."), O_RDONLY | O_NONBLOCK, 0);

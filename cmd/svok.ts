@@ -15,7 +15,8 @@ export function main(args: string[]): number {
     return 100;
   }
   const dir = args[0];
-  bindNow("__errno_location", "open", "chdir"); // one dlopen for all
+  // one dlopen for every symbol used (cheaper than one each)
+  bindNow("__errno_location", "open", "chdir");
   const c = libc();
   if (c.chdir(cstr(dir)) === -1) {
     writeErr(`svok: fatal: unable to chdir to ${dir}: ${errorStr(errno())}\n`);

@@ -84,7 +84,8 @@ function report(dir: string): string {
 
 /** Run svstat; returns the exit code. */
 export function main(args: string[]): number {
-  bindNow("__errno_location", "open", "close", "chdir", "fchdir", "stat", "read"); // one dlopen for all
+  // one dlopen for every symbol used (cheaper than one each)
+  bindNow("__errno_location", "open", "close", "chdir", "fchdir", "stat", "read");
   const c = libc();
   const orig = c.open(cstr("."), O_RDONLY | O_NONBLOCK, 0);
   if (orig === -1) {

@@ -50,6 +50,7 @@ Deno.test("svok: running 0, not running 100, never supervised 100, errors 111", 
       [["new"], 100, ""],
       [["dead", "up"], 100, ""], // only the first DIR counts
       [["missing"], 111, "svok: fatal: unable to chdir to missing: file does not exist\n"],
+      [["-x"], 111, "svok: fatal: unable to chdir to -x: file does not exist\n"], // no options
       [["file"], 111, "svok: fatal: unable to chdir to file: not a directory\n"],
       [["okdir"], 111, "svok: fatal: unable to open okdir/supervise/ok: is a directory\n"],
     ];

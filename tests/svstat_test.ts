@@ -115,7 +115,16 @@ Deno.test("svstat: missing, never supervised, not running, not a directory", asy
     await Deno.writeTextFile(`${root}/file`, "x");
     await Deno.mkdir(`${root}/okfile/supervise`, { recursive: true });
     await Deno.writeTextFile(`${root}/okfile/supervise/ok`, "");
-    const r = await svstat(root, ["nonexistent", "new", "dead", "file", "okfile", `${root}/new`]);
+    const r = await svstat(root, [
+      "nonexistent",
+      "new",
+      "dead",
+      "file",
+      "okfile",
+      `${root}/new`,
+      "-x", // no options: every argument is a DIR
+      "--",
+    ]);
     assertEquals(
       r.stdout,
       "nonexistent: unable to chdir: file does not exist\n" +
@@ -124,7 +133,9 @@ Deno.test("svstat: missing, never supervised, not running, not a directory", asy
         "file: unable to chdir: not a directory\n" +
         // a regular file named ok counts as a running supervise
         "okfile: unable to open supervise/status: file does not exist\n" +
-        `${root}/new: unable to open supervise/ok: file does not exist\n`,
+        `${root}/new: unable to open supervise/ok: file does not exist\n` +
+        "-x: unable to chdir: file does not exist\n" +
+        "--: unable to chdir: file does not exist\n",
     );
     assertEquals([r.code, r.stderr], [0, ""]);
   } finally {
