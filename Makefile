@@ -5,8 +5,8 @@ PREFIX ?= /usr/local
 TOOLS := $(CURDIR)/.tools
 LOCAL_DENO := $(TOOLS)/deno/node_modules/@deno/linux-x64-glibc/deno
 DENO ?= $(shell command -v deno 2>/dev/null || echo $(LOCAL_DENO))
-PROGRAMS := envdir envuidgid fghack multilog pgrphack readproctitle setlock setuidgid \
-	softlimit supervise svc svok svscan svscanboot svstat tai64n tai64nlocal
+# npm must trust the system CA bundle (the registry may be reached through a TLS proxy)
+SYSTEM_CA := $(firstword $(wildcard /etc/ssl/certs/ca-certificates.crt))
 
 .PHONY: all deno build install test demo check lint fmt bench clean
 
@@ -17,7 +17,7 @@ deno: $(DENO)
 $(LOCAL_DENO):
 	@echo "deno not found on PATH: installing deno@$(DENO_VERSION) from npm into .tools/deno"
 	mkdir -p $(TOOLS)/deno
-	cd $(TOOLS)/deno && npm install --no-save --no-package-lock --no-audit --no-fund \
+	cd $(TOOLS)/deno && NODE_EXTRA_CA_CERTS=$${NODE_EXTRA_CA_CERTS:-$(SYSTEM_CA)} npm install --no-save --no-package-lock --no-audit --no-fund \
 		--ignore-scripts --prefix . deno@$(DENO_VERSION) >/dev/null
 	@$(LOCAL_DENO) --version | head -n 1
 
