@@ -115,6 +115,9 @@ export function libc(): Lib {
     });
   }
   lib = table as Lib;
+  // bound now: binding it lazily inside errno() would run a dlopen between the failing call
+  // and the read, which may clobber errno
+  void lib.__errno_location;
   return lib;
 }
 
