@@ -109,7 +109,7 @@ export function libc(): Lib {
         const dl = Deno.dlopen("libc.so.6", { [name]: SYMBOLS[name] });
         opened.push(dl); // keep the library referenced
         const fn = dl.symbols[name];
-        Object.defineProperty(table, name, { value: fn, enumerable: true });
+        Object.defineProperty(table, name, { value: fn, enumerable: true, writable: true });
         return fn;
       },
     });
@@ -137,7 +137,7 @@ export function bindNow(...names: (keyof typeof SYMBOLS)[]): void {
   const dl = Deno.dlopen("libc.so.6", want);
   opened.push(dl);
   for (const n of Object.keys(want)) {
-    Object.defineProperty(table, n, { value: dl.symbols[n], enumerable: true });
+    Object.defineProperty(table, n, { value: dl.symbols[n], enumerable: true, writable: true });
   }
 }
 
