@@ -80,6 +80,11 @@ const SYMBOLS = {
     parameters: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"],
     result: "i64",
   },
+  syscall6i: {
+    name: "syscall",
+    parameters: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"],
+    result: "i32",
+  },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
   opendir: { parameters: ["buffer"], result: "pointer" },
