@@ -11,8 +11,8 @@
  * @module
  */
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const ROUNDS = 6;
-const RUNS = 10;
+const ROUNDS = 15;
+const RUNS = 4;
 const N = 100;
 
 function sh(cmd: string, args: string[], cwd?: string, env?: Record<string, string>): string {
@@ -89,7 +89,7 @@ try {
     sh("/usr/bin/hyperfine", [
       "-N",
       "--warmup",
-      "2",
+      "1",
       "--runs",
       String(RUNS),
       "--style",
