@@ -161,6 +161,7 @@ export class Machine {
 
   /** The spawn action succeeded. */
   spawned(pid: number): Action[] {
+    this.#lastStart = this.#clock.mono(); // the second counts from the spawn's return
     this.#child = true;
     this.#paused = false;
     this.#pid = pid;
@@ -187,6 +188,7 @@ export class Machine {
       if (!this.#exit && this.#want === "u") this.#tryStart();
       return this.#flush();
     }
+    this.#lastStart = this.#clock.mono();
     this.#paused = false;
     this.#pid = 0;
     this.#pidchange();
