@@ -16,7 +16,9 @@ import {
   dieSys,
   F_DUPFD_CLOEXEC,
   lowestFree,
+  NR,
   runChain,
+  sys,
   vectors,
 } from "../lib/exec.ts";
 import { EACCES, EINTR, EISDIR, ENOENT, EPERM } from "../lib/errors.ts";
@@ -27,6 +29,8 @@ import {
   O_CLOEXEC,
   POSIX_SPAWN_SETSIGDEF,
   POSIX_SPAWN_SETSIGMASK,
+  RLIMIT_AS,
+  RLIMIT_DATA,
   SIZEOF_FILE_ACTIONS,
   SIZEOF_SPAWNATTR,
 } from "../lib/libc.ts";
@@ -71,11 +75,22 @@ function spawn(
   const pid = new Int32Array(1);
   let saved = 0;
   let err = ENOENT;
-  const old = ctx.applyLimits(); // the child gets them; this process only while spawning
+  // the child gets the deferred limits: the harmless ones are set here around the spawn (the
+  // stack limit must be there at exec); address space and data would starve posix_spawn
+  // itself, so they go to the child with prlimit right after
+  const memory = (r: number) => r === RLIMIT_AS || r === RLIMIT_DATA;
+  const here = ctx.limitPlan((r) => !memory(r));
+  const later = ctx.limitPlan(memory);
+  ctx.applyPlan(here);
   try {
     for (const cand of candidates) {
       err = libc().posix_spawn(pid, cstr(cand), fa, attr, vec.argv, vec.envp);
-      if (err === 0) return { pid: pid[0] };
+      if (err === 0) {
+        for (let i = 0; i < later.res.length; i++) {
+          sys(NR.prlimit64, pid[0], later.res[i], later.set[i], 0);
+        }
+        return { pid: pid[0] };
+      }
       if (file.includes("/")) break;
       if (err !== ENOENT) {
         saved = err;
@@ -83,7 +98,7 @@ function spawn(
       }
     }
   } finally {
-    ctx.restoreLimits(old);
+    ctx.applyPlan(here, true);
   }
   return { errno: saved || err };
 }

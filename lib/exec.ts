@@ -88,6 +88,8 @@ export const NR = {
   setsid: 112,
   setrlimit: 160,
   getdents64: 217,
+  getpid: 39,
+  prlimit64: 302,
 } as const;
 
 /** Address of a buffer for a raw system call (keep the buffer referenced across the call). */
@@ -96,15 +98,31 @@ export function addr(b: BufferSource | null): bigint {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b as Uint8Array<ArrayBuffer>)));
 }
 
+type Arg = number | bigint;
+/** `syscall6i` as called here: Deno takes a number or a BigInt for an i64 (typed BigInt only). */
+type Syscall6 = (nr: Arg, a: Arg, b: Arg, c: Arg, d: Arg, e: Arg, f: Arg) => number;
+
+/** The bound `syscall` symbol (i32 result). */
+function syscall6(): Syscall6 {
+  return libc().syscall6i as unknown as Syscall6;
+}
+
 /**
  * A raw system call through glibc's `syscall()`: the result, or -1 with
  * errno set. Binding one symbol instead of one per call saves milliseconds
- * of start-up per link (each bound symbol costs ~0.1-0.4 ms).
+ * of start-up per link (each bound symbol costs ~0.1-0.4 ms). The result is
+ * read as an int (every call used here fits): no BigInt allocated.
  */
-export function sys(nr: number, ...args: (number | bigint)[]): number {
-  const a = args.map((x) => BigInt(x));
-  while (a.length < 6) a.push(0n);
-  return Number(libc().syscall6(BigInt(nr), a[0], a[1], a[2], a[3], a[4], a[5]));
+export function sys(
+  nr: number,
+  a: number | bigint = 0,
+  b: number | bigint = 0,
+  c: number | bigint = 0,
+  d: number | bigint = 0,
+  e: number | bigint = 0,
+  f: number | bigint = 0,
+): number {
+  return syscall6()(nr, a, b, c, d, e, f);
 }
 
 /** `sys` with a NUL-terminated path as first argument. */
@@ -114,7 +132,7 @@ export function sysPath(
   ...args: (number | bigint)[]
 ): number {
   const p = cstr(path);
-  return sys(nr, addr(p), ...args);
+  return sys(nr, addr(p), args[0], args[1], args[2], args[3], args[4]);
 }
 
 /** Resources whose soft limit would starve the Deno runtime itself: applied right before exec. */
@@ -252,6 +270,14 @@ export function vectors(argv: string[], envp: Uint8Array[]): ExecVectors {
   return { argv: arr(argv.map((a) => bytes(a))), envp: arr(envp), keep };
 }
 
+/** Deferred soft limits prepared for setrlimit: resource, new and old buffers' addresses. */
+export interface LimitPlan {
+  res: number[];
+  set: bigint[];
+  old: bigint[];
+  keep: BigUint64Array[];
+}
+
 /** A process's signal state as it arrived, and the state handed on to exec'd programs. */
 interface SignalBaseline {
   ignored: bigint;
@@ -271,6 +297,7 @@ export class Chain {
   private deferred = new Map<number, bigint>();
   private signals: SignalBaseline;
   private handoff: { fd: number; target: number }[] = [];
+  private errnoView: Deno.UnsafePointerView | undefined;
 
   /** `words`: the chain's command line (to bind the libc symbols it will use at once). */
   constructor(words: string[] = []) {
@@ -285,8 +312,8 @@ export class Chain {
     // one dlopen for what the chain will need (each dlopen costs ~1 ms, each symbol ~0.1 ms);
     // binding __errno_location late could clobber errno
     if (words.some((w) => w.endsWith("uidgid"))) {
-      bindNow("__errno_location", "syscall6", "getpwnam", "setgroups", "setgid", "setuid");
-    } else bindNow("__errno_location", "syscall6");
+      bindNow("__errno_location", "syscall6i", "getpwnam", "setgroups", "setgid", "setuid");
+    } else bindNow("__errno_location", "syscall6i");
   }
 
   /**
@@ -373,27 +400,34 @@ export class Chain {
     return DEFERRED.has(resource);
   }
 
-  /** Apply the deferred soft limits; returns the previous ones for {@linkcode restoreLimits}. */
-  applyLimits(): Map<number, bigint> {
-    const old = new Map<number, bigint>();
-    const r = new BigUint64Array(2);
-    for (const [res, cur] of this.deferred) {
-      if (sys(NR.getrlimit, res, addr(r)) === -1) continue;
-      old.set(res, r[0]);
-      r[0] = cur < r[1] ? cur : r[1];
-      sys(NR.setrlimit, res, addr(r));
+  /**
+   * The deferred soft limits (those `keep` accepts) as buffers ready for
+   * setrlimit, plus the current ones to restore. Address space and data
+   * come last: once they are set the runtime may be unable to allocate.
+   */
+  limitPlan(keep: (resource: number) => boolean = () => true): LimitPlan {
+    const plan: LimitPlan = { res: [], set: [], old: [], keep: [] };
+    const order = [...this.deferred.keys()].filter(keep).sort((a, b) =>
+      Number(a === RLIMIT_AS || a === RLIMIT_DATA) - Number(b === RLIMIT_AS || b === RLIMIT_DATA)
+    );
+    for (const res of order) {
+      const old = new BigUint64Array(2);
+      if (sys(NR.getrlimit, res, addr(old)) === -1) continue;
+      const cur = this.deferred.get(res)!;
+      const set = new BigUint64Array([cur < old[1] ? cur : old[1], old[1]]);
+      plan.res.push(res);
+      plan.set.push(addr(set));
+      plan.old.push(addr(old));
+      plan.keep.push(set, old);
     }
-    return old;
+    return plan;
   }
 
-  /** Put back soft limits saved by {@linkcode applyLimits} (raising a soft limit up to the hard one always works). */
-  restoreLimits(old: Map<number, bigint>): void {
-    const r = new BigUint64Array(2);
-    for (const [res, cur] of old) {
-      if (sys(NR.getrlimit, res, addr(r)) === -1) continue;
-      r[0] = cur;
-      sys(NR.setrlimit, res, addr(r));
-    }
+  /** Apply a plan's limits (`restore`: put the old ones back). Allocates nothing. */
+  applyPlan(plan: LimitPlan, restore = false): void {
+    const call = syscall6();
+    const addrs = restore ? plan.old : plan.set;
+    for (let i = 0; i < plan.res.length; i++) call(NR.setrlimit, plan.res[i], addrs[i], 0, 0, 0, 0);
   }
 
   /** Signals to reset to default in a child: all but those our parent had us ignore. */
@@ -412,32 +446,35 @@ export class Chain {
     return this.signals.mask;
   }
 
-  /** Dispositions and mask as the process arrived with them (SIGPIPE default). */
-  private resetSignals(): void {
+  /**
+   * Dispositions and mask as the process arrived with them (SIGPIPE
+   * default): every signal but KILL and STOP, glibc's internal ones
+   * included. Returns how to put the runtime's back.
+   */
+  private resetSignals(): () => void {
     // struct kernel_sigaction: handler, flags, restorer, mask (8 bytes each)
     const act = new BigUint64Array(4);
-    for (let sig = 1; sig <= 31; sig++) {
+    const saved: [number, BigUint64Array<ArrayBuffer>][] = [];
+    for (let sig = 1; sig <= 64; sig++) {
       if (sig === SIGKILL || sig === SIGSTOP) continue;
       const inherited = (this.signals.ignored & (1n << BigInt(sig - 1))) !== 0n;
       act[0] = inherited ? SIG_IGN : SIG_DFL;
-      sys(NR.rt_sigaction, sig, addr(act), 0, 8);
+      const old = new BigUint64Array(4);
+      if (sys(NR.rt_sigaction, sig, addr(act), addr(old), 8) === 0) saved.push([sig, old]);
     }
-    sys(NR.rt_sigprocmask, 2, /* SIG_SETMASK */ addr(this.signals.mask), 0, 8);
-  }
-
-  /** SIGPIPE ignored again, as the runtime needs it. */
-  private ignorePipe(): void {
-    const act = new BigUint64Array(4);
-    act[0] = SIG_IGN;
-    sys(NR.rt_sigaction, SIGPIPE, addr(act), 0, 8);
+    const mask = new Uint8Array(8);
+    sys(NR.rt_sigprocmask, 2, /* SIG_SETMASK */ addr(this.signals.mask), addr(mask), 8);
+    return () => {
+      for (const [sig, old] of saved) sys(NR.rt_sigaction, sig, addr(old), 0, 8);
+      sys(NR.rt_sigprocmask, 2, addr(mask), 0, 8);
+    };
   }
 
   /**
-   * Make the process what the exec'd program must start as: signals as we
-   * got them, deferred limits, handed-on descriptors at their numbers (the
-   * runtime's descriptor there is saved). Returns how to undo it if every
-   * execve fails. Everything execve needs is bound first: after the limits
-   * the runtime may not be able to allocate.
+   * Make the process what the exec'd program must start as (but for the
+   * limits: see {@linkcode execBurst}): signals as we got them, handed-on
+   * descriptors at their numbers (the runtime's descriptor there is saved).
+   * Returns how to undo it if every execve fails.
    */
   private prepare(): () => void {
     let top = 0;
@@ -448,11 +485,9 @@ export class Chain {
       moves.push({ target: h.target, saved: sys(NR.fcntl, h.target, F_DUPFD_CLOEXEC, top), tmp });
     }
     for (const m of moves) sys(NR.dup2, m.tmp, m.target);
-    this.resetSignals();
-    const limits = this.applyLimits();
+    const signals = this.resetSignals();
     return () => {
-      this.restoreLimits(limits);
-      this.ignorePipe();
+      signals();
       for (const m of moves.reverse()) {
         if (m.saved === -1) sys(NR.close, m.target);
         else {
@@ -463,6 +498,39 @@ export class Chain {
         sys(NR.close, m.tmp);
       }
     };
+  }
+
+  /**
+   * setrlimit the deferred limits, execve, and (execve failed) put the
+   * limits back: a straight line of FFI calls on prepared buffers, so the
+   * runtime allocates nothing while the limits may starve it. Returns errno.
+   */
+  private execBurst(
+    plan: LimitPlan,
+    path: bigint,
+    argv: bigint,
+    envp: bigint,
+    nr: number = NR.execve,
+  ): number {
+    const call = syscall6();
+    const err = this.errnoView!;
+    for (let i = 0; i < plan.res.length; i++) {
+      call(NR.setrlimit, plan.res[i], plan.set[i], 0, 0, 0, 0);
+    }
+    call(nr, path, argv, envp, 0, 0, 0);
+    const e = err.getInt32();
+    for (let i = 0; i < plan.res.length; i++) {
+      call(NR.setrlimit, plan.res[i], plan.old[i], 0, 0, 0, 0);
+    }
+    return e;
+  }
+
+  /** Everything an exec needs, made before any limit is applied. */
+  private execSetup(): LimitPlan {
+    this.errnoView ??= new Deno.UnsafePointerView(libc().__errno_location()!);
+    const plan = this.limitPlan();
+    this.execBurst({ res: [], set: [], old: [], keep: [] }, 0n, 0n, 0n, NR.getpid); // warm it up
+    return plan;
   }
 
   /**
@@ -490,6 +558,7 @@ export class Chain {
     }
     let undoExec: (() => void) | undefined;
     let vec: ExecVectors | undefined;
+    let plan: LimitPlan | undefined;
     const undo = () => {
       undoExec?.();
       undoExec = undefined;
@@ -506,10 +575,11 @@ export class Chain {
         err = ours;
       } else {
         vec ??= vectors(argv, envp);
+        plan ??= this.execSetup();
         const path = cstr(cand);
+        const [pa, aa, ea] = [addr(path), addr(vec.argv), addr(vec.envp)];
         undoExec ??= this.prepare();
-        sys(NR.execve, addr(path), addr(vec.argv), addr(vec.envp));
-        err = errno();
+        err = this.execBurst(plan, pa, aa, ea);
       }
       if (candidates.length === 1 && file.includes("/")) break;
       if (err !== ENOENT) {
@@ -546,10 +616,11 @@ export class Chain {
   /** execve one file (no search, no in-process chaining); returns the errno when it fails. */
   execFile(file: Uint8Array, argv: string[], envp: Uint8Array[]): number {
     const vec = vectors(argv, envp);
+    const plan = this.execSetup();
     const path = cstr(file);
+    const [pa, aa, ea] = [addr(path), addr(vec.argv), addr(vec.envp)];
     const undo = this.prepare();
-    sys(NR.execve, addr(path), addr(vec.argv), addr(vec.envp));
-    const err = errno();
+    const err = this.execBurst(plan, pa, aa, ea);
     undo();
     return err;
   }
@@ -638,7 +709,9 @@ export async function runChain(prog: string, apply: Apply, args: string[]): Prom
       cannotRun(prog, child[0], again);
     }
     ctx.syncDenoEnv();
-    ctx.applyLimits();
+    // a fresh start-up would run under the limits too, but for address space and data: the
+    // runtime needs gigabytes of address space and would die at its next heap growth
+    ctx.applyPlan(ctx.limitPlan((r) => r !== RLIMIT_AS && r !== RLIMIT_DATA));
     return await mod.main(argv);
   }
 }
