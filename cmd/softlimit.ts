@@ -4,10 +4,10 @@
  * the hard limit it is clamped), `=` for the hard limit, or `-` (extension
  * from daemontools-encore) for unlimited soft and hard.
  *
- * Address space, data, stack and CPU soft limits are applied right before
- * the exec (the Deno runtime running the rest of an in-process chain needs
- * its memory); their hard-limit part, the only part that can fail, is done
- * at once so errors show where 0.76 shows them.
+ * Address space, data, stack, CPU time and open files soft limits are
+ * applied right before the exec (the Deno runtime running the rest of an
+ * in-process chain consumes them); their hard-limit part, the only part
+ * that can fail, is done at once so errors show where 0.76 shows them.
  * @module
  */
 import { addr, type Apply, Chain, dieSys, NR, runChain, sys } from "../lib/exec.ts";

@@ -508,3 +508,13 @@ Deno.test("envuidgid: GID then UID, replacing existing values", async () => {
   const lines = r.stdout.split("\n");
   assertEquals(lines.filter((l) => /^(UID|GID)=/.test(l)), ["GID=65534", "UID=65534"]);
 });
+
+Deno.test("every program of main.ts is chained in-process but readproctitle", async () => {
+  const { PROGRAMS } = await import("../main.ts");
+  const { LINKS: links, TERMINALS } = await import("../lib/exec.ts");
+  assertEquals([...links].sort(), [...LINKS].sort());
+  assertEquals(
+    [...links, ...TERMINALS].sort(),
+    PROGRAMS.filter((p: string) => p !== "readproctitle").sort(),
+  );
+});
