@@ -709,6 +709,8 @@ export async function runChain(prog: string, apply: Apply, args: string[]): Prom
       cannotRun(prog, child[0], again);
     }
     ctx.syncDenoEnv();
+    // setlock's locks stay open for the program's own children, as they would in 0.76
+    for (const h of ctx.handoffs()) sys(NR.fcntl, h.fd, F_SETFD, 0);
     // a fresh start-up would run under the limits too, but for address space and data: the
     // runtime needs gigabytes of address space and would die at its next heap growth
     ctx.applyPlan(ctx.limitPlan((r) => r !== RLIMIT_AS && r !== RLIMIT_DATA));
