@@ -57,6 +57,7 @@ export class Reactor {
   #byFd = new Map<number, bigint>();
   #nextToken = 1n;
   #running = false;
+  #loopDone: Promise<void> = Promise.resolve();
   #closed = false;
   #heap: Timer[] = [];
   #seq = 0;
@@ -145,6 +146,14 @@ export class Reactor {
     };
   }
 
+  /**
+   * Resolves once no `epoll_wait` is pending (nothing watched any more, or closed), e.g. for
+   * tests that must not end with the FFI call outstanding.
+   */
+  idle(): Promise<void> {
+    return this.#loopDone;
+  }
+
   /** Stop everything: no more callbacks; the epoll set and eventfd are closed. */
   close(): void {
     if (this.#closed) return;
@@ -178,7 +187,7 @@ export class Reactor {
   #ensureLoop(): void {
     if (this.#running) return;
     this.#running = true;
-    this.#loop().catch((e) => {
+    this.#loopDone = this.#loop().catch((e) => {
       // surface as an uncaught error (main.ts prints "internal error")
       queueMicrotask(() => {
         throw e;
