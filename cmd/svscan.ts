@@ -33,10 +33,13 @@ import { reactor } from "../lib/reactor.ts";
 import { type Entry, type ScanHost, Scanner } from "../lib/scan.ts";
 import { Service, ServiceError } from "../lib/service.ts";
 import { adoptable } from "../lib/svscan_adopt.ts";
+import { eventsReliable } from "../lib/svscan_watch.ts";
 import { closeLogPipe, closeWriteEnd, STATE_DIR } from "../lib/svscan_pipe.ts";
 
-/** 0.76 sleeps 5 seconds between scans. */
+/** 0.76 sleeps 5 seconds between scans (kept when events may be missing or a retry waits). */
 const RESCAN_MS = 5000;
+/** With reliable directory events and nothing pending: a safety scan this rarely (10 min). */
+const SAFETY_MS = 600_000;
 /** While a new directory waits for its `run`, look again this often. */
 const DEFERRED_MS = 50;
 /** Orderly shutdown: after this, every process still running gets SIGKILL. */
@@ -99,15 +102,17 @@ class SvScan implements ScanHost {
   readonly fifos: boolean;
   readonly scanner: Scanner;
   #reactor = reactor();
-  #interval: ReturnType<typeof setInterval> | undefined;
+  #rescan: ReturnType<typeof setTimeout> | undefined;
+  #rescanAt = Infinity;
   #soon: ReturnType<typeof setTimeout> | undefined;
   #watcher: Deno.FsWatcher | undefined;
   #stopping = false;
-  #lastMtime = -1;
   #pid1: boolean;
+  #reliable: boolean;
 
   constructor(fifos: boolean) {
     this.fifos = fifos;
+    this.#reliable = eventsReliable(".");
     this.scanner = new Scanner(this);
     this.#pid1 = libc().getpid() === 1;
   }
@@ -156,23 +161,15 @@ class SvScan implements ScanHost {
     if (e.log === s) e.log = undefined;
     this.scanner.unsettled = true;
     if (this.#stopping) this.#shutdownStep(e);
+    else this.#armRescan();
   }
 
   /** Scan now; reschedule quick looks while new directories wait for `run`. */
   scan(eager: boolean): void {
     if (this.#stopping) return;
-    this.#lastMtime = this.#dirMtime();
     const deferred = this.scanner.scan(eager);
     if (deferred.length > 0) this.#scanSoon(DEFERRED_MS);
-  }
-
-  #dirMtime(): number {
-    try {
-      const st = Deno.statSync(".");
-      return (st.mtime?.getTime() ?? 0) + (st.ctime?.getTime() ?? 0) * 1e-6;
-    } catch {
-      return -2;
-    }
+    this.#armRescan();
   }
 
   #scanSoon(ms: number): void {
@@ -184,27 +181,45 @@ class SvScan implements ScanHost {
   }
 
   /**
-   * The 5-second rescan. When the directory watch works and nothing is pending, a scan would
-   * find nothing new: skip it unless DIR changed (mtime) or something awaits a retry.
+   * Arm the next full scan: 5 s (0.76) when directory events may be missing (no watcher, or a
+   * network/FUSE file system) or when something awaits a retry (a failed or ended supervisor,
+   * a warning); otherwise only a 10-minute safety scan, so an idle svscan does not wake up.
+   * Each wake-up of a Deno process costs ~3 ms of CPU (docs/svscan.md).
    */
-  #periodic(): void {
-    if (!this.#watcher || this.scanner.unsettled || this.#dirMtime() !== this.#lastMtime) {
-      this.scan(true);
+  #armRescan(): void {
+    if (this.#stopping) return;
+    const quick = !this.#watcher || !this.#reliable || this.scanner.unsettled;
+    const ms = quick ? RESCAN_MS : SAFETY_MS;
+    const at = performance.now() + ms;
+    if (this.#rescan !== undefined) {
+      if (this.#rescanAt <= at) return;
+      clearTimeout(this.#rescan);
     }
+    this.#rescanAt = at;
+    this.#rescan = setTimeout(() => {
+      this.#rescan = undefined;
+      this.#rescanAt = Infinity;
+      this.scan(true);
+    }, ms);
   }
 
-  async #watch(): Promise<void> {
+  #watch(): void {
     try {
       this.#watcher = Deno.watchFs(".", { recursive: false });
     } catch {
-      return; // no events here: the periodic scan does the work
+      return; // no events here: the 5-second scan does the work
     }
-    try {
-      for await (const _ev of this.#watcher) this.#scanSoon(1);
-    } catch {
-      // watcher closed or failed: the periodic scan remains
-    }
-    this.#watcher = undefined;
+    const w = this.#watcher;
+    (async () => {
+      try {
+        for await (const _ev of w) this.#scanSoon(1);
+      } catch {
+        // watcher failed
+      }
+      // closed or failed: back to 0.76's 5-second scans
+      this.#watcher = undefined;
+      this.#armRescan();
+    })();
   }
 
   run(): void {
@@ -218,9 +233,8 @@ class SvScan implements ScanHost {
     }
     Deno.addSignalListener("SIGHUP", () => this.scan(true));
     if (this.#pid1) Deno.addSignalListener("SIGCHLD", () => this.#reapOrphans());
-    this.scan(true);
-    this.#interval = setInterval(() => this.#periodic(), RESCAN_MS);
     this.#watch();
+    this.scan(true);
   }
 
   /** As pid 1: reap zombies that are not ours to watch (services are reaped by pid). */
@@ -250,7 +264,7 @@ class SvScan implements ScanHost {
   shutdown(): void {
     if (this.#stopping) return;
     this.#stopping = true;
-    if (this.#interval !== undefined) clearInterval(this.#interval);
+    if (this.#rescan !== undefined) clearTimeout(this.#rescan);
     if (this.#soon !== undefined) clearTimeout(this.#soon);
     try {
       this.#watcher?.close();
