@@ -24,6 +24,8 @@ import {
   F_SETFD,
   FD_CLOEXEC,
   libc,
+  O_CLOEXEC,
+  O_RDONLY,
   RLIMIT_AS,
   RLIMIT_CPU,
   RLIMIT_DATA,
@@ -89,6 +91,7 @@ export const NR = {
   setrlimit: 160,
   getdents64: 217,
   getpid: 39,
+  stat: 4,
   prlimit64: 302,
 } as const;
 
@@ -193,9 +196,27 @@ function sigBits(status: string, field: string): bigint {
   return m ? BigInt(`0x${m[1]}`) : 0n;
 }
 
+/**
+ * A whole /proc file through raw system calls (the first Deno file
+ * operation of a process costs milliseconds; FFI is loaded anyway).
+ */
+function readProc(path: string): Uint8Array {
+  const fd = sysPath(NR.open, path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd === -1) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  for (;;) {
+    const buf = new Uint8Array(16384);
+    const n = sys(NR.read, fd, addr(buf), buf.length);
+    if (n <= 0) break;
+    chunks.push(buf.subarray(0, n));
+  }
+  sys(NR.close, fd);
+  return cat(...chunks);
+}
+
 /** The environ of this process exactly as the kernel handed it over. */
 function readEnviron(): Uint8Array[] {
-  const raw = Deno.readFileSync("/proc/self/environ");
+  const raw = readProc("/proc/self/environ");
   const out: Uint8Array[] = [];
   let start = 0;
   for (let i = 0; i < raw.length; i++) {
@@ -229,23 +250,35 @@ export function lowestFree(used: Set<number>): number {
   return fd;
 }
 
-let selfPath: string | null | undefined;
+/** Device and inode of a file (symlinks followed), or null. */
+function fileId(path: string | Uint8Array): string | null {
+  const st = new BigUint64Array(18); // struct stat (144 bytes): st_dev@0, st_ino@8
+  if (sysPath(NR.stat, path, addr(st)) === -1) return null;
+  return `${st[0]}:${st[1]}`;
+}
 
-/** Real path of this executable: the compiled binary, or the launcher the program links point to. */
+let selfId: string | null | undefined;
+
+/**
+ * Identity (device:inode) of this executable: the compiled binary, or the
+ * launcher the program links point to. A candidate is "this executable"
+ * when it is the same file (a stat, no realpath: the first Deno file
+ * operation of a process costs milliseconds).
+ */
 export function self(): string | null {
-  if (selfPath !== undefined) return selfPath;
-  selfPath = null;
+  if (selfId !== undefined) return selfId;
+  selfId = null;
   try {
     if (Deno.build.standalone) {
-      selfPath = Deno.execPath();
+      selfId = fileId("/proc/self/exe");
     } else {
       const u = new URL(Deno.mainModule);
-      if (u.protocol === "file:") selfPath = Deno.realPathSync(decodeURIComponent(u.pathname));
+      if (u.protocol === "file:") selfId = fileId(decodeURIComponent(u.pathname));
     }
   } catch {
     // no usable main module: never chain in-process
   }
-  return selfPath;
+  return selfId;
 }
 
 /** `char**` argv and envp for execve; `keep` owns the strings. */
@@ -301,19 +334,19 @@ export class Chain {
 
   /** `words`: the chain's command line (to bind the libc symbols it will use at once). */
   constructor(words: string[] = []) {
+    // one dlopen for what the chain will need (each dlopen costs ~1 ms, each symbol ~0.1 ms);
+    // binding __errno_location late could clobber errno
+    if (words.some((w) => w.endsWith("uidgid"))) {
+      bindNow("__errno_location", "syscall6i", "getpwnam", "setgroups", "setgid", "setuid");
+    } else bindNow("__errno_location", "syscall6i");
     this.env = readEnviron();
-    const status = Deno.readTextFileSync("/proc/self/status");
+    const status = dec.decode(readProc("/proc/self/status"));
     // Deno (Rust) ignores SIGPIPE itself; anything else ignored came from our parent.
     const ignored = sigBits(status, "SigIgn") & ~(1n << BigInt(SIGPIPE - 1));
     const blocked = sigBits(status, "SigBlk");
     const mask = new Uint8Array(SIZEOF_SIGSET);
     for (let i = 0; i < 8; i++) mask[i] = Number((blocked >> BigInt(8 * i)) & 0xffn);
     this.signals = { ignored, mask };
-    // one dlopen for what the chain will need (each dlopen costs ~1 ms, each symbol ~0.1 ms);
-    // binding __errno_location late could clobber errno
-    if (words.some((w) => w.endsWith("uidgid"))) {
-      bindNow("__errno_location", "syscall6i", "getpwnam", "setgroups", "setgid", "setuid");
-    } else bindNow("__errno_location", "syscall6i");
   }
 
   /**
@@ -602,13 +635,7 @@ export class Chain {
     if (!(LINKS as readonly string[]).includes(name)) {
       if (!(TERMINALS as readonly string[]).includes(name)) return undefined;
     }
-    let real: string;
-    try {
-      real = Deno.realPathSync(dec.decode(cand));
-    } catch {
-      return undefined;
-    }
-    if (real !== me) return undefined;
+    if (fileId(cand) !== me) return undefined;
     if (sysPath(NR.access, cand, 1 /* X_OK */) === -1) return errno();
     return 0;
   }
