@@ -91,18 +91,22 @@ try {
     return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
   };
   const med = times.map(median);
+  const min = times.map((xs) => Math.min(...xs));
   const hello = med[0];
   const dt = haveDebian ? med[3] : NaN;
   console.log(`chain loaders: median wall time of ${rounds} interleaved rounds (ms)\n`);
-  console.log("| variant | median ms | / deno start-up | / daemontools |");
-  console.log("|---|---:|---:|---:|");
+  console.log("| variant | median ms | min ms | / deno start-up | / daemontools |");
+  console.log("|---|---:|---:|---:|---:|");
   variants.forEach((v, i) => {
     const r1 = (med[i] / hello).toFixed(2);
     const r2 = haveDebian ? (med[i] / dt).toFixed(1) : "n/a";
-    console.log(`| ${v.name} | ${med[i].toFixed(1)} | ${r1} | ${r2} |`);
+    console.log(`| ${v.name} | ${med[i].toFixed(1)} | ${min[i].toFixed(1)} | ${r1} | ${r2} |`);
   });
   console.log(
-    `\ntarget: in-process chain <= 1.3 x one Deno start-up: ${(med[1] / hello).toFixed(2)} (${
+    `\nratios are of medians; by minimum: ${(min[1] / min[0]).toFixed(2)} x one start-up`,
+  );
+  console.log(
+    `target: in-process chain <= 1.3 x one Deno start-up: ${(med[1] / hello).toFixed(2)} (${
       med[1] / hello <= 1.3 ? "met" : "NOT met"
     })`,
   );

@@ -101,6 +101,7 @@ function fx(): string {
   w("plaindir/plain", "x\n");
   w("noexec", "#!/bin/sh\necho hi\n");
   fixture = d;
+  globalThis.addEventListener("unload", () => Deno.removeSync(d, { recursive: true }));
   return d;
 }
 
