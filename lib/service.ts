@@ -16,7 +16,17 @@
  * ```
  * @module
  */
-import { EAGAIN, ECHILD, EEXIST, EINTR, ENOENT, ENOMEM, errnoOf, errorStr } from "./errors.ts";
+import {
+  EAGAIN,
+  ECHILD,
+  EEXIST,
+  EINTR,
+  ENOENT,
+  ENOMEM,
+  EPERM,
+  errnoOf,
+  errorStr,
+} from "./errors.ts";
 import {
   cstr,
   errno,
@@ -97,6 +107,7 @@ export class Service {
   #pidfd = -1;
   #childPid = 0; // our child not yet reaped (0: none, or adopted: no waitpid possible)
   #pollTimer: TimerHandle | undefined;
+  #controlTimer: TimerHandle | undefined;
   #timer: TimerHandle | undefined;
   #closed = false;
   #resolve!: () => void;
@@ -248,7 +259,8 @@ export class Service {
       this.#fail(`unable to read ${dir}/supervise/ok: ${errorStr(errno())}`);
     }
     const err = this.#reactor.watch(this.#fdControl, () => this.#onControl());
-    if (err) {
+    if (err === EPERM) this.#pollControl(); // `control` is a regular file: no readiness
+    else if (err) {
       this.#machine = undefined;
       this.#fail(`unable to read ${dir}/supervise/control: ${errorStr(err)}`);
     }
@@ -306,6 +318,17 @@ export class Service {
       // one byte per turn, each after a reap pass (0.76's loop)
       this.control(this.#chunk.subarray(0, n));
     }
+  }
+
+  /**
+   * A regular file named `control` cannot be in an epoll set: 0.76 spins on it (always
+   * readable), reading what is appended. Here it is read four times a second instead.
+   */
+  #pollControl(): void {
+    this.#controlTimer = this.#reactor.at(performance.now() + 250, () => {
+      this.#onControl();
+      if (!this.#closed) this.#pollControl();
+    });
   }
 
   /** 0.76's reap pass: waitpid on our own child only (never -1, never a reaped pid). */
@@ -442,6 +465,7 @@ export class Service {
     const c = libc();
     this.#timer?.cancel();
     this.#pollTimer?.cancel();
+    this.#controlTimer?.cancel();
     if (this.#pidfd >= 0) this.#reactor.unwatchPid(this.#pidfd);
     this.#pidfd = -1;
     if (this.#fdControl >= 0) this.#reactor.unwatch(this.#fdControl);

@@ -500,6 +500,26 @@ Deno.test("read-only supervise/ (non-root user): access denied on every status w
   }
 });
 
+Deno.test("control is a regular file: bytes appended to it are read, no busy loop", async () => {
+  const { root, dir } = await svcDir();
+  await Deno.mkdir(`${dir}/supervise`);
+  await Deno.writeTextFile(`${dir}/supervise/control`, "");
+  const s = startSup(root, "svc");
+  try {
+    const a = await upWith(dir, s);
+    await Deno.writeTextFile(`${dir}/supervise/control`, "zd", { append: true });
+    await waitFor("down", () => status(dir, s)?.pid === 0 && !alive(a.pid));
+    await waitFor("idle", async () => {
+      const before = cpuTicks(s.pid);
+      await new Promise((r) => setTimeout(r, 300));
+      return cpuTicks(s.pid) - before <= 3;
+    });
+    assertEquals(errText(s), "");
+  } finally {
+    await cleanup();
+  }
+});
+
 Deno.test("service directory removed while running: supervise keeps going, warns", async () => {
   const { root, dir } = await svcDir();
   const s = startSup(root, "svc");
