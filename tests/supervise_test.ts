@@ -699,3 +699,46 @@ Deno.test("reactor: timers fire in deadline order, cancelled ones never", async 
   assertEquals(order, ["a", "b", "b2", "c"]);
   r.close();
 });
+
+Deno.test({
+  name: "differential: start-up failures give Debian's exact message and exit code",
+  ignore: !haveDebian,
+  fn: async () => {
+    const base = await root();
+    await Deno.writeTextFile(`${base}/file`, "");
+    await Deno.mkdir(`${base}/regsup`);
+    await Deno.writeTextFile(`${base}/regsup/supervise`, "");
+    await Deno.mkdir(`${base}/nested`);
+    await Deno.symlink(`${base}/no/such/dir`, `${base}/nested/supervise`);
+    await Deno.mkdir(`${base}/locked/supervise`, { recursive: true });
+    await Deno.mkdir(`${base}/lockdir/supervise/lock`, { recursive: true });
+    await Deno.mkdir(`${base}/downloop`);
+    await Deno.symlink("down", `${base}/downloop/down`);
+    const lock = await Deno.open(`${base}/locked/supervise/lock`, { create: true, write: true });
+    await lock.lock(true);
+    try {
+      const cases = [
+        [],
+        ["a", "b"],
+        ["missing"],
+        ["file"],
+        ["regsup"],
+        ["nested"],
+        [
+          "locked",
+        ],
+        ["lockdir"],
+        ["downloop"],
+        [`${base}/missing`],
+      ];
+      for (const args of cases) {
+        const ours = await run(prog("supervise"), args, { cwd: base });
+        const deb = await run(debian("supervise")!, args, { cwd: base });
+        assertEquals([ours.code, ours.stderr], [deb.code, deb.stderr], args.join(" "));
+        assert(deb.code !== 0);
+      }
+    } finally {
+      lock.close();
+    }
+  },
+});
