@@ -175,6 +175,7 @@ const CASES: string[] = [
   "envdir env envdir envpath env",
   "envdir envpath true",
   "envuidgid root env",
+  "UID=x GID=y FOO=z envuidgid nobody env",
   "envdir env envuidgid root env",
   "softlimit -a 2000000000 -c 0 -d 1000000000 -f 100000 -l 65536 -o 50 -p 500 -r 1000000 " +
   "-s 2000000 -t 1000 sh -c 'ulimit -a'",
