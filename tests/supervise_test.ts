@@ -742,3 +742,56 @@ Deno.test({
     }
   },
 });
+
+Deno.test("in-process Service (svscan's API): adopt a running pid, restart, dx, fds released", async () => {
+  const { Service } = await import("../lib/service.ts");
+  const { encodeStatus } = await import("../lib/status.ts");
+  const { root: base, dir } = await svcDir();
+  const fds = () => [...Deno.readDirSync("/proc/self/fd")].length;
+  const shared = (await import("../lib/reactor.ts")).reactor(); // its epoll fd + eventfd stay
+  const before = fds();
+  const old = new Deno.Command("sleep", { args: ["100000"] }).spawn();
+  const lines: string[] = [];
+  const stamp = { sec: 0x4000000060000000n, nano: 123500 };
+  await Deno.mkdir(`${dir}/supervise`);
+  await Deno.writeFile(
+    `${dir}/supervise/status`,
+    encodeStatus({ stamp, pid: old.pid, paused: false, want: "u" }),
+  );
+  let exited = 0;
+  const svc = new Service("svc", {
+    path: dir,
+    log: (l) => lines.push(l),
+    onExit: () => exited++,
+  });
+  try {
+    svc.adopt(old.pid);
+    assertEquals(svc.pid, old.pid);
+    const st = status(dir)!;
+    assertEquals([st.pid, st.stamp], [old.pid, stamp]); // its stamp kept
+    old.kill("SIGKILL");
+    await old.status;
+    const next = await waitFor("restarted", () => {
+      const p = status(dir)?.pid;
+      return p && p !== old.pid && alive(p) ? p : undefined;
+    });
+    assertEquals(svc.pid, next);
+    assertEquals(Deno.readLinkSync(`/proc/${next}/cwd`), dir);
+    svc.control("dx");
+    await svc.done;
+    assertEquals(exited, 1);
+    assert(!alive(next));
+    assertEquals(status(dir)!.pid, 0);
+    assertEquals(lines, []);
+    assert(!okRunning(dir));
+    assertEquals(fds(), before);
+  } finally {
+    svc.close();
+    try {
+      old.kill("SIGKILL");
+    } catch { /* gone */ }
+    await cleanup();
+    await shared.idle();
+  }
+  void base;
+});
