@@ -23,6 +23,7 @@ import {
 } from "../lib/exec.ts";
 import { EACCES, EINTR, EISDIR, ENOENT, EPERM } from "../lib/errors.ts";
 import {
+  bindNow,
   cstr,
   errno,
   libc,
@@ -106,6 +107,22 @@ function spawn(
 /** Run the child and wait for it; returns fghack's exit code. */
 export const apply: Apply = (args, ctx) => {
   if (args.length < 1) usage(PROG, "fghack child");
+  bindNow( // one dlopen for all of them
+    "pipe2",
+    "fcntl",
+    "close",
+    "read",
+    "waitpid",
+    "posix_spawn",
+    "posix_spawn_file_actions_init",
+    "posix_spawn_file_actions_adddup2",
+    "posix_spawn_file_actions_destroy",
+    "posix_spawnattr_init",
+    "posix_spawnattr_setsigdefault",
+    "posix_spawnattr_setsigmask",
+    "posix_spawnattr_setflags",
+    "posix_spawnattr_destroy",
+  );
   const L = libc();
   const pi = new Int32Array(2);
   if (L.pipe2(pi, O_CLOEXEC) === -1) dieSys(PROG, "unable to create pipe", errno());
