@@ -25,6 +25,7 @@ import {
   FD_CLOEXEC,
   libc,
   O_CLOEXEC,
+  O_DIRECTORY,
   O_RDONLY,
   RLIMIT_AS,
   RLIMIT_CPU,
@@ -235,11 +236,24 @@ export const F_DUPFD_CLOEXEC = 1030;
 /** Descriptors an exec'd program would get: open here and not close-on-exec. */
 export function inheritedFds(): Set<number> {
   const out = new Set<number>();
-  for (const e of Deno.readDirSync("/proc/self/fd")) {
-    const fd = Number(e.name);
-    const flags = sys(NR.fcntl, fd, F_GETFD);
-    if (flags !== -1 && (flags & FD_CLOEXEC) === 0) out.add(fd);
+  const dir = sysPath(NR.open, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (dir === -1) return out;
+  const buf = new Uint8Array(16384);
+  const view = new DataView(buf.buffer);
+  for (;;) {
+    const n = sys(NR.getdents64, dir, addr(buf), buf.length);
+    if (n <= 0) break;
+    // struct linux_dirent64: d_reclen@16, d_name@19
+    for (let off = 0; off < n; off += view.getUint16(off + 16, true)) {
+      const name = dec.decode(buf.subarray(off + 19, buf.indexOf(0, off + 19)));
+      if (!/^\d+$/.test(name)) continue;
+      const fd = Number(name);
+      if (fd === dir) continue;
+      const flags = sys(NR.fcntl, fd, F_GETFD);
+      if (flags !== -1 && (flags & FD_CLOEXEC) === 0) out.add(fd);
+    }
   }
+  sys(NR.close, dir);
   return out;
 }
 
