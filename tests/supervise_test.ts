@@ -121,6 +121,18 @@ function okRunning(dir: string): boolean {
   return false;
 }
 
+/** pids of processes whose cwd is `dir`. */
+function runningIn(dir: string): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      if (Deno.readLinkSync(`/proc/${e.name}/cwd`) === dir) out.push(Number(e.name));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
 /** What svc does: write the bytes to the control FIFO. */
 function control(dir: string, bytes: string | Uint8Array): void {
   const fd = libc().open(cstr(`${dir}/supervise/control`), O_WRONLY | O_NONBLOCK, 0);
@@ -209,7 +221,11 @@ Deno.test("start-up layout, modes, and a clean ./run (cwd, fds, signals, process
     );
     assertEquals([st.pausedByte, st.wantByte], [0, "u".charCodeAt(0)]);
     assertEquals(Deno.readLinkSync(`/proc/${st.pid}/cwd`), dir);
-    assertEquals(Deno.readLinkSync(`/proc/${st.pid}/exe`), "/usr/bin/sleep");
+    // ./run is `sh` until it execs sleep
+    await waitFor(
+      "exec sleep",
+      () => Deno.readLinkSync(`/proc/${st.pid}/exe`) === "/usr/bin/sleep",
+    );
     // only 0, 1, 2: fd 7 that supervise inherited is not passed on (an extension of 0.76)
     assertEquals([...Deno.readDirSync(`/proc/${st.pid}/fd`)].map((e) => e.name).sort(), [
       "0",
@@ -489,7 +505,8 @@ Deno.test("read-only supervise/ (non-root user): access denied on every status w
     const s = startSup(root, "svc", { wrap });
     const line = "supervise: warning: unable to open svc/supervise/status.new: access denied\n";
     await waitFor("up as nobody", () => errText(s).includes(line), 30_000);
-    await waitFor("ok", () => okRunning(dir));
+    // ./run running means the start's status write has been attempted (status is stale here)
+    await waitFor("./run as nobody", () => runningIn(dir).some((p) => p !== s.pid));
     const n = errText(s).split(line).length - 1;
     control(dir, "h");
     control(dir, "p");
