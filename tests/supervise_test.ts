@@ -341,11 +341,13 @@ Deno.test("p pauses (SIGSTOP, state T), c continues, h a i reach the child", asy
   const { root, dir } = await svcDir(
     "#!/bin/sh\n" +
       'for s in HUP ALRM INT; do trap "echo $s >> sig.log" $s; done\n' +
+      ": > ready\n" +
       "while :; do sleep 0.05; done\n",
   );
   const s = startSup(root, "svc");
   try {
     const a = await upWith(dir, s);
+    await waitFor("traps set", () => Deno.statSync(`${dir}/ready`).isFile);
     control(dir, "p");
     await waitFor("paused", () => status(dir, s)?.pausedByte === 1);
     await waitFor("state T", () => procStat(a.pid)[0] === "T");
@@ -641,6 +643,13 @@ Deno.test({
       await step("ndown", "-k", /^ndown: down S seconds\n.* 00000000 00 00 /);
       await step("ndown", "-u", /^ndown: up \(pid P\) S seconds, normally down\n.* 00 75 /);
       await step("stubborn", undefined, /^stubborn: up \(pid P\) S seconds\n/);
+      // TERM ignored only once sh has run its trap and exec'd sleep
+      for (const r of Object.values(dirs)) {
+        await waitFor("stubborn sleeps", () => {
+          const pid = status(`${r}/stubborn`)?.pid;
+          return pid && Deno.readLinkSync(`/proc/${pid}/exe`) === "/usr/bin/sleep";
+        });
+      }
       await step("stubborn", "-d", /^stubborn: up \(pid P\) S seconds, want down\n.* 00 64 /);
       await step(
         "stubborn",
