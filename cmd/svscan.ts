@@ -33,6 +33,7 @@ import { reactor } from "../lib/reactor.ts";
 import { type Entry, type ScanHost, Scanner } from "../lib/scan.ts";
 import { Service, ServiceError } from "../lib/service.ts";
 import { adoptable } from "../lib/svscan_adopt.ts";
+import { leanHeap } from "../lib/svscan_v8.ts";
 import { eventsReliable } from "../lib/svscan_watch.ts";
 import { closeLogPipe, closeWriteEnd, STATE_DIR } from "../lib/svscan_pipe.ts";
 
@@ -321,6 +322,7 @@ class SvScan implements ScanHost {
 
 /** Entry point: runs until TERM/INT (or forever). */
 export function main(args: string[]): void {
+  leanHeap();
   const dir = args[0];
   if (dir !== undefined) {
     try {

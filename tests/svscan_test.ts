@@ -26,7 +26,11 @@ Deno.test("svscan: starts services, skips dot names and files, one supervisor pe
   const dir = await scratch();
   let scan: Scan | undefined;
   try {
-    await service(dir, "a", "#!/bin/sh\necho started >> ../a.starts\nexec sleep 1000\n");
+    await service(
+      dir,
+      "a",
+      "#!/bin/sh\nenv > ../a.env\necho started >> ../a.starts\nexec sleep 1000\n",
+    );
     await service(dir, ".hidden", "#!/bin/sh\ntouch ../hidden-ran\nexec sleep 1000\n");
     await Deno.writeTextFile(`${dir}/plainfile`, "x");
     await Deno.symlink(`${dir}/a`, `${dir}/b-link`); // second name for a
@@ -36,6 +40,10 @@ Deno.test("svscan: starts services, skips dot names and files, one supervisor pe
     await scan.waitErr("svscan: warning: unable to stat dangling: file does not exist\n");
     await waitFor("a's run", () => readOr(`${dir}/a.starts`) === "started\n");
     assertEquals(readOr(`${dir}/hidden-ran`), "");
+    // services get svscan's environment, without what svscan used for itself (svscan_v8.ts)
+    const env = readOr(`${dir}/a.env`);
+    assertMatch(env, /^PATH=/m);
+    assert(!/DENO_V8_FLAGS|DAEMONTOOLS_SVSCAN_V8/.test(env), env);
     // the other name is the same directory: no second supervisor (it would have failed on
     // the lock with a message naming b-link), one process
     assertEquals(statusPid(`${dir}/b-link`), statusPid(`${dir}/a`));
