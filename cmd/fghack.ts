@@ -32,6 +32,7 @@ import {
   POSIX_SPAWN_SETSIGMASK,
   RLIMIT_AS,
   RLIMIT_DATA,
+  RLIMIT_NPROC,
   SIZEOF_FILE_ACTIONS,
   SIZEOF_SPAWNATTR,
 } from "../lib/libc.ts";
@@ -78,8 +79,9 @@ function spawn(
   let err = ENOENT;
   // the child gets the deferred limits: the harmless ones are set here around the spawn (the
   // stack limit must be there at exec); address space and data would starve posix_spawn
-  // itself, so they go to the child with prlimit right after
-  const memory = (r: number) => r === RLIMIT_AS || r === RLIMIT_DATA;
+  // itself, and our threads count against processes, so those go to the child with prlimit
+  // right after
+  const memory = (r: number) => r === RLIMIT_AS || r === RLIMIT_DATA || r === RLIMIT_NPROC;
   const here = ctx.limitPlan((r) => !memory(r));
   const later = ctx.limitPlan(memory);
   ctx.applyPlan(here);

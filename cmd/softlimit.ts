@@ -4,9 +4,9 @@
  * the hard limit it is clamped), `=` for the hard limit, or `-` (extension
  * from daemontools-encore) for unlimited soft and hard.
  *
- * Address space, data, stack, CPU time and open files soft limits are
- * applied right before the exec (the Deno runtime running the rest of an
- * in-process chain consumes them); their hard-limit part, the only part
+ * Address space, data, stack, CPU time, open files and processes soft
+ * limits are applied right before the exec (the Deno runtime running the
+ * rest of an in-process chain consumes them); their hard-limit part, the only part
  * that can fail, is done at once so errors show where 0.76 shows them.
  * @module
  */

@@ -31,6 +31,7 @@ import {
   RLIMIT_CPU,
   RLIMIT_DATA,
   RLIMIT_NOFILE,
+  RLIMIT_NPROC,
   RLIMIT_STACK,
   SIG_DFL,
   SIG_IGN,
@@ -140,7 +141,16 @@ export function sysPath(
 }
 
 /** Resources whose soft limit would starve the Deno runtime itself: applied right before exec. */
-const DEFERRED = new Set([RLIMIT_AS, RLIMIT_DATA, RLIMIT_STACK, RLIMIT_CPU, RLIMIT_NOFILE]);
+const DEFERRED = new Set([
+  RLIMIT_AS,
+  RLIMIT_DATA,
+  RLIMIT_STACK,
+  RLIMIT_CPU,
+  RLIMIT_NOFILE,
+  // processes: the runtime's threads count as processes of the account after setuidgid, so an
+  // early limit would make the final execve fail with EAGAIN where 0.76's one process passes
+  RLIMIT_NPROC,
+]);
 
 /** Our chain loaders: their effect is applied in this process when they are next in a chain. */
 export const LINKS = [

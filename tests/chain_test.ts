@@ -206,6 +206,8 @@ const ROOT_CASES: string[] = [
   "setuidgid nobody envdir /root true",
   "envdir env setuidgid nobody softlimit -o 64 -m 100000000 sh -c 'id; ulimit -a; echo $NUL'",
   "softlimit -o 64 setuidgid nobody envuidgid root env",
+  "softlimit -p 0 setuidgid nobody true; echo $?",
+  "softlimit -p 1 setuidgid nobody sh -c 'ulimit -p'",
 ];
 
 Deno.test({
