@@ -42,11 +42,20 @@ async function newPid(
   old: number,
   events: AsyncIterator<Deno.FsEvent>,
 ): Promise<number> {
-  while (true) {
-    const p = pidOf(dir);
-    if (p !== old && p !== 0) return performance.now();
-    // not for-await: leaving that loop would close the watcher
-    if ((await events.next()).done) throw new Error("watcher closed");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${dir}: no new pid within 10 s`)), 10_000);
+  });
+  try {
+    while (true) {
+      const p = pidOf(dir);
+      if (p !== old && p !== 0) return performance.now();
+      // not for-await: leaving that loop would close the watcher
+      const ev = await Promise.race([events.next(), timeout]);
+      if (ev.done) throw new Error("watcher closed");
+    }
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -54,6 +63,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Flavor {
   name: string;
+  root: string;
   dir: string;
   proc: Deno.ChildProcess;
   watcher: Deno.FsWatcher;
@@ -82,7 +92,7 @@ async function setup(name: string, bin: string): Promise<Flavor> {
   }
   const watcher = Deno.watchFs(`${dir}/supervise`, { recursive: false });
   const events = watcher[Symbol.asyncIterator]();
-  return { name, dir, proc, watcher, events, restart: [], backToBack: [] };
+  return { name, root, dir, proc, watcher, events, restart: [], backToBack: [] };
 }
 
 async function sample(f: Flavor, settle: number): Promise<number> {
@@ -111,6 +121,7 @@ async function teardown(f: Flavor): Promise<void> {
   }
   f.watcher.close();
   await f.proc.status;
+  Deno.removeSync(f.root, { recursive: true });
 }
 
 const debianSupervise = (() => {
