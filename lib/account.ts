@@ -16,6 +16,7 @@ export interface Account {
 
 // struct passwd on x86_64 glibc: pw_name@0, pw_passwd@8, pw_uid@16, pw_gid@20
 const PW_UID = 16;
+const SYS_setuid = 105n;
 const PW_GID = 20;
 
 /** `getpwnam(name)`, or undefined when there is no such account. */
@@ -50,8 +51,18 @@ export function protGid(gid: number): number {
   return libc().setgid(gid) === -1 ? errno() : 0;
 }
 
-/** daemontools' `prot_uid`: setuid. 0, or the errno. */
+/**
+ * daemontools' `prot_uid`: setuid. 0, or the errno.
+ *
+ * The calling thread changes first, by a raw system call, then glibc moves
+ * the runtime's other threads (it would otherwise do the caller last). The
+ * kernel decides whether the process is over the account's processes
+ * limit when a thread's uid changes, counting the account's threads: done
+ * first, the caller (the one that will execve) is judged like 0.76's
+ * single-threaded process, not with the runtime's threads already counted.
+ */
 export function protUid(uid: number): number {
+  if (libc().syscall6i(SYS_setuid, BigInt(uid), 0n, 0n, 0n, 0n, 0n) === -1) return errno();
   return libc().setuid(uid) === -1 ? errno() : 0;
 }
 

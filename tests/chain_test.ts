@@ -207,6 +207,8 @@ const ROOT_CASES: string[] = [
   "envdir env setuidgid nobody softlimit -o 64 -m 100000000 sh -c 'id; ulimit -a; echo $NUL'",
   "softlimit -o 64 setuidgid nobody envuidgid root env",
   "softlimit -p 0 setuidgid nobody true; echo $?",
+  "ulimit -p 3; setuidgid nobody sh -c 'ulimit -p'",
+  "ulimit -p 3; setuidgid nobody sh -c 'ulimit -p'",
   "softlimit -p 1 setuidgid nobody sh -c 'ulimit -p'",
 ];
 
@@ -531,4 +533,45 @@ Deno.test("every program of main.ts is chained in-process but readproctitle", as
     [...links, ...TERMINALS].sort(),
     PROGRAMS.filter((p: string) => p !== "readproctitle").sort(),
   );
+});
+
+Deno.test({
+  name: "setuidgid inside a running chain: every thread of the runtime is the account",
+  ignore: !isRoot,
+  fn: async () => {
+    const d = fx();
+    // fghack stays resident: the Deno process that ran setuidgid in-process is still there
+    const child = new Deno.Command(`${d}/ours/setuidgid`, {
+      args: ["nobody", "fghack", "sleep", "1000"],
+      cwd: d,
+      clearEnv: true,
+      env: { PATH: `${d}/ours:/usr/bin:/bin` },
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const pid = child.pid;
+    const kids = () => {
+      try {
+        return Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(/\s+/)
+          .filter((x) => x !== "").map(Number);
+      } catch {
+        return [];
+      }
+    };
+    try {
+      await waitFor("fghack's child", () => kids().length === 1);
+      const tasks = [...Deno.readDirSync(`/proc/${pid}/task`)].map((e) => e.name);
+      assertEquals(Deno.realPathSync(`/proc/${pid}/exe`), Deno.realPathSync(Deno.execPath()));
+      assert(tasks.length > 1, "the runtime has threads");
+      for (const t of tasks) {
+        const st = Deno.readTextFileSync(`/proc/${pid}/task/${t}/status`);
+        assertMatch(st, /^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
+        assertMatch(st, /^Groups:\s+65534\s*$/m);
+      }
+    } finally {
+      for (const k of kids()) if (alive(k)) Deno.kill(k, "SIGKILL");
+      if (alive(pid)) Deno.kill(pid, "SIGKILL");
+      await child.status;
+    }
+  },
 });
