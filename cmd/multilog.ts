@@ -1,0 +1,91 @@
+/**
+ * multilog SCRIPT: read log lines on stdin, select them with `+`/`-` patterns, stamp them
+ * (`t`), show them (`e`), keep the last one (`=FILE`) and store them in automatically rotated
+ * log directories (`./dir`, with `sSIZE`, `nNUM`, `!PROC`). daemontools 0.76 behaviour;
+ * see docs/multilog.md.
+ * @module
+ */
+import { fatal } from "../lib/msg.ts";
+import { EAGAIN, EINTR } from "../lib/errors.ts";
+import { Engine } from "../lib/multilog/engine.ts";
+import { Readiness } from "../lib/multilog/input.ts";
+import { parseScript } from "../lib/multilog/script.ts";
+import * as sys from "../lib/multilog/sys.ts";
+
+const P = "multilog";
+/** largest read */
+const INPUT = 262144;
+/** pending bytes per log directory between commits */
+const OUTPUT = 2 * INPUT;
+/** stdin pipe capacity asked for (F_SETPIPE_SZ): fewer, larger reads; the default is 64 KiB */
+const PIPE_SIZE = 1048576;
+const F_SETPIPE_SZ = 1031;
+const F_GETPIPE_SZ = 1032;
+
+/** Entry point. */
+export async function main(args: string[]): Promise<number> {
+  // 0.76 blocks TERM and ALRM first thing; here they only set flags until the next read
+  let term = false;
+  let alrm = false;
+  const ready = new Readiness(0);
+  Deno.addSignalListener("SIGTERM", () => {
+    term = true;
+    ready.interrupt();
+  });
+  Deno.addSignalListener("SIGALRM", () => {
+    alrm = true;
+    ready.interrupt();
+  });
+
+  sys.umask(0o022);
+  const startFd = sys.openRead(".");
+  if (startFd < 0) fatal(P, `unable to switch to current directory: ${sys.lastErrText()}`);
+  const script = parseScript(args);
+
+  // f_init: =FILE actions, relative to the starting directory
+  const fileFds = script.files.map((f) => {
+    if (sys.fchdir(startFd) < 0) {
+      fatal(P, `unable to switch to starting directory: ${sys.lastErrText()}`);
+    }
+    let fd = sys.openAppend(f);
+    if (fd < 0) fatal(P, `unable to create ${f}: ${sys.lastErrText()}`);
+    sys.close(fd);
+    fd = sys.openWrite(f);
+    if (fd < 0) fatal(P, `unable to write ${f}: ${sys.lastErrText()}`);
+    return fd;
+  });
+
+  // c_init: every log directory, in script order
+  const engine = new Engine(script, fileFds, { input: INPUT, output: OUTPUT });
+  for (const d of engine.dirs) d.restart(startFd);
+
+  const M = engine.M;
+  // grow a smaller pipe (fails harmlessly on anything else, or beyond the user's pipe quota)
+  const pipeSize = sys.fcntl(0, F_GETPIPE_SZ, 0);
+  if (pipeSize > 0 && pipeSize < PIPE_SIZE) sys.fcntl(0, F_SETPIPE_SZ, PIPE_SIZE);
+  let atNewline = true; // 0.76's flagnewline: the last byte read was \n
+  for (;;) {
+    engine.commitAll();
+    if (alrm) {
+      alrm = false;
+      for (const d of engine.dirs) d.forceRotate();
+    }
+    if (term && atNewline) break;
+    const woke = await ready.wait();
+    if (woke !== "ready") continue;
+    // after TERM, finish the line one byte at a time and leave the rest unread (0.76)
+    const n = sys.read(0, M.subarray(0, term ? 1 : engine.inputSize));
+    if (n < 0) {
+      const e = sys.lastErr();
+      if (e === EINTR || e === EAGAIN) continue;
+      break; // 0.76 treats a read error like the end of input
+    }
+    if (n === 0) break;
+    atNewline = M[n - 1] === 10;
+    engine.process(0, n);
+  }
+  engine.eof();
+  engine.commitAll();
+  for (const d of engine.dirs) d.quit();
+  return 0;
+}
