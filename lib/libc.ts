@@ -92,6 +92,7 @@ const SYMBOLS = {
   closedir: { parameters: ["pointer"], result: "i32" },
   access: { parameters: ["buffer", "i32"], result: "i32" },
   stat: { parameters: ["buffer", "buffer"], result: "i32" },
+  localtime_r: { parameters: ["buffer", "buffer"], result: "pointer" },
 } as const;
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
