@@ -76,18 +76,25 @@ function tree(root: number): number[] {
   return out;
 }
 
-function pssKb(pids: number[]): number {
+/** Sum of one smaps_rollup field (or several) over these processes, in kB. */
+function smapsKb(pids: number[], ...fields: string[]): number {
   let sum = 0;
   for (const p of pids) {
     try {
-      const m = /^Pss:\s+(\d+) kB/m.exec(Deno.readTextFileSync(`/proc/${p}/smaps_rollup`));
-      if (m) sum += Number(m[1]);
+      const text = Deno.readTextFileSync(`/proc/${p}/smaps_rollup`);
+      for (const f of fields) {
+        const m = new RegExp(`^${f}:\\s+(\\d+) kB`, "m").exec(text);
+        if (m) sum += Number(m[1]);
+      }
     } catch {
       // gone
     }
   }
   return sum;
 }
+const pssKb = (pids: number[]) => smapsKb(pids, "Pss");
+/** Private memory (USS): what the tree alone costs, whatever else shares its files. */
+const ussKb = (pids: number[]) => smapsKb(pids, "Private_Clean", "Private_Dirty");
 
 /** CPU time (ns) of every thread of these processes. */
 function cpuNs(pids: number[]): number {
@@ -223,6 +230,7 @@ async function main() {
     }
     await sleep(SETTLE_MS);
     for (const t of trees) put(t.f, n, pssKb(t.pids()));
+    for (const t of trees) put(t.f, 10_000 + n, ussKb(t.pids()));
     for (const t of trees) await t.stop();
   }
   // N = 100: boot time (one flavor at a time), then idle CPU of both trees over the same
@@ -257,6 +265,11 @@ async function main() {
   add("tree PSS, N=100", "kB", 100);
   add("tree PSS, N=500", "kB", 500);
   add("PSS per extra service (1->500)", "kB", (f) => (get(f, 500)! - get(f, 1)!) / 499);
+  add(
+    "USS (private) per extra service (1->500)",
+    "kB",
+    (f) => (get(f, 10_500)! - get(f, 10_001)!) / 499,
+  );
   add("boot: 100 services up", "ms", -1);
   add(`idle CPU, 100 services (ms per 60 s; ${IDLE_S} s window)`, "ms", -2);
   rows.push(["one rescan of 100 services (ours: SIGHUP)", "ms", hupMs, undefined]);
