@@ -30,7 +30,7 @@ import {
 } from "../lib/libc.ts";
 import { writeErr } from "../lib/msg.ts";
 import { reactor } from "../lib/reactor.ts";
-import { type Entry, type ScanHost, Scanner } from "../lib/scan.ts";
+import { dropEntry, type Entry, type ScanHost, Scanner } from "../lib/scan.ts";
 import { Service, ServiceError } from "../lib/service.ts";
 import { adoptable } from "../lib/svscan_adopt.ts";
 import { leanHeap } from "../lib/svscan_v8.ts";
@@ -125,7 +125,8 @@ class SvScan implements ScanHost {
   #log = (line: string): void => writeErr(line);
 
   #supervise(e: Entry, main: boolean): Service | undefined {
-    const path = main ? e.name : `${e.name}/log`;
+    const base = e.fd >= 0 ? `/proc/${Deno.pid}/fd/${e.fd}` : e.name;
+    const path = main ? base : `${base}/log`;
     const svc = new Service(main ? e.name : "log", {
       reactor: this.#reactor,
       path,
@@ -291,7 +292,7 @@ class SvScan implements ScanHost {
       if (e.log) (e.log as Service).control("x");
     }
     if (!e.main && !e.log) {
-      if (e.pipe) closeLogPipe(e.pipe, true);
+      dropEntry(e);
       entries.delete(`${e.dev}:${e.ino}`);
     }
     if (![...entries.values()].some((x) => x.main || x.log)) this.#exit();

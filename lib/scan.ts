@@ -9,6 +9,7 @@
  * @module
  */
 import { ENOENT, errnoOf, errorStr } from "./errors.ts";
+import { cstr, libc, O_CLOEXEC, O_DIRECTORY, O_RDONLY } from "./libc.ts";
 import { closeLogPipe, type LogPipe, openLogPipe } from "./svscan_pipe.ts";
 
 /** 0.76's SERVICES. */
@@ -37,6 +38,12 @@ export interface Entry {
   failed: boolean;
   /** Waiting for `run` (see {@linkcode Scanner.scan}'s `eager`). */
   deferred: boolean;
+  /**
+   * An open descriptor of the directory (-1: none). Supervisors reach their files through
+   * `/proc/PID/fd/FD`, which follows the directory when it is renamed (daemontools' way to
+   * remove a service is `mv DIR/x DIR/.x; svc -dx DIR/.x`): 0.76's supervise had chdir'd.
+   */
+  fd: number;
 }
 
 /** What the scan needs from svscan. */
@@ -97,7 +104,7 @@ export class Scanner {
     }
     for (const [k, e] of this.entries) {
       if (!e.active && !e.main && !e.log) {
-        if (e.pipe) closeLogPipe(e.pipe, true);
+        dropEntry(e);
         this.entries.delete(k);
       }
     }
@@ -136,6 +143,7 @@ export class Scanner {
         active: false,
         failed: false,
         deferred: false,
+        fd: -1,
       };
       if (enc.encode(name).length <= 255) {
         try {
@@ -159,6 +167,7 @@ export class Scanner {
         }
         e.pipe = p;
       }
+      e.fd = libc().open(cstr(name), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
       this.entries.set(k, e);
     }
     e.active = true;
@@ -174,6 +183,13 @@ export class Scanner {
     if (e.failed) this.unsettled = true;
     return "ok";
   }
+}
+
+/** Release what an entry holds (its pipe and FIFO, its directory fd). */
+export function dropEntry(e: Entry): void {
+  if (e.pipe) closeLogPipe(e.pipe, true);
+  if (e.fd >= 0) libc().close(e.fd);
+  e.fd = -1;
 }
 
 /** `NAME/run` exists and is executable by someone (the last step of making a service). */

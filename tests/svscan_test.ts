@@ -225,3 +225,37 @@ Deno.test("svscan: HUP rescans at once (a supervisor ended by svc -x comes back)
     await cleanup(dir, scan);
   }
 });
+
+Deno.test("svscan: daemontools' removal procedure: mv DIR/x DIR/.x; svc -dx DIR/.x DIR/.x/log", async () => {
+  const dir = await scratch();
+  let scan: Scan | undefined;
+  try {
+    const x = await service(
+      dir,
+      "x",
+      "#!/bin/sh\necho hi\nexec sleep 1000\n",
+      "#!/bin/sh\nexec cat > ../out\n",
+    );
+    scan = new Scan(dir);
+    const pid = await waitUp(x);
+    await waitUp(`${x}/log`);
+    await waitFor("hi logged", () => readOr(`${x}/out`) === "hi\n");
+    await Deno.rename(x, `${dir}/.x`);
+    const r = await run(prog("svc"), ["-dx", `${dir}/.x`, `${dir}/.x/log`]);
+    assertEquals(r.code, 0);
+    // the supervisors follow the renamed directory: status written there, no warning
+    await waitFor(
+      "both supervisors gone",
+      async () =>
+        (await run(prog("svok"), [`${dir}/.x`])).code === 100 &&
+        (await run(prog("svok"), [`${dir}/.x/log`])).code === 100,
+    );
+    assertEquals(statusPid(`${dir}/.x`), 0);
+    assertEquals(statusPid(`${dir}/.x/log`), 0);
+    assert(pid > 0);
+    assertEquals(scan.err, "");
+    assertEquals(readOr(`${dir}/.x/out`), "hi\n");
+  } finally {
+    await cleanup(dir, scan);
+  }
+});
