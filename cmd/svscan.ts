@@ -278,6 +278,12 @@ class SvScan implements ScanHost {
       if (e.main) (e.main as Service).control("dx");
       this.#shutdownStep(e);
     }
+    if (!this.#running()) this.#exit(); // nothing was running at all
+  }
+
+  #running(): boolean {
+    for (const e of this.scanner.entries.values()) if (e.main || e.log) return true;
+    return false;
   }
 
   /**
@@ -295,7 +301,7 @@ class SvScan implements ScanHost {
       dropEntry(e);
       entries.delete(`${e.dev}:${e.ino}`);
     }
-    if (![...entries.values()].some((x) => x.main || x.log)) this.#exit();
+    if (!this.#running()) this.#exit();
   }
 
   #killAll(): void {

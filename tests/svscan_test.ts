@@ -259,3 +259,18 @@ Deno.test("svscan: daemontools' removal procedure: mv DIR/x DIR/.x; svc -dx DIR/
     await cleanup(dir, scan);
   }
 });
+
+Deno.test("svscan: TERM with nothing supervised exits 0 at once", async () => {
+  const dir = await scratch();
+  let scan: Scan | undefined;
+  try {
+    await Deno.mkdir(`${dir}/.ignored`);
+    scan = new Scan(dir);
+    await waitFor("svscan lock", () => Deno.statSync(`${dir}/.svscan/lock`));
+    // well inside the 10-second kill timeout of an orderly stop
+    const st = await scan.stop("SIGTERM", 5000);
+    assertEquals([st.code, st.signal], [0, null]);
+  } finally {
+    await cleanup(dir, scan);
+  }
+});
