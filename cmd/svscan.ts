@@ -110,6 +110,14 @@ class SvScan implements ScanHost {
   #stopping = false;
   #pid1: boolean;
   #reliable: boolean;
+  /** `/proc/PID/fd` when /proc is there (see Entry.fd), else "". */
+  #procFd = ((p) => {
+    try {
+      return Deno.statSync(p).isDirectory ? p : "";
+    } catch {
+      return "";
+    }
+  })(`/proc/${Deno.pid}/fd`);
 
   constructor(fifos: boolean) {
     this.fifos = fifos;
@@ -125,7 +133,7 @@ class SvScan implements ScanHost {
   #log = (line: string): void => writeErr(line);
 
   #supervise(e: Entry, main: boolean): Service | undefined {
-    const base = e.fd >= 0 ? `/proc/${Deno.pid}/fd/${e.fd}` : e.name;
+    const base = e.fd >= 0 && this.#procFd ? `${this.#procFd}/${e.fd}` : e.name;
     const path = main ? base : `${base}/log`;
     const svc = new Service(main ? e.name : "log", {
       reactor: this.#reactor,
