@@ -35,6 +35,8 @@ export function leanHeap(): void {
   } catch {
     return;
   }
+  // a launcher that already passes `--v8-flags=...--max-semi-space-size...`: nothing to do
+  if (argv.some((a) => a.startsWith("--v8-flags=") && a.includes("max-semi-space-size"))) return;
   const env = Deno.env.toObject();
   env.DENO_V8_FLAGS = orig ? `${orig},${FLAG}` : FLAG;
   env[MARK] = orig ?? "-";
