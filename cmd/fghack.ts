@@ -6,8 +6,8 @@
  * exits with its exit code (`child crashed` if a signal killed it).
  *
  * A Deno process cannot fork: the child is started with FFI posix_spawn
- * (PATH searched like 0.76's pathexec_run) and signal dispositions and mask
- * as this process got them. fghack stays resident by design.
+ * (PATH searched like 0.76's pathexec_run), SIGPIPE back to default.
+ * fghack stays resident by design.
  * @module
  */
 import {
@@ -29,7 +29,6 @@ import {
   libc,
   O_CLOEXEC,
   POSIX_SPAWN_SETSIGDEF,
-  POSIX_SPAWN_SETSIGMASK,
   RLIMIT_AS,
   RLIMIT_DATA,
   RLIMIT_NPROC,
@@ -121,7 +120,6 @@ export const apply: Apply = (args, ctx) => {
     "posix_spawn_file_actions_destroy",
     "posix_spawnattr_init",
     "posix_spawnattr_setsigdefault",
-    "posix_spawnattr_setsigmask",
     "posix_spawnattr_setflags",
     "posix_spawnattr_destroy",
   );
@@ -147,8 +145,7 @@ export const apply: Apply = (args, ctx) => {
   for (const fd of targets) L.posix_spawn_file_actions_adddup2(fa, w, fd);
   L.posix_spawnattr_init(attr);
   L.posix_spawnattr_setsigdefault(attr, ctx.sigdefault());
-  L.posix_spawnattr_setsigmask(attr, ctx.sigmask());
-  L.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  L.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF);
   const r = spawn(ctx, args[0], args, fa, attr);
   L.posix_spawn_file_actions_destroy(fa);
   L.posix_spawnattr_destroy(attr);

@@ -34,10 +34,7 @@ import {
   RLIMIT_NPROC,
   RLIMIT_STACK,
   SIG_DFL,
-  SIG_IGN,
-  SIGKILL,
   SIGPIPE,
-  SIGSTOP,
   SIZEOF_SIGSET,
 } from "./libc.ts";
 import { EACCES, EISDIR, ENOENT, EPERM, errorStr } from "./errors.ts";
@@ -201,12 +198,6 @@ function startsWith(b: Uint8Array, prefix: Uint8Array): boolean {
   return true;
 }
 
-/** Signal bits from a /proc/self/status line (`SigIgn:`/`SigBlk:`, 64 bits as hex). */
-function sigBits(status: string, field: string): bigint {
-  const m = new RegExp(`^${field}:\\s*([0-9a-f]+)$`, "m").exec(status);
-  return m ? BigInt(`0x${m[1]}`) : 0n;
-}
-
 /**
  * A whole /proc file through raw system calls (the first Deno file
  * operation of a process costs milliseconds; FFI is loaded anyway).
@@ -335,12 +326,6 @@ export interface LimitPlan {
   keep: BigUint64Array[];
 }
 
-/** A process's signal state as it arrived, and the state handed on to exec'd programs. */
-interface SignalBaseline {
-  ignored: bigint;
-  mask: Uint8Array<ArrayBuffer>;
-}
-
 /**
  * The state of one chain: the environment the next program gets, soft
  * limits still to apply, and how to exec. One per process.
@@ -352,7 +337,6 @@ export class Chain {
   private plus: Uint8Array[] = [];
   /** Soft limits set by softlimit but not applied yet (see DEFERRED). */
   private deferred = new Map<number, bigint>();
-  private signals: SignalBaseline;
   private handoff: { fd: number; target: number }[] = [];
   private errnoView: Deno.UnsafePointerView | undefined;
 
@@ -364,13 +348,6 @@ export class Chain {
       bindNow("__errno_location", "syscall6i", "getpwnam", "setgroups", "setgid", "setuid");
     } else bindNow("__errno_location", "syscall6i");
     this.env = readEnviron();
-    const status = dec.decode(readProc("/proc/self/status"));
-    // Deno (Rust) ignores SIGPIPE itself; anything else ignored came from our parent.
-    const ignored = sigBits(status, "SigIgn") & ~(1n << BigInt(SIGPIPE - 1));
-    const blocked = sigBits(status, "SigBlk");
-    const mask = new Uint8Array(SIZEOF_SIGSET);
-    for (let i = 0; i < 8; i++) mask[i] = Number((blocked >> BigInt(8 * i)) & 0xffn);
-    this.signals = { ignored, mask };
   }
 
   /**
@@ -487,49 +464,39 @@ export class Chain {
     for (let i = 0; i < plan.res.length; i++) call(NR.setrlimit, plan.res[i], addrs[i], 0, 0, 0, 0);
   }
 
-  /** Signals to reset to default in a child: all but those our parent had us ignore. */
+  /**
+   * Signals to reset to default in a spawned child: SIGPIPE, which the
+   * runtime ignores (handlers are reset by exec anyway; what our parent had
+   * us ignore stays ignored, as it would through 0.76's fork and exec).
+   */
   sigdefault(): Uint8Array<ArrayBuffer> {
     const set = new Uint8Array(SIZEOF_SIGSET);
-    for (let sig = 1; sig <= 64; sig++) {
-      if (sig === SIGKILL || sig === SIGSTOP) continue;
-      if (this.signals.ignored & (1n << BigInt(sig - 1))) continue;
-      set[(sig - 1) >> 3] |= 1 << ((sig - 1) & 7);
-    }
+    // and glibc's internal 32 and 33: posix_spawn would leave them ignored in the child
+    for (const sig of [SIGPIPE, 32, 33]) set[(sig - 1) >> 3] |= 1 << ((sig - 1) & 7);
     return set;
   }
 
-  /** The signal mask this process arrived with. */
-  sigmask(): Uint8Array<ArrayBuffer> {
-    return this.signals.mask;
-  }
-
   /**
-   * Dispositions and mask as the process arrived with them (SIGPIPE
-   * default): every signal but KILL and STOP, glibc's internal ones
-   * included. Returns how to put the runtime's back.
+   * Signal dispositions as a fresh process would get them. exec resets
+   * caught signals to default by itself and keeps ignored ones: the only
+   * disposition the runtime adds is SIGPIPE ignored (Rust does it), so
+   * SIGPIPE goes back to default; everything our parent had us ignore stays
+   * ignored, as through 0.76's exec. The runtime leaves the signal mask as
+   * it got it. Returns how to put SIGPIPE back if every execve fails.
    */
   private resetSignals(): () => void {
     // struct kernel_sigaction: handler, flags, restorer, mask (8 bytes each)
-    const act = new BigUint64Array(4);
-    const saved: [number, BigUint64Array<ArrayBuffer>][] = [];
-    for (let sig = 1; sig <= 64; sig++) {
-      if (sig === SIGKILL || sig === SIGSTOP) continue;
-      const inherited = (this.signals.ignored & (1n << BigInt(sig - 1))) !== 0n;
-      act[0] = inherited ? SIG_IGN : SIG_DFL;
-      const old = new BigUint64Array(4);
-      if (sys(NR.rt_sigaction, sig, addr(act), addr(old), 8) === 0) saved.push([sig, old]);
-    }
-    const mask = new Uint8Array(8);
-    sys(NR.rt_sigprocmask, 2, /* SIG_SETMASK */ addr(this.signals.mask), addr(mask), 8);
+    const act = new BigUint64Array([SIG_DFL, 0n, 0n, 0n]);
+    const old = new BigUint64Array(4);
+    const ok = sys(NR.rt_sigaction, SIGPIPE, addr(act), addr(old), 8) === 0;
     return () => {
-      for (const [sig, old] of saved) sys(NR.rt_sigaction, sig, addr(old), 0, 8);
-      sys(NR.rt_sigprocmask, 2, addr(mask), 0, 8);
+      if (ok) sys(NR.rt_sigaction, SIGPIPE, addr(old), 0, 8);
     };
   }
 
   /**
    * Make the process what the exec'd program must start as (but for the
-   * limits: see {@linkcode execBurst}): signals as we got them, handed-on
+   * limits: see {@linkcode execBurst}): SIGPIPE default, handed-on
    * descriptors at their numbers (the runtime's descriptor there is saved).
    * Returns how to undo it if every execve fails.
    */

@@ -517,6 +517,15 @@ Deno.test("fghack: 31 write descriptors at 0.76's numbers, waits for EOF, passes
   assertMatch(r.stdout, /^\s*31 pipe:\[\d+\]\n$/);
   const late = await sh("ours", "fghack sh -c '(sleep 1; echo late) & exit 7'; echo $?");
   assertEquals(late.stdout, "late\n7\n");
+  // the child's signals: what the chain got (HUP ignored here), but SIGPIPE and glibc's 32/33
+  // (the runtime's, and posix_spawn's leftovers) default
+  const sig = await sh(
+    "ours",
+    "trap '' HUP; grep ^SigIgn /proc/$$/status; exec fghack sh -c 'grep ^SigIgn /proc/$$/status'",
+  );
+  const [base, got] = sig.stdout.trim().split("\n").map((l) => BigInt(`0x${l.split(/\s+/)[1]}`));
+  assert((base & 1n) === 1n, "HUP ignored by the shell");
+  assertEquals(got, base & ~((1n << 12n) | (1n << 31n) | (1n << 32n)));
 });
 
 Deno.test("envuidgid: GID then UID, replacing existing values", async () => {
