@@ -274,3 +274,25 @@ Deno.test("svscan: TERM with nothing supervised exits 0 at once", async () => {
     await cleanup(dir, scan);
   }
 });
+
+Deno.test("svscan: INT and PWR (a container stop signal) stop in order like TERM", async () => {
+  for (const sig of ["SIGINT", "SIGPWR"] as Deno.Signal[]) {
+    const dir = await scratch();
+    let scan: Scan | undefined;
+    try {
+      await service(
+        dir,
+        "talker",
+        "#!/bin/sh\ntrap 'echo bye; exit 0' TERM\necho hi\nwhile :; do sleep 0.05; done\n",
+        "#!/bin/sh\nexec cat >> ../../talker.log\n",
+      );
+      scan = new Scan(dir);
+      await waitFor("hi logged", () => readOr(`${dir}/talker.log`) === "hi\n");
+      const st = await scan.stop(sig);
+      assertEquals([st.code, st.signal], [0, null], sig);
+      assertEquals(readOr(`${dir}/talker.log`), "hi\nbye\n", sig);
+    } finally {
+      await cleanup(dir, scan);
+    }
+  }
+});
