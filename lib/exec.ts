@@ -670,7 +670,8 @@ const loaded = new Map<string, Promise<unknown>>();
 function load(name: string): Promise<unknown> {
   let p = loaded.get(name);
   if (!p) {
-    p = import(`../cmd/${name}.ts`);
+    // a computed URL, not a template: Deno would load every cmd/*.ts into the graph at start-up
+    p = import(new URL(`../cmd/${name}.ts`, import.meta.url).href);
     p.catch(() => {}); // a failed preload is reported (or worked around) when used
     loaded.set(name, p);
   }
