@@ -74,11 +74,16 @@ export interface Fed {
   kill: (sig: Deno.Signal) => void;
 }
 
-/** Start `bin args` in `cwd` reading from a new FIFO `cwd/in.fifo`. */
+/**
+ * Start `bin args` in `cwd` reading from the FIFO `cwd/in.fifo` (made if missing; an
+ * existing one keeps whatever earlier loggers left unread).
+ */
 export async function fed(bin: string, args: string[], cwd: string): Promise<Fed> {
   const path = `${cwd}/in.fifo`;
-  const mk = await run("mkfifo", [path]);
-  if (mk.code !== 0) throw new Error(`mkfifo: ${mk.stderr}`);
+  if (!exists(path)) {
+    const mk = await run("mkfifo", [path]);
+    if (mk.code !== 0) throw new Error(`mkfifo: ${mk.stderr}`);
+  }
   const fifo = Deno.openSync(path, { read: true, write: true });
   const child = new Deno.Command("sh", {
     args: ["-c", 'f=$1; shift; exec "$@" < "$f"', "sh", path, bin, ...args],
@@ -138,6 +143,15 @@ export function drainFifo(path: string): string {
     stderr: "null",
   }).outputSync();
   return new TextDecoder().decode(r.stdout);
+}
+
+function exists(p: string): boolean {
+  try {
+    Deno.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Names in `dir` that start with `@`, sorted. */

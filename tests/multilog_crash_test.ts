@@ -1,0 +1,263 @@
+/**
+ * multilog under signals, crashes and failures: real processes fed through a FIFO the test
+ * holds open, bounded polling for every state.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { run, scratch, waitFor } from "./util.ts";
+import {
+  drainFifo,
+  type Fed,
+  fed,
+  oldFiles,
+  ours,
+  runWithFile,
+  snapshot,
+  stopFed,
+  storedLines,
+  theirs,
+} from "./multilog_util.ts";
+
+const read = (p: string) => {
+  try {
+    return Deno.readTextFileSync(p);
+  } catch {
+    return "";
+  }
+};
+const modeOf = (p: string) => (Deno.statSync(p).mode ?? 0) & 0o777;
+const lines = (from: number, to: number) => {
+  let s = "";
+  for (let i = from; i < to; i++) s += `line ${i} ${"x".repeat(i % 50)}\n`;
+  return s;
+};
+const list = (s: string) => s.split("\n").slice(0, -1);
+
+Deno.test("multilog: SIGKILL mid-stream, restart: current recovered as .u, nothing lost", async () => {
+  const dir = await scratch();
+  let a: Fed | undefined;
+  let b: Fed | undefined;
+  try {
+    a = await fed(ours(), ["./d"], dir);
+    a.write(lines(0, 100));
+    await waitFor("100 lines in current", () => read(`${dir}/d/current`) === lines(0, 100));
+    assertEquals(modeOf(`${dir}/d/current`), 0o644);
+    a.kill("SIGKILL");
+    await a.done();
+    // more lines arrive while no logger runs: they wait in the pipe
+    a.write(lines(100, 150));
+    b = await fed(ours(), ["./d"], dir);
+    await waitFor("the pipe drained", () => read(`${dir}/d/current`) === lines(100, 150));
+    const old = oldFiles(`${dir}/d`);
+    assertEquals(old.length, 1);
+    assert(/^@[0-9a-f]{24}\.u$/.test(old[0]), old[0]);
+    assertEquals(read(`${dir}/d/${old[0]}`), lines(0, 100));
+    assertEquals(modeOf(`${dir}/d/${old[0]}`), 0o644); // never chmod'ed: crash evidence
+    b.kill("SIGTERM");
+    assertEquals((await b.done()).code, 0);
+    assertEquals(storedLines(`${dir}/d`), list(lines(0, 150)));
+    assertEquals(modeOf(`${dir}/d/current`), 0o744);
+  } finally {
+    await stopFed(a);
+    await stopFed(b);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "multilog vs Debian: crash recovery of current, previous and processed",
+  ignore: !theirs,
+  fn: async () => {
+    const res: string[] = [];
+    for (const bin of [ours(), theirs!]) {
+      const dir = await scratch();
+      try {
+        // a crash mid-rotation leaves previous (and maybe processed) behind
+        for (const [name, mode] of [["previous", 0o744], ["processed", 0o644]] as const) {
+          Deno.mkdirSync(`${dir}/d`, { recursive: true });
+          Deno.writeTextFileSync(`${dir}/d/current`, "cur\n", { mode: 0o644 });
+          Deno.chmodSync(`${dir}/d/current`, 0o644);
+          Deno.writeTextFileSync(`${dir}/d/${name}`, `${name}\n`);
+          Deno.chmodSync(`${dir}/d/${name}`, mode);
+          Deno.writeTextFileSync(`${dir}/d/state`, "old state\n");
+          Deno.writeTextFileSync(`${dir}/d/newstate`, "new state\n");
+          Deno.writeTextFileSync(`${dir}/input`, "");
+          const r = await runWithFile(bin, ["./d"], dir, `${dir}/input`);
+          assertEquals(r.code, 0, r.stderr);
+        }
+        // processed with the x bit means the processor finished: it is kept, previous dropped
+        Deno.writeTextFileSync(`${dir}/d/previous`, "previous again\n");
+        Deno.writeTextFileSync(`${dir}/d/processed`, "processed done\n");
+        Deno.chmodSync(`${dir}/d/processed`, 0o744);
+        Deno.chmodSync(`${dir}/d/current`, 0o644);
+        const r = await runWithFile(bin, ["./d"], dir, `${dir}/input`);
+        assertEquals(r.code, 0, r.stderr);
+        res.push(snapshot(`${dir}/d`));
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    }
+    assert(res[0].includes("processed done"), res[0]);
+    assert(!res[0].includes("previous again"), res[0]);
+    assertEquals(res[0], res[1]);
+  },
+});
+
+Deno.test("multilog: ALRM rotates every non-empty current at once, leaves empty ones", async () => {
+  const dir = await scratch();
+  let f: Fed | undefined;
+  try {
+    // ./a gets every line, ./b none
+    f = await fed(ours(), ["t", "./a", "-*", "./b"], dir);
+    f.write("one\ntwo\n");
+    await waitFor("two lines", () => list(read(`${dir}/a/current`)).length === 2);
+    f.kill("SIGALRM");
+    await waitFor("rotation", () => oldFiles(`${dir}/a`).length === 1);
+    const [old] = oldFiles(`${dir}/a`);
+    assert(old.endsWith(".s"), old);
+    assertEquals(read(`${dir}/a/${old}`).replace(/@[0-9a-f]{24} /g, ""), "one\ntwo\n");
+    assertEquals(modeOf(`${dir}/a/${old}`), 0o744);
+    assertEquals(read(`${dir}/a/current`), "");
+    assertEquals(oldFiles(`${dir}/b`), []);
+    // idle, nothing new: a second ALRM finds both empty
+    f.kill("SIGALRM");
+    f.write("three\n");
+    await waitFor("three", () => storedLines(`${dir}/a`).length === 3);
+    f.kill("SIGTERM");
+    assertEquals((await f.done()).code, 0);
+    assertEquals(oldFiles(`${dir}/b`), []);
+    assertEquals(read(`${dir}/b/current`), "");
+    assertEquals(f.stderr(), "");
+  } finally {
+    await stopFed(f);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("multilog: TERM mid-line finishes that line and leaves the rest unread", async () => {
+  const dir = await scratch();
+  let f: Fed | undefined;
+  try {
+    f = await fed(ours(), ["./d"], dir);
+    f.write("first\nabc"); // one write: read together, so "abc" is inside multilog once
+    await waitFor("first line", () => read(`${dir}/d/current`) === "first\n");
+    f.kill("SIGTERM");
+    // ALRM as a fence: once its rotation shows, the TERM sent before it was handled too
+    f.kill("SIGALRM");
+    await waitFor("rotation", () => oldFiles(`${dir}/d`).length === 1);
+    f.write("def\nghi\n");
+    const st = await f.done();
+    assertEquals(st.code, 0);
+    assertEquals(read(`${dir}/d/current`), "abcdef\n");
+    assertEquals(modeOf(`${dir}/d/current`), 0o744);
+    assertEquals(drainFifo(`${dir}/in.fifo`), "ghi\n");
+  } finally {
+    await stopFed(f);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("multilog: TERM while idle exits at once; HUP kills it (current stays 0644)", async () => {
+  const dir = await scratch();
+  let f: Fed | undefined;
+  try {
+    f = await fed(ours(), ["./d"], dir);
+    f.write("x\n");
+    await waitFor("x", () => read(`${dir}/d/current`) === "x\n");
+    f.kill("SIGTERM");
+    assertEquals((await f.done()).code, 0);
+    assertEquals(modeOf(`${dir}/d/current`), 0o744);
+    await stopFed(f);
+    f = await fed(ours(), ["./d"], dir);
+    f.write("y\n");
+    await waitFor("y", () => read(`${dir}/d/current`) === "x\ny\n");
+    assertEquals(modeOf(`${dir}/d/current`), 0o644);
+    f.kill("SIGHUP");
+    assertEquals((await f.done()).signal, "SIGHUP");
+    assertEquals(modeOf(`${dir}/d/current`), 0o644);
+  } finally {
+    await stopFed(f);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("multilog: a locked directory is fatal for the second logger (either way with Debian)", async () => {
+  const dir = await scratch();
+  let f: Fed | undefined;
+  try {
+    const pairs = [[ours(), ours()]];
+    if (theirs) pairs.push([theirs, ours()], [ours(), theirs]);
+    for (const [i, [holder, second]] of pairs.entries()) {
+      const d = `./d${i}`;
+      f = await fed(holder, [d], dir);
+      f.write("held\n");
+      await waitFor("lock taken", () => read(`${dir}/${d}/current`) === "held\n");
+      const r = await run(second, [d], { cwd: dir, stdin: "x\n" });
+      assertEquals(
+        [r.code, r.stderr],
+        [111, `multilog: fatal: unable to lock directory ${d}: temporary failure\n`],
+        `${holder} holding, ${second} second`,
+      );
+      await stopFed(f);
+      f = undefined;
+    }
+  } finally {
+    await stopFed(f);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("multilog: a failing processor is retried after 5 s; nothing is lost", async () => {
+  const dir = await scratch();
+  try {
+    // fails on its first run only
+    const proc = "if [ -e ../failed ]; then cat; else : > ../failed; exit 3; fi";
+    let input = "";
+    for (let i = 0; i < 300; i++) input += `${i} ${"p".repeat(30)}\n`;
+    Deno.writeTextFileSync(`${dir}/input`, input);
+    const r = await runWithFile(ours(), ["s4096", "n100", `!${proc}`, "./d"], dir, `${dir}/input`);
+    assertEquals(r.code, 0);
+    assertEquals(r.stderr, "multilog: warning: processor failed in ./d, pausing\n");
+    assertEquals(storedLines(`${dir}/d`), list(input));
+    for (const n of oldFiles(`${dir}/d`)) assert(n.endsWith(".s"), n);
+    assert(oldFiles(`${dir}/d`).length >= 3);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("multilog: disk full pauses and resumes without losing a line", async (t) => {
+  const dir = await scratch();
+  const mnt = `${dir}/mnt`;
+  Deno.mkdirSync(mnt);
+  const m = await run("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt]);
+  if (m.code !== 0) {
+    console.log(`skipped: cannot mount a tmpfs here (${m.stderr.trim()})`);
+    await Deno.remove(dir, { recursive: true });
+    return;
+  }
+  let f: Fed | undefined;
+  try {
+    // leave about 40 KiB free
+    const filler = new Uint8Array(200 * 1024);
+    Deno.writeFileSync(`${mnt}/filler`, filler);
+    f = await fed(ours(), ["s16777215", "./mnt/d"], dir);
+    const input = lines(0, 2000); // ~ 60 KiB
+    f.write(input);
+    await waitFor("the pause warning", () => f!.stderr().length > 0);
+    assertEquals(
+      f.stderr().split("\n")[0],
+      "multilog: warning: unable to write to ./mnt/d/current, pausing: out of disk space",
+    );
+    await t.step("space comes back: the rest is written", async () => {
+      Deno.removeSync(`${mnt}/filler`);
+      await waitFor("every line", () => read(`${mnt}/d/current`) === input, 15_000);
+    });
+    f.kill("SIGTERM");
+    assertEquals((await f.done()).code, 0);
+    assertEquals(storedLines(`${mnt}/d`), list(input));
+  } finally {
+    await stopFed(f);
+    await run("umount", [mnt]);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
