@@ -9,7 +9,7 @@
  * @module
  */
 import { ENOENT, errnoOf, errorStr } from "./errors.ts";
-import { cstr, libc, O_CLOEXEC, O_DIRECTORY, O_RDONLY } from "./libc.ts";
+import { cstr, errno, libc, O_CLOEXEC, O_DIRECTORY, O_RDONLY } from "./libc.ts";
 import { closeLogPipe, type LogPipe, openLogPipe } from "./svscan_pipe.ts";
 
 /** 0.76's SERVICES. */
@@ -113,18 +113,18 @@ export class Scanner {
 
   #start(name: string, eager: boolean): "ok" | "deferred" | "skip" {
     const host = this.#host;
-    let st: Deno.FileInfo;
-    try {
-      st = Deno.statSync(name);
-    } catch (err) {
-      host.warn(`unable to stat ${name}: ${errorStr(errnoOf(err))}`);
+    const st = stat(name);
+    if (typeof st === "number") {
+      host.warn(`unable to stat ${name}: ${errorStr(st)}`);
       this.unsettled = true;
       return "skip";
     }
-    if (!st.isDirectory) return "skip";
-    const dev = st.dev, ino = st.ino ?? 0;
+    if (!st.dir) return "skip";
+    const { dev, ino } = st;
     const k = key(dev, ino);
     let e = this.entries.get(k);
+    // 0.76 starts supervise under the name of the current scan (after a rename: the new one)
+    if (e && !e.active) e.name = name;
     if (!e) {
       if (!eager && !runReady(name)) {
         this.unsettled = true;
@@ -146,16 +146,12 @@ export class Scanner {
         fd: -1,
       };
       if (enc.encode(name).length <= 255) {
-        try {
-          Deno.statSync(`${name}/log`);
-          e.hasLog = true;
-        } catch (err) {
-          const n = errnoOf(err);
-          if (n !== ENOENT) {
-            host.warn(`unable to stat ${name}/log: ${errorStr(n)}`);
-            this.unsettled = true;
-            return "skip";
-          }
+        const log = stat(`${name}/log`);
+        if (typeof log !== "number") e.hasLog = true;
+        else if (log !== ENOENT) {
+          host.warn(`unable to stat ${name}/log: ${errorStr(log)}`);
+          this.unsettled = true;
+          return "skip";
         }
       }
       if (e.hasLog) {
@@ -183,6 +179,24 @@ export class Scanner {
     if (e.failed) this.unsettled = true;
     return "ok";
   }
+}
+
+const statBuf = new Uint8Array(144); // struct stat, x86_64
+const statView = new DataView(statBuf.buffer);
+const S_IFMT = 0o170000, S_IFDIR = 0o040000;
+
+/**
+ * stat(2) through FFI: (st_dev, st_ino, is-directory) or the errno. Deno.statSync would
+ * build a FileInfo (and an exception for every missing `log`): a rescan of 100 services
+ * costs a fraction with this.
+ */
+function stat(path: string): { dev: number; ino: number; dir: boolean } | number {
+  if (libc().stat(cstr(path), statBuf) !== 0) return errno();
+  return {
+    dev: Number(statView.getBigUint64(0, true)),
+    ino: Number(statView.getBigUint64(8, true)),
+    dir: (statView.getUint32(24, true) & S_IFMT) === S_IFDIR,
+  };
 }
 
 /** Release what an entry holds (its pipe and FIFO, its directory fd). */

@@ -6,6 +6,7 @@
  * unrelated process fails that test.
  * @module
  */
+import { cstr, libc } from "./libc.ts";
 import { decodeStatus } from "./status.ts";
 import { unixSeconds } from "./tai64n.ts";
 
@@ -41,6 +42,8 @@ export function procStart(pid: number): number | undefined {
  */
 export function adoptable(statusPath: string): number {
   let bytes: Uint8Array;
+  // no status file (a first start): say so without the cost of a thrown NotFound
+  if (libc().access(cstr(statusPath), 0) !== 0) return 0;
   try {
     bytes = Deno.readFileSync(statusPath);
   } catch {
