@@ -5,17 +5,17 @@
  * - boot: scanner start -> 100 services running (pids in their status files);
  * - pickup: a service directory renamed into the scan directory -> its process running;
  * - idle CPU of the tree with 100 services (schedstat, every thread), scaled to 60 s.
- * Usage: deno run -A bench/svscan.ts   (env IDLE_S = idle window in seconds, default 30;
+ * Usage: deno run -A bench/svscan.ts   (env IDLE_S = idle window in seconds, default 20;
  * IDLE_FROM_S = its start after svscan's start, default 40). About 2 minutes.
  * @module
  */
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const IDLE_S = Number(Deno.env.get("IDLE_S") ?? 30);
+const IDLE_S = Number(Deno.env.get("IDLE_S") ?? 20);
 /** The idle window starts this long after our svscan started (V8's start-up GC is over). */
 const IDLE_FROM_S = Number(Deno.env.get("IDLE_FROM_S") ?? 40);
 /** Memory is read this long after every service is up. */
-const SETTLE_MS = 8000;
+const SETTLE_MS = 6000;
 const RUN = "#!/bin/sh\nexec sleep 100000\n";
 
 function build(): string {
