@@ -79,7 +79,8 @@ export async function dispatch(): Promise<void> {
     onError(ev.error);
   });
   try {
-    const mod: { main: Main } = await import(`./cmd/${prog}.ts`);
+    // a URL built at run time: a plain template literal makes Deno preload every cmd/*.ts
+    const mod: { main: Main } = await import(new URL(`./cmd/${prog}.ts`, import.meta.url).href);
     const code = await mod.main(args);
     if (typeof code === "number") Deno.exit(code);
   } catch (e) {
