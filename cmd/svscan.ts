@@ -35,7 +35,7 @@ import { Service, ServiceError } from "../lib/service.ts";
 import { adoptable } from "../lib/svscan_adopt.ts";
 import { leanHeap } from "../lib/svscan_v8.ts";
 import { eventsReliable } from "../lib/svscan_watch.ts";
-import { closeLogPipe, closeWriteEnd, STATE_DIR } from "../lib/svscan_pipe.ts";
+import { closeLogPipe, closeWriteEnd, serviceEnd, STATE_DIR } from "../lib/svscan_pipe.ts";
 
 /** 0.76 sleeps 5 seconds between scans (kept when events may be missing or a retry waits). */
 const RESCAN_MS = 5000;
@@ -139,7 +139,7 @@ class SvScan implements ScanHost {
       reactor: this.#reactor,
       path,
       stdin: main ? undefined : e.pipe?.r,
-      stdout: main ? e.pipe?.w : undefined,
+      stdout: main && e.pipe ? serviceEnd(e.pipe) : undefined,
       log: this.#log,
       onExit: (s) => this.#ended(e, s),
     });

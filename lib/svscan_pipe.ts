@@ -5,9 +5,9 @@
  *
  * Ours is a named FIFO, `DIR/.svscan/pipe.DEV.INO` (DEV/INO of the service directory, the
  * identity svscan keys entries on; a dot name, so scans skip it). svscan opens it three
- * times: O_RDWR first (never blocks, and makes the next two opens not block), then one
- * O_RDONLY descriptor (the logger's stdin) and one O_WRONLY descriptor (the service's
- * stdout); all close-on-exec in svscan, all blocking (children inherit the file status
+ * times: O_RDWR first (never blocks, and makes the next two opens not block; it becomes the
+ * service's stdout), then one O_RDONLY descriptor (the logger's stdin) and one O_WRONLY
+ * descriptor; all close-on-exec in svscan, all blocking (children inherit the file status
  * flags: a non-blocking stdin would break `multilog`). While svscan runs it holds both
  * ends, so the pipe never reports EOF to the logger nor EPIPE to the service.
  *
@@ -24,8 +24,15 @@ import { EEXIST } from "./errors.ts";
 export interface LogPipe {
   /** Read end (becomes the logger's fd 0). */
   r: number;
-  /** Write end (becomes the service's fd 1). */
+  /** Write end, held by svscan. */
   w: number;
+  /**
+   * Read-write descriptor of a named FIFO (-1 for an anonymous pipe): becomes the service's
+   * fd 1. The service then holds a reader itself, so its writes can never fail with EPIPE
+   * (or kill it with SIGPIPE), not even when its logger dies while no svscan runs: they wait
+   * in the pipe for the next logger.
+   */
+  rw: number;
   /** FIFO path (relative to svscan's cwd), or undefined for an anonymous pipe. */
   path?: string;
 }
@@ -44,22 +51,21 @@ function openFifo(path: string): LogPipe | undefined {
   if (c.mkfifo(p, 0o600) !== 0 && errno() !== EEXIST) return undefined;
   const rw = c.open(p, O_RDWR | O_CLOEXEC, 0);
   if (rw < 0) return undefined;
-  // a stale regular file of that name would not be a pipe: refuse it
   const r = c.open(p, O_RDONLY | O_CLOEXEC, 0);
   const w = r < 0 ? -1 : c.open(p, O_WRONLY | O_CLOEXEC, 0);
-  c.close(rw);
+  const pipe = { r, w, rw, path };
   if (r < 0 || w < 0) {
-    if (r >= 0) c.close(r);
+    closeLogPipe(pipe, false);
     return undefined;
   }
+  // a stale regular file of that name would not be a pipe: refuse it
   try {
     if (!Deno.statSync(`/proc/self/fd/${r}`).isFifo) throw new Error("not a fifo");
   } catch {
-    c.close(r);
-    c.close(w);
+    closeLogPipe(pipe, false);
     return undefined;
   }
-  return { r, w, path };
+  return pipe;
 }
 
 /**
@@ -73,15 +79,14 @@ export function openLogPipe(dev: number, ino: number, useFifo: boolean): LogPipe
   }
   const fds = new Int32Array(2);
   if (libc().pipe2(new Uint8Array(fds.buffer), O_CLOEXEC) !== 0) return errno();
-  return { r: fds[0], w: fds[1] };
+  return { r: fds[0], w: fds[1], rw: -1 };
 }
 
 /** Close whatever is still open; `unlink` also removes the FIFO (entry dropped). */
 export function closeLogPipe(p: LogPipe, unlink: boolean): void {
   const c = libc();
-  if (p.r >= 0) c.close(p.r);
-  if (p.w >= 0) c.close(p.w);
-  p.r = p.w = -1;
+  for (const fd of [p.r, p.w, p.rw]) if (fd >= 0) c.close(fd);
+  p.r = p.w = p.rw = -1;
   if (unlink && p.path) {
     try {
       Deno.removeSync(p.path);
@@ -91,8 +96,14 @@ export function closeLogPipe(p: LogPipe, unlink: boolean): void {
   }
 }
 
-/** Close only the write end: the logger sees EOF once the service's copies are gone too. */
+/** Close svscan's writers: the logger sees EOF once the service's copies are gone too. */
 export function closeWriteEnd(p: LogPipe): void {
   if (p.w >= 0) libc().close(p.w);
-  p.w = -1;
+  if (p.rw >= 0) libc().close(p.rw);
+  p.w = p.rw = -1;
+}
+
+/** The descriptor a service gets as stdout. */
+export function serviceEnd(p: LogPipe): number {
+  return p.rw >= 0 ? p.rw : p.w;
 }

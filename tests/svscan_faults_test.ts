@@ -110,6 +110,36 @@ Deno.test("svscan faults: SIGKILL of svscan: the next one adopts, no duplicate, 
   }
 });
 
+Deno.test("svscan faults: logger killed while no svscan runs: the service waits, no loss", async () => {
+  const dir = await scratch();
+  let first: Scan | undefined, second: Scan | undefined;
+  try {
+    const w = await service(dir, "w", WRITER, CAT_LOGGER);
+    first = new Scan(dir);
+    const pid = await waitUp(w);
+    const logger = await waitUp(`${w}/log`);
+    await waitFor("lines logged", () => lineCount(`${w}/out`) > 300);
+    await first.stop("SIGKILL");
+    Deno.kill(logger, "SIGKILL");
+    // no reader left but the service's own: its writes must block (not fail with EPIPE)
+    await waitFor(
+      "the writer blocked on the full pipe",
+      () => processesUnder(w).some((p) => readOr(`/proc/${p}/wchan`).includes("pipe_write")),
+    );
+    assert(alivePid(pid));
+    second = new Scan(dir);
+    const again = await waitUp(`${w}/log`, logger);
+    assertNotEquals(again, logger);
+    assertEquals(statusPid(w), pid);
+    const n = lineCount(`${w}/out`);
+    await waitFor("logging resumed", () => lineCount(`${w}/out`) > n + 20_000);
+    assertEquals((await second.stop("SIGTERM")).code, 0);
+    assertContiguous(readOr(`${w}/out`));
+  } finally {
+    await cleanup(dir, first, second);
+  }
+});
+
 Deno.test("svscan faults: a service that exits at once is restarted once a second", async () => {
   const dir = await scratch();
   let scan: Scan | undefined;
