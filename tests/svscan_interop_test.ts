@@ -165,6 +165,53 @@ Deno.test({
   },
 });
 
+/** The same tree of bad service directories in `dir`. */
+async function badTree(dir: string): Promise<void> {
+  await Deno.mkdir(`${dir}/norun`);
+  await service(dir, "noexec", "#!/bin/sh\nexit 0\n");
+  await Deno.chmod(`${dir}/noexec/run`, 0o644);
+  await Deno.mkdir(`${dir}/rundir/run`, { recursive: true });
+  await service(dir, "logfile", "#!/bin/sh\nexec sleep 1000\n");
+  await Deno.writeTextFile(`${dir}/logfile/log`, "not a directory");
+  await Deno.symlink("nowhere", `${dir}/dangling`);
+  await Deno.symlink("loop2", `${dir}/loop1`);
+  await Deno.symlink("loop1", `${dir}/loop2`);
+  await Deno.writeTextFile(`${dir}/plainfile`, "");
+}
+
+Deno.test({
+  name: "svscan interop: same messages as Debian's svscan+supervise on bad directories",
+  ignore: !haveDebian,
+  fn: async () => {
+    const a = await scratch(), b = await scratch();
+    let deb: Scan | undefined, ours: Scan | undefined;
+    try {
+      await badTree(a);
+      await badTree(b);
+      // both run with cwd = their directory and no argument: names print the same
+      deb = new Scan(undefined, { cmd: D("svscan"), cwd: a, path: "/usr/bin:/bin" });
+      ours = new Scan(undefined, { cwd: b });
+      const lines = (t: string) => [...new Set(t.split("\n").filter((l) => l))].sort();
+      const want = [
+        "supervise: fatal: unable to chdir to log: not a directory",
+        "supervise: fatal: unable to start noexec/run: access denied",
+        "supervise: fatal: unable to start norun/run: file does not exist",
+        "supervise: fatal: unable to start rundir/run: access denied",
+        "svscan: warning: unable to stat dangling: file does not exist",
+        "svscan: warning: unable to stat loop1: symbolic link loop",
+        "svscan: warning: unable to stat loop2: symbolic link loop",
+      ];
+      await waitFor("Debian's messages", () => lines(deb!.err).length >= want.length);
+      await waitFor("our messages", () => lines(ours!.err).length >= want.length);
+      assertEquals(lines(deb.err), want);
+      assertEquals(lines(ours.err), want);
+    } finally {
+      await cleanup(a, deb);
+      await cleanup(b, ours);
+    }
+  },
+});
+
 Deno.test("svscanboot DIR: svc -dx leftovers, svscan piped into readproctitle", async () => {
   const dir = await scratch();
   let boot: Scan | undefined;
