@@ -9,6 +9,8 @@ lib=$prefix/lib/daemontools
 mkdir -p "$prefix/bin" "$lib"
 rm -rf "$lib/cmd" "$lib/lib"
 cp -R "$src/main.ts" "$src/cmd" "$src/lib" "$lib/"
+cp "$src/contrib/svscan.service" "$lib/svscan.service" # systemd unit: see docs/svscan.md
+rm -rf "$lib/docs" && cp -R "$src/docs" "$lib/docs"
 case $DENO in /*) deno=$DENO ;; *) deno=$(command -v "$DENO") ;; esac
 case $deno in
 "$src"/.tools/*)
