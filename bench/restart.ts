@@ -59,6 +59,14 @@ async function newPid(
   }
 }
 
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z /.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
+  } catch {
+    return false;
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Flavor {
@@ -97,6 +105,7 @@ async function setup(name: string, bin: string): Promise<Flavor> {
 
 async function sample(f: Flavor, settle: number): Promise<number> {
   await sleep(settle);
+  if (!alive(f.proc.pid)) throw new Error(`${f.name}: supervise ${f.proc.pid} is gone`);
   const pid = pidOf(f.dir);
   const t0 = performance.now();
   Deno.kill(pid, "SIGKILL");
@@ -119,8 +128,9 @@ async function teardown(f: Flavor): Promise<void> {
       Deno.kill(pid, "SIGKILL");
     } catch { /* gone */ }
   }
-  f.watcher.close();
-  await f.proc.status;
+  // no f.watcher.close(): it was seen to block forever here; Deno.exit() ends it
+  // bounded: Deno has been seen not to report a killed child's exit here
+  await Promise.race([f.proc.status, sleep(2000)]);
   Deno.removeSync(f.root, { recursive: true });
 }
 
@@ -135,12 +145,17 @@ const debianSupervise = (() => {
   }
 })();
 
+const progress = (s: string) => Deno.stderr.writeSync(new TextEncoder().encode(s));
+progress("building... ");
 const bin = build();
+progress("starting supervise... ");
 const flavors = [await setup("ours", `${bin}/supervise`)];
 if (debianSupervise) flavors.push(await setup("debian", debianSupervise));
+progress("sampling");
 try {
   for (let i = 0; i < SAMPLES; i++) {
     for (const f of flavors) f.restart.push(await sample(f, SETTLE_MS));
+    progress(".");
   }
   for (let i = 0; i < BACK_TO_BACK; i++) {
     // settle past the throttle, kill once to get a fresh start, then kill that one at once
@@ -148,7 +163,9 @@ try {
       await sample(f, SETTLE_MS);
       f.backToBack.push(await sample(f, 0));
     }
+    progress(":");
   }
+  progress("\n");
 } finally {
   for (const f of flavors) await teardown(f);
   Deno.removeSync(bin, { recursive: true });
@@ -169,3 +186,4 @@ console.log(row("restart_ms", (f) => f.restart));
 console.log(row("restart_backtoback_ms", (f) => f.backToBack));
 console.log(`\nsamples ours: ${ours.restart.map((x) => x.toFixed(1)).join(" ")}`);
 if (deb) console.log(`samples debian: ${deb.restart.map((x) => x.toFixed(1)).join(" ")}`);
+Deno.exit(0); // a child Deno failed to reap must not keep the bench alive
