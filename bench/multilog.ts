@@ -1,0 +1,177 @@
+/**
+ * Logger throughput: 200 MB of 100-byte lines piped by `cat` into
+ * `multilog t s16777215 n5 ./log`, ours and Debian's daemontools 0.76 side by side, runs
+ * interleaved (the machine is shared and noisy: compare medians of the same run). Times are
+ * the logger process alone (bash `time` around it); the log directory is emptied before each
+ * run. While ours runs, its VmRSS and PSS (/proc/PID/smaps_rollup) are sampled.
+ * Also: tai64n on 50 MB, once each.
+ *
+ * Usage: deno run -A bench/multilog.ts [ROUNDS] [MB]   (default 3 rounds, 200 MB)
+ * @module
+ */
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const rounds = Number(Deno.args[0] ?? 3);
+const MB = Number(Deno.args[1] ?? 200);
+const tmp = Deno.makeTempDirSync({ prefix: "dt-bench-multilog-" });
+
+function sh(cmd: string, args: string[], env: Record<string, string> = {}): string {
+  const o = new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).outputSync();
+  if (!o.success) throw new Error(`${cmd}: ${new TextDecoder().decode(o.stderr)}`);
+  return new TextDecoder().decode(o.stdout);
+}
+
+/** `count` lines of exactly 100 bytes (99 + newline). */
+function makeInput(path: string, bytes: number): void {
+  const f = Deno.openSync(path, { write: true, create: true, truncate: true });
+  const chunk = new Uint8Array(100 * 10000);
+  const enc = new TextEncoder();
+  let n = 0;
+  for (let written = 0; written < bytes; written += chunk.length) {
+    for (let i = 0; i < 10000; i++, n++) {
+      const head = enc.encode(`${String(n).padStart(8, "0")} `);
+      chunk.set(head, i * 100);
+      chunk.fill(97 + (n % 26), i * 100 + head.length, i * 100 + 99);
+      chunk[i * 100 + 99] = 10;
+    }
+    f.writeSync(chunk);
+  }
+  f.close();
+}
+
+interface Sample {
+  wall: number;
+  cpu: number;
+  rssKb: number;
+  pssKb: number;
+}
+
+function kbField(text: string, name: string): number {
+  const m = new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/** One logger run: `cat input | { time LOGGER ARGS; }`; peak RSS/PSS of the logger. */
+async function once(logger: string, args: string[], input: string, dir: string): Promise<Sample> {
+  try {
+    Deno.removeSync(dir, { recursive: true });
+  } catch { /* first run */ }
+  Deno.mkdirSync(dir);
+  const script = 'TIMEFORMAT="%R %U %S"; cat "$1" | { time "$2" "${@:3}" 2>/dev/null; } 2>&1';
+  const child = new Deno.Command("bash", {
+    args: ["-c", script, "bash", input, logger, ...args],
+    cwd: dir,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let rss = 0;
+  let pss = 0;
+  let done = false;
+  const out = child.output().finally(() => (done = true));
+  const marker = `${dir}/log`;
+  let pid = 0;
+  while (!done) {
+    if (!pid) {
+      for (const e of Deno.readDirSync("/proc")) {
+        if (!/^\d+$/.test(e.name)) continue;
+        try {
+          const cwd = Deno.readLinkSync(`/proc/${e.name}/cwd`);
+          const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
+          // the logger is the process that has moved into its log directory
+          if (cwd === marker && cmd.includes("s16777215")) pid = Number(e.name);
+        } catch { /* gone */ }
+      }
+    }
+    if (pid) {
+      try {
+        rss = Math.max(rss, kbField(Deno.readTextFileSync(`/proc/${pid}/status`), "VmRSS"));
+        pss = Math.max(pss, kbField(Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`), "Pss"));
+      } catch { /* exited */ }
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const o = await out;
+  const [wall, user, sys] = new TextDecoder().decode(o.stdout).trim().split(/\s+/).map(Number);
+  return { wall, cpu: user + sys, rssKb: rss, pssKb: pss };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+
+try {
+  const bin = `${tmp}/bin`;
+  sh("sh", [`${ROOT}/scripts/build.sh`, bin, ROOT], { DENO: Deno.execPath(), DENORT_BIN: "" });
+  const input = `${tmp}/input`;
+  makeInput(input, MB * 1e6);
+  const work = `${tmp}/work`;
+  const loggers = [{ name: "ours", path: `${bin}/multilog` }];
+  try {
+    Deno.statSync("/usr/bin/multilog");
+    loggers.push({ name: "daemontools 0.76", path: "/usr/bin/multilog" });
+  } catch { /* not installed */ }
+  const samples = new Map<string, Sample[]>(loggers.map((l) => [l.name, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const l of loggers) {
+      samples.get(l.name)!.push(
+        await once(l.path, ["t", "s16777215", "n5", "./log"], input, work),
+      );
+    }
+  }
+  const rows = loggers.map((l) => {
+    const s = samples.get(l.name)!;
+    const wall = median(s.map((x) => x.wall));
+    return {
+      name: l.name,
+      mbps: MB / wall,
+      cpu: median(s.map((x) => x.cpu)),
+      cpuPerMb: median(s.map((x) => x.cpu)) / MB * 1000,
+      rss: Math.max(...s.map((x) => x.rssKb)),
+      pss: Math.max(...s.map((x) => x.pssKb)),
+    };
+  });
+  const dt = rows.find((r) => r.name !== "ours");
+  console.log(
+    `multilog t s16777215 n5 ./log, ${MB} MB of 100-byte lines from cat, ${rounds} rounds (median)`,
+  );
+  console.log("| logger | MB/s | CPU s | CPU ms/MB | peak VmRSS kB | peak PSS kB | MB/s ratio |");
+  console.log("|---|---:|---:|---:|---:|---:|---:|");
+  for (const r of rows) {
+    const ratio = dt ? (r.mbps / dt.mbps).toFixed(2) : "n/a";
+    console.log(
+      `| ${r.name} | ${r.mbps.toFixed(1)} | ${r.cpu.toFixed(2)} | ${r.cpuPerMb.toFixed(2)} | ` +
+        `${r.rss} | ${r.pss} | ${ratio} |`,
+    );
+  }
+
+  // tai64n: 50 MB (or less), once each
+  const small = `${tmp}/small`;
+  makeInput(small, Math.min(MB, 50) * 1e6);
+  const tai = [{ name: "ours", path: `${bin}/tai64n` }];
+  try {
+    Deno.statSync("/usr/bin/tai64n");
+    tai.push({ name: "daemontools 0.76", path: "/usr/bin/tai64n" });
+  } catch { /* not installed */ }
+  const smb = Math.min(MB, 50);
+  const res = tai.map((t) => {
+    const o = sh("bash", [
+      "-c",
+      'TIMEFORMAT="%R %U %S"; { time "$1" < "$2" > /dev/null; } 2>&1',
+      "bash",
+      t.path,
+      small,
+    ]);
+    const [wall, user, sys] = o.trim().split(/\s+/).map(Number);
+    return { name: t.name, mbps: smb / wall, cpu: user + sys };
+  });
+  console.log(`\ntai64n < ${smb} MB file > /dev/null, one run each`);
+  console.log("| program | MB/s | CPU s | MB/s ratio |");
+  console.log("|---|---:|---:|---:|");
+  const dtT = res.find((r) => r.name !== "ours");
+  for (const r of res) {
+    const ratio = dtT ? (r.mbps / dtT.mbps).toFixed(2) : "n/a";
+    console.log(`| ${r.name} | ${r.mbps.toFixed(1)} | ${r.cpu.toFixed(2)} | ${ratio} |`);
+  }
+} finally {
+  Deno.removeSync(tmp, { recursive: true });
+}
