@@ -202,6 +202,8 @@ export class Service {
         this.#root = ".";
       } else if (!Deno.statSync(this.#root).isDirectory) {
         this.#fail(`unable to chdir to ${dir}: not a directory`);
+      } else if (c.access(cstr(this.#root), 1 /* X_OK: what chdir needs */) < 0) {
+        this.#fail(`unable to chdir to ${dir}: ${errorStr(errno())}`);
       }
     } catch (e) {
       if (e instanceof ServiceError) throw e;
