@@ -821,3 +821,28 @@ Deno.test("in-process Service (svscan's API): adopt a running pid, restart, dx, 
   }
   void base;
 });
+
+Deno.test("in-process Service: start-up failures throw ServiceError with the exact line", async () => {
+  const { Service, ServiceError } = await import("../lib/service.ts");
+  const base = await root();
+  await Deno.writeTextFile(`${base}/file`, "");
+  await Deno.mkdir(`${base}/svc/supervise/lock`, { recursive: true });
+  const cases: [string, string][] = [
+    [`${base}/file`, "supervise: fatal: unable to chdir to log: not a directory\n"],
+    [`${base}/nope`, "supervise: fatal: unable to chdir to log: file does not exist\n"],
+    [`${base}/svc`, "supervise: fatal: unable to acquire log/supervise/lock: is a directory\n"],
+  ];
+  for (const [path, line] of cases) {
+    const svc = new Service("log", { path });
+    let caught: unknown;
+    try {
+      svc.start();
+    } catch (e) {
+      caught = e;
+    }
+    assert(caught instanceof ServiceError, path);
+    assertEquals([caught.line, caught.code], [line, 111]);
+    assert(svc.finished);
+    await svc.done;
+  }
+});
