@@ -247,12 +247,21 @@ export class Service {
     if (this.#fdControlWrite < 0) {
       this.#fail(`unable to write ${dir}/supervise/control: ${errorStr(errno())}`);
     }
-    // an adopted process keeps its stamp: read the old status before it is overwritten
+    // an adopted process keeps its stamp: read the old status before anything overwrites it
     const old = adoptPid > 0 ? this.#readStatus() : undefined;
-    // 8. status
+    let adopted = 0;
+    if (adoptPid > 0) {
+      const pfd = this.#reactor.watchPid(adoptPid, () => this.#onPidExit(adoptPid));
+      if (pfd >= 0) {
+        this.#pidfd = pfd;
+        adopted = adoptPid;
+      }
+    }
+    // 8. status (pid 0; skipped when adopting, so svstat never sees the service down meanwhile)
     const machine = new Machine(dir, wantUp, this.#opts.clock ?? realClock);
     this.#machine = machine;
-    this.#apply(machine.boot());
+    const boot = machine.boot();
+    if (!adopted) this.#apply(boot);
     // 9. ok FIFO (from here on svok succeeds)
     c.mkfifo(cstr(this.#p("supervise/ok")), 0o600);
     this.#fdOk = c.open(cstr(this.#p("supervise/ok")), O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
@@ -266,15 +275,7 @@ export class Service {
       this.#machine = undefined;
       this.#fail(`unable to read ${dir}/supervise/control: ${errorStr(err)}`);
     }
-    // 10. start ./run (or adopt) and enter the loop
-    let adopted = 0;
-    if (adoptPid > 0) {
-      const pfd = this.#reactor.watchPid(adoptPid, () => this.#onPidExit(adoptPid));
-      if (pfd >= 0) {
-        this.#pidfd = pfd;
-        adopted = adoptPid;
-      }
-    }
+    // 10. start ./run (or take the adopted one) and enter the loop
     const same = old !== undefined && old.pid === adopted;
     this.#apply(
       machine.run(adopted, same ? old.stamp : undefined, same ? old.pausedByte !== 0 : false),
