@@ -191,7 +191,7 @@ Deno.test("multilog: a locked directory is fatal for the second logger (either w
       f = await fed(holder, [d], dir);
       f.write("held\n");
       await waitFor("lock taken", () => read(`${dir}/${d}/current`) === "held\n");
-      const r = await run(second, [d], { cwd: dir, stdin: "x\n" });
+      const r = await run(second, [d], { cwd: dir }); // fails before reading stdin
       assertEquals(
         [r.code, r.stderr],
         [111, `multilog: fatal: unable to lock directory ${d}: temporary failure\n`],
