@@ -224,7 +224,7 @@ Deno.test("start-up layout, modes, and a clean ./run (cwd, fds, signals, process
     // ./run is `sh` until it execs sleep
     await waitFor(
       "exec sleep",
-      () => Deno.readLinkSync(`/proc/${st.pid}/exe`) === "/usr/bin/sleep",
+      () => Deno.readLinkSync(`/proc/${st.pid}/exe`).endsWith("/sleep"),
     );
     // only 0, 1, 2: fd 7 that supervise inherited is not passed on (an extension of 0.76)
     assertEquals([...Deno.readDirSync(`/proc/${st.pid}/fd`)].map((e) => e.name).sort(), [
@@ -659,7 +659,7 @@ Deno.test({
       for (const r of Object.values(dirs)) {
         await waitFor("stubborn sleeps", () => {
           const pid = status(`${r}/stubborn`)?.pid;
-          return pid && Deno.readLinkSync(`/proc/${pid}/exe`) === "/usr/bin/sleep";
+          return pid && Deno.readLinkSync(`/proc/${pid}/exe`).endsWith("/sleep");
         });
       }
       await step("stubborn", "-d", /^stubborn: up \(pid P\) S seconds, want down\n.* 00 64 /);
