@@ -65,8 +65,10 @@ export async function main(args: string[]): Promise<number> {
 
   const M = engine.M;
   // grow a smaller pipe (fails harmlessly on anything else, or beyond the user's pipe quota)
+  const saved = sys.lastErr(); // not a call 0.76 makes: keep its stale errno intact
   const pipeSize = sys.fcntl(0, F_GETPIPE_SZ, 0);
   if (pipeSize > 0 && pipeSize < PIPE_SIZE) sys.fcntl(0, F_SETPIPE_SZ, PIPE_SIZE);
+  sys.setErr(saved);
   let atNewline = true; // 0.76's flagnewline: the last byte read was \n
   for (;;) {
     engine.commitAll();
@@ -76,6 +78,7 @@ export async function main(args: string[]): Promise<number> {
     }
     if (term && atNewline) break;
     const woke = await ready.wait();
+    if (woke === "signal") sys.setErr(EINTR); // 0.76's read() fails so (a stale errno later)
     if (woke !== "ready") continue;
     // after TERM, finish the line one byte at a time and leave the rest unread (0.76)
     const n = sys.read(0, M.subarray(0, term ? 1 : engine.inputSize));

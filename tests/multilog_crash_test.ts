@@ -261,3 +261,31 @@ Deno.test("multilog: disk full pauses and resumes without losing a line", async 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "multilog vs Debian: a processor killed by a signal: same warnings, same files",
+  ignore: !theirs,
+  fn: async () => {
+    const proc = "if [ -e ../crashed ]; then cat; else : > ../crashed; kill -9 $$; fi";
+    let input = "";
+    for (let i = 0; i < 600; i++) input += `${i} abcdefghijabcdefghij\n`;
+    const one = async (bin: string) => {
+      const dir = await scratch();
+      try {
+        Deno.writeTextFileSync(`${dir}/input`, input);
+        const r = await runWithFile(bin, ["s4096", `!${proc}`, "./d"], dir, `${dir}/input`);
+        return { code: r.code, stderr: r.stderr, snap: snapshot(`${dir}/d`) };
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    };
+    // both at once: each sits through 0.76's two 5-second pauses
+    const [o, d] = await Promise.all([one(ours()), one(theirs!)]);
+    assertEquals(
+      o.stderr,
+      "multilog: warning: processor crashed in ./d, pausing: file does not exist\n" +
+        "multilog: warning: processor failed in ./d, pausing\n",
+    );
+    assertEquals(o, d);
+  },
+});

@@ -14,7 +14,7 @@
  * @module
  */
 import { fatal, warn, writeErr } from "../msg.ts";
-import { EINTR, ENOENT, errorStr } from "../errors.ts";
+import { ENOENT, errorStr } from "../errors.ts";
 import { LOCK_EX, LOCK_NB } from "../libc.ts";
 import * as sys from "./sys.ts";
 import { pause } from "./sys.ts";
@@ -243,9 +243,9 @@ export class LogDir {
         warn(P, `wait failed for processor in ${d}, pausing: ${errorStr(r.errno)}`);
         sys.deepsleep(5);
       } else if (r.kind === "crashed") {
-        // 0.76 appends whatever errno is left over; observed: EINTR from its wait
-        warn(P, `processor crashed in ${d}, pausing: ${errorStr(EINTR)}`);
-        sys.deepsleep(5);
+        // 0.76 appends whatever errno is left over from an earlier failure (ENOENT from the
+        // start-up stats, EINTR from a read interrupted by ALRM/TERM...): so do we
+        pause(`processor crashed in ${d}, pausing: `);
       }
       warn(P, `processor failed in ${d}, pausing`);
       sys.deepsleep(5);

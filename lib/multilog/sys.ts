@@ -26,6 +26,14 @@ export function lastErr(): number {
   return err;
 }
 
+/**
+ * Record `e` as the last failure without a call: where 0.76 would have seen a system call
+ * fail (its read() interrupted by a signal), so stale-errno messages come out alike.
+ */
+export function setErr(e: number): void {
+  err = e;
+}
+
 /** djb's text for the last failure. */
 export function lastErrText(): string {
   return errorStr(err);
