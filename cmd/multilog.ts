@@ -5,6 +5,7 @@
  * see docs/multilog.md.
  * @module
  */
+import { bindNow } from "../lib/libc.ts";
 import { fatal } from "../lib/msg.ts";
 import { EAGAIN, EINTR } from "../lib/errors.ts";
 import { Engine } from "../lib/multilog/engine.ts";
@@ -31,6 +32,23 @@ export async function main(args: string[]): Promise<number> {
   // 0.76 blocks TERM and ALRM first thing; here they only set flags until the next read
   let term = false;
   let alrm = false;
+  // one dlopen for the calls every run makes (each lazily bound symbol costs its own)
+  bindNow(
+    "umask",
+    "open",
+    "close",
+    "read",
+    "write",
+    "fsync",
+    "fchmod",
+    "fchdir",
+    "flock",
+    "fcntl",
+    "epoll_create1",
+    "epoll_ctl",
+    "epoll_wait_async",
+    "clock_gettime",
+  );
   const ready = new Readiness(0);
   Deno.addSignalListener("SIGTERM", () => {
     term = true;
