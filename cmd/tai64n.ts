@@ -7,6 +7,7 @@
  */
 import { EINTR } from "../lib/errors.ts";
 import { STAMP_LEN, stampNow } from "../lib/multilog/stamp.ts";
+import { Output } from "../lib/multilog/output.ts";
 import * as sys from "../lib/multilog/sys.ts";
 
 const IN = 65536;
@@ -15,27 +16,11 @@ const OUT = 2 * IN;
 /** Entry point. */
 export function main(_args: string[]): number {
   const input = new Uint8Array(IN + 1);
-  const out = new Uint8Array(OUT);
+  const out = new Output(OUT);
   const stamp = new Uint8Array(STAMP_LEN);
-  let olen = 0;
   let atStart = true;
-  const put = (b: Uint8Array): void => {
-    let off = 0;
-    while (off < b.length) {
-      const w = sys.write(1, b.subarray(off));
-      if (w < 0) {
-        if (sys.lastErr() === EINTR) continue;
-        Deno.exit(111);
-      }
-      off += w;
-    }
-  };
-  const flush = (): void => {
-    put(out.subarray(0, olen));
-    olen = 0;
-  };
   for (;;) {
-    flush();
+    out.flush();
     const n = sys.read(0, input.subarray(0, IN));
     if (n < 0) {
       if (sys.lastErr() === EINTR) continue;
@@ -47,20 +32,12 @@ export function main(_args: string[]): number {
     let pos = 0;
     while (pos < n) {
       if (atStart) {
-        if (olen + STAMP_LEN > OUT) flush();
-        out.set(stamp, olen);
-        olen += STAMP_LEN;
+        out.append(stamp);
         atStart = false;
       }
       const nl = input.indexOf(10, pos);
       const end = nl < n ? nl + 1 : n;
-      if (end - pos > OUT - olen) {
-        flush();
-        put(input.subarray(pos, end));
-      } else {
-        out.set(input.subarray(pos, end), olen);
-        olen += end - pos;
-      }
+      out.append(input.subarray(pos, end));
       atStart = nl < n;
       pos = end;
     }

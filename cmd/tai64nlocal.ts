@@ -8,6 +8,7 @@
  */
 import { EINTR } from "../lib/errors.ts";
 import { libc } from "../lib/libc.ts";
+import { Output } from "../lib/multilog/output.ts";
 import * as sys from "../lib/multilog/sys.ts";
 
 const IN = 65536;
@@ -18,27 +19,8 @@ const M64 = (1n << 64n) - 1n;
 /** Entry point. */
 export function main(_args: string[]): number {
   const input = new Uint8Array(IN);
-  const out = new Uint8Array(OUT);
-  let olen = 0;
-  const put = (b: Uint8Array): void => {
-    let off = 0;
-    while (off < b.length) {
-      const w = sys.write(1, b.subarray(off));
-      if (w < 0) {
-        if (sys.lastErr() === EINTR) continue;
-        Deno.exit(111);
-      }
-      off += w;
-    }
-  };
-  const flush = (): void => {
-    put(out.subarray(0, olen));
-    olen = 0;
-  };
-  const byte = (c: number): void => {
-    if (olen === out.length) flush();
-    out[olen++] = c;
-  };
+  const out = new Output(OUT);
+  const byte = (c: number): void => out.byte(c);
   const text = (s: string): void => {
     for (let i = 0; i < s.length; i++) byte(s.charCodeAt(i));
   };
@@ -71,7 +53,7 @@ export function main(_args: string[]): number {
   const REST = 2; // copying the rest of the line
   let state = LINE;
   for (;;) {
-    flush();
+    out.flush();
     const n = sys.read(0, input);
     if (n < 0) {
       if (sys.lastErr() === EINTR) continue;
@@ -84,13 +66,7 @@ export function main(_args: string[]): number {
         const nl = input.indexOf(10, pos);
         const whole = nl >= 0 && nl < n;
         const end = whole ? nl + 1 : n;
-        const len = end - pos;
-        if (len > out.length - olen) flush();
-        if (len > out.length) put(input.subarray(pos, end));
-        else {
-          out.set(input.subarray(pos, end), olen);
-          olen += len;
-        }
+        out.append(input.subarray(pos, end));
         if (whole) state = LINE;
         pos = end;
         continue;
