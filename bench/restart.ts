@@ -5,6 +5,7 @@
  * - restart_ms: the service has been up > 1 s (1.5 s settle), SIGKILL -> the status file
  *   names a new pid (inotify on supervise/, no polling).
  * - restart_backtoback_ms: killed right after it came up: the 1-second start throttle.
+ * - startup_ms: exec of `supervise svc` -> status names ./run's pid (Deno's start-up cost).
  *
  * Usage: deno run -A bench/restart.ts [SAMPLES]   (default 9; ~1 minute)
  * @module
@@ -14,6 +15,7 @@ import { decodeStatus } from "../lib/status.ts";
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const SAMPLES = Number(Deno.args[0] ?? 9);
 const BACK_TO_BACK = 3;
+const STARTUPS = 7;
 const SETTLE_MS = 1500;
 
 function build(): string {
@@ -76,8 +78,10 @@ interface Flavor {
   proc: Deno.ChildProcess;
   watcher: Deno.FsWatcher;
   events: AsyncIterator<Deno.FsEvent>;
+  bin: string;
   restart: number[];
   backToBack: number[];
+  startup: number[];
 }
 
 async function setup(name: string, bin: string): Promise<Flavor> {
@@ -100,7 +104,7 @@ async function setup(name: string, bin: string): Promise<Flavor> {
   }
   const watcher = Deno.watchFs(`${dir}/supervise`, { recursive: false });
   const events = watcher[Symbol.asyncIterator]();
-  return { name, root, dir, proc, watcher, events, restart: [], backToBack: [] };
+  return { name, root, dir, proc, watcher, events, bin, restart: [], backToBack: [], startup: [] };
 }
 
 async function sample(f: Flavor, settle: number): Promise<number> {
@@ -145,6 +149,26 @@ const debianSupervise = (() => {
   }
 })();
 
+/** exec of `bin svc` -> the status file names ./run's pid (a fresh directory each time). */
+async function startup(bin: string): Promise<number> {
+  const root = Deno.makeTempDirSync({ prefix: "dt-bench-start-" });
+  Deno.mkdirSync(`${root}/svc`);
+  Deno.writeTextFileSync(`${root}/svc/run`, "#!/bin/sh\nexec sleep 100000\n", { mode: 0o755 });
+  const t0 = performance.now();
+  const p = new Deno.Command(bin, { args: ["svc"], cwd: root, stderr: "inherit" }).spawn();
+  let pid = 0;
+  while (!(pid = pidOf(`${root}/svc`))) {
+    if (performance.now() - t0 > 10_000) throw new Error(`${bin}: no start within 10 s`);
+    await sleep(1);
+  }
+  const t = performance.now() - t0;
+  p.kill("SIGKILL");
+  Deno.kill(pid, "SIGKILL");
+  await Promise.race([p.status, sleep(2000)]);
+  Deno.removeSync(root, { recursive: true });
+  return t;
+}
+
 const progress = (s: string) => Deno.stderr.writeSync(new TextEncoder().encode(s));
 progress("building... ");
 const bin = build();
@@ -165,6 +189,9 @@ try {
     }
     progress(":");
   }
+  for (let i = 0; i < STARTUPS; i++) {
+    for (const f of flavors) f.startup.push(await startup(f.bin));
+  }
   progress("\n");
 } finally {
   for (const f of flavors) await teardown(f);
@@ -179,11 +206,15 @@ const row = (metric: string, get: (f: Flavor) => number[]) => {
     deb ? (a / b).toFixed(2) : "n/a"
   } |`;
 };
-console.log(`restart after SIGKILL, medians of ${SAMPLES} (back-to-back: ${BACK_TO_BACK})\n`);
+console.log(
+  `restart after SIGKILL, medians of ${SAMPLES} (back-to-back: ${BACK_TO_BACK}, ` +
+    `start-up: ${STARTUPS})\n`,
+);
 console.log("| metric | ours (ms) | debian (ms) | ours/debian |");
 console.log("|---|---:|---:|---:|");
 console.log(row("restart_ms", (f) => f.restart));
 console.log(row("restart_backtoback_ms", (f) => f.backToBack));
+console.log(row("startup_ms", (f) => f.startup));
 console.log(`\nsamples ours: ${ours.restart.map((x) => x.toFixed(1)).join(" ")}`);
 if (deb) console.log(`samples debian: ${deb.restart.map((x) => x.toFixed(1)).join(" ")}`);
 Deno.exit(0); // a child Deno failed to reap must not keep the bench alive
