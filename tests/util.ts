@@ -17,7 +17,7 @@ export function bin(): string {
   const dir = Deno.makeTempDirSync({ prefix: "dt-bin-" });
   const out = new Deno.Command("sh", {
     args: [`${ROOT}/scripts/build.sh`, dir, ROOT],
-    env: { DENO: Deno.execPath(), DENORT_BIN: "" },
+    env: { DENO: Deno.execPath(), DENORT_BIN: "", LAUNCHER_ONLY: "1" },
     stdout: "piped",
     stderr: "piped",
   }).outputSync();
