@@ -79,6 +79,8 @@ export async function dispatch(): Promise<void> {
     onError(ev.error);
   });
   try {
+    // svscan re-executes itself for a small heap: before loading its modules, not after
+    if (prog === "svscan") (await import("./lib/svscan_v8.ts")).leanHeap();
     // a URL built at run time: a plain template literal makes Deno preload every cmd/*.ts
     const mod: { main: Main } = await import(new URL(`./cmd/${prog}.ts`, import.meta.url).href);
     const code = await mod.main(args);

@@ -32,6 +32,7 @@ import { writeErr } from "../lib/msg.ts";
 import { reactor } from "../lib/reactor.ts";
 import { dropEntry, type Entry, type ScanHost, Scanner } from "../lib/scan.ts";
 import { Service, ServiceError } from "../lib/service.ts";
+import { currentEnv } from "../lib/spawn.ts";
 import { adoptable } from "../lib/svscan_adopt.ts";
 import { leanHeap } from "../lib/svscan_v8.ts";
 import { eventsReliable } from "../lib/svscan_watch.ts";
@@ -110,6 +111,8 @@ class SvScan implements ScanHost {
   #stopping = false;
   #pid1: boolean;
   #reliable: boolean;
+  /** Every service's environment: ours, taken once (encoded once: lib/spawn.ts). */
+  #env = currentEnv();
   /** `/proc/PID/fd` when /proc is there (see Entry.fd), else "". */
   #procFd = ((p) => {
     try {
@@ -142,6 +145,7 @@ class SvScan implements ScanHost {
       stdout: main && e.pipe ? serviceEnd(e.pipe) : undefined,
       log: this.#log,
       onExit: (s) => this.#ended(e, s),
+      env: this.#env,
     });
     try {
       const pid = adoptable(`${path}/supervise/status`);

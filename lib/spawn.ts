@@ -43,6 +43,14 @@ export function currentEnv(): string[] {
   return Object.entries(Deno.env.toObject()).map(([k, v]) => `${k}=${v}`);
 }
 
+/** A caller's env array encoded once (svscan passes the same array for every service). */
+const envCache = new WeakMap<readonly string[], ReturnType<typeof cstrArray>>();
+function encodedEnv(env: readonly string[]): ReturnType<typeof cstrArray> {
+  let e = envCache.get(env);
+  if (!e) envCache.set(env, e = cstrArray(env));
+  return e;
+}
+
 /** Spawn `path` with `argv` (argv[0] included). Never throws for system errors. */
 export function spawn(path: string, argv: readonly string[], opts: SpawnOptions = {}): SpawnResult {
   const c = libc();
@@ -64,7 +72,7 @@ export function spawn(path: string, argv: readonly string[], opts: SpawnOptions 
     const pidOut = new Int32Array(1);
     const file = cstr(path);
     const args = cstrArray(argv);
-    const env = cstrArray(opts.env ?? currentEnv());
+    const env = opts.env ? encodedEnv(opts.env) : cstrArray(currentEnv());
     const r = c.posix_spawn(pidOut, file, fa, attr, args.ptrs, env.ptrs);
     // keep the strings alive until here
     void args.keep;

@@ -12,12 +12,15 @@ import { cstr, cstrArray, libc, SIG_DFL, SIGPIPE } from "./libc.ts";
 const FLAG = "--max-semi-space-size=1";
 /** Marks the re-executed process; holds the caller's DENO_V8_FLAGS (or "-" for none). */
 const MARK = "DAEMONTOOLS_SVSCAN_V8";
+let done = false;
 
 /**
  * Either re-execute this process with the flag (does not return on success) or, in the
  * re-executed process, put DENO_V8_FLAGS back as the caller had it.
  */
 export function leanHeap(): void {
+  if (done) return; // once per process (main.ts calls it before loading svscan)
+  done = true;
   const mark = Deno.env.get(MARK);
   if (mark !== undefined) {
     Deno.env.delete(MARK);

@@ -834,6 +834,33 @@ Deno.test("in-process Service (svscan's API): adopt a running pid, restart, dx, 
   void base;
 });
 
+Deno.test("in-process Service: env option is ./run's whole environment", async () => {
+  const { Service } = await import("../lib/service.ts");
+  const shared = (await import("../lib/reactor.ts")).reactor();
+  const { dir } = await svcDir("#!/bin/sh\nenv > env.out\nexec sleep 100000\n");
+  const env = ["PATH=/usr/bin:/bin", "SVC_TEST_ENV=one two"];
+  const svc = new Service("svc", { path: dir, env });
+  try {
+    svc.start();
+    const out = await waitFor("env written", () => {
+      try {
+        const t = Deno.readTextFileSync(`${dir}/env.out`);
+        return t.includes("SVC_TEST_ENV") ? t : undefined;
+      } catch {
+        return undefined;
+      }
+    });
+    const lines = out.trim().split("\n").filter((l) => !/^(PWD|SHLVL|_)=/.test(l)).sort();
+    assertEquals(lines, env);
+    svc.control("dx");
+    await svc.done;
+  } finally {
+    svc.close();
+    await cleanup();
+    await shared.idle();
+  }
+});
+
 Deno.test("in-process Service: start-up failures throw ServiceError with the exact line", async () => {
   const { Service, ServiceError } = await import("../lib/service.ts");
   const base = await root();
