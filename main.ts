@@ -80,7 +80,9 @@ export async function dispatch(): Promise<void> {
   });
   try {
     // svscan re-executes itself for a small heap: before loading its modules, not after
-    if (prog === "svscan") (await import("./lib/svscan_v8.ts")).leanHeap();
+    if (prog === "svscan") {
+      (await import(new URL("./lib/svscan_v8.ts", import.meta.url).href)).leanHeap();
+    }
     // a URL built at run time: a plain template literal makes Deno preload every cmd/*.ts
     const mod: { main: Main } = await import(new URL(`./cmd/${prog}.ts`, import.meta.url).href);
     const code = await mod.main(args);
