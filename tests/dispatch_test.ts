@@ -30,3 +30,23 @@ Deno.test("every program has its link and its module", async () => {
     assertEquals(Deno.statSync(new URL(`../cmd/${p}.ts`, import.meta.url)).isFile, true, p);
   }
 });
+
+Deno.test("busybox style: daemontools PROGRAM ARGS runs PROGRAM", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dt-dispatch-" });
+  try {
+    const viaLink = await run(`${bin()}/svok`, [`${dir}/missing`]);
+    const viaName = await run(`${bin()}/daemontools`, ["svok", `${dir}/missing`]);
+    assertEquals(viaName.code, 111);
+    assertEquals(
+      viaName.stderr,
+      `svok: fatal: unable to chdir to ${dir}/missing: file does not exist\n`,
+    );
+    assertEquals([viaName.code, viaName.stdout, viaName.stderr], [
+      viaLink.code,
+      viaLink.stdout,
+      viaLink.stderr,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
