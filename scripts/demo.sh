@@ -33,4 +33,39 @@ show svc -x "$dir/clock"
 wait $sup
 echo "# supervise exited with status $?"
 show svstat "$dir/clock"
+
+echo
+echo "# svscan $dir/scan: every service and its logger supervised from one process"
+mkdir -p "$dir/scan/hello/log"
+cat >"$dir/scan/hello/run" <<'RUN'
+#!/bin/sh
+i=0
+while :; do i=$((i + 1)); echo "hello $i"; sleep 0.2; done
+RUN
+cat >"$dir/scan/hello/log/run" <<'RUN'
+#!/bin/sh
+exec multilog t ./main
+RUN
+mkdir -p "$dir/scan/ticker"
+cat >"$dir/scan/ticker/run" <<'RUN'
+#!/bin/sh
+exec sleep 1000
+RUN
+chmod 755 "$dir/scan/hello/run" "$dir/scan/hello/log/run" "$dir/scan/ticker/run"
+svscan "$dir/scan" &
+scan=$!
+trap 'kill -TERM $scan 2>/dev/null; wait $scan 2>/dev/null; rm -rf "$dir"' EXIT
+wait_until() { i=0; until "$@" >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 400 ] || exit 1; sleep 0.05; done; }
+has_lines() { [ "$(grep -c hello "$dir/scan/hello/log/main/current" 2>/dev/null)" -ge 3 ]; }
+wait_until has_lines
+show svstat "$dir/scan/hello" "$dir/scan/hello/log" "$dir/scan/ticker"
+echo "\$ ps -o pid,rss,args --ppid $scan   # the children of the one svscan process"
+ps -o pid,rss,args --ppid "$scan"
+echo "\$ tai64nlocal < $dir/scan/hello/log/main/current | head -n 3"
+tai64nlocal <"$dir/scan/hello/log/main/current" | head -n 3
+echo "# svscan gets TERM: services stop first, then their loggers, then svscan exits"
+kill -TERM "$scan"
+wait "$scan"
+echo "# svscan exited with status $?"
+show svstat "$dir/scan/hello" "$dir/scan/ticker"
 trap 'rm -rf "$dir"' EXIT
