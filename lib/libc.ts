@@ -106,6 +106,18 @@ const opened: Deno.DynamicLibrary<Deno.ForeignLibraryInterface>[] = [];
  */
 export function libc(): Lib {
   if (lib !== undefined) return lib;
+  lib = table();
+  // bound now: binding it lazily inside errno() would run a dlopen between the failing call
+  // and the read, which may clobber errno
+  void lib.__errno_location;
+  return lib;
+}
+
+let unbound: Lib | undefined;
+
+/** The symbol table, nothing bound yet. */
+function table(): Lib {
+  if (unbound !== undefined) return unbound;
   const table = {} as Record<string, unknown>;
   for (const name of Object.keys(SYMBOLS) as (keyof typeof SYMBOLS)[]) {
     Object.defineProperty(table, name, {
@@ -120,11 +132,8 @@ export function libc(): Lib {
       },
     });
   }
-  lib = table as Lib;
-  // bound now: binding it lazily inside errno() would run a dlopen between the failing call
-  // and the read, which may clobber errno
-  void lib.__errno_location;
-  return lib;
+  unbound = table as Lib;
+  return unbound;
 }
 
 /**
@@ -132,19 +141,22 @@ export function libc(): Lib {
  * ~0.3 ms alone. For short-lived programs that know what they will call.
  */
 export function bindNow(...names: (keyof typeof SYMBOLS)[]): void {
-  const table = libc() as unknown as Record<string, unknown>;
+  const t = table() as unknown as Record<string, unknown>;
   const want: Record<string, Deno.ForeignFunction> = {};
-  for (const n of names) {
-    if (Object.getOwnPropertyDescriptor(table, n)?.get) {
+  // __errno_location in the same dlopen (libc() alone would open the library once more for it)
+  for (const n of ["__errno_location", ...names] as (keyof typeof SYMBOLS)[]) {
+    if (Object.getOwnPropertyDescriptor(t, n)?.get) {
       want[n] = SYMBOLS[n] as Deno.ForeignFunction;
     }
   }
-  if (Object.keys(want).length === 0) return;
-  const dl = Deno.dlopen("libc.so.6", want);
-  opened.push(dl);
-  for (const n of Object.keys(want)) {
-    Object.defineProperty(table, n, { value: dl.symbols[n], enumerable: true, writable: true });
+  if (Object.keys(want).length > 0) {
+    const dl = Deno.dlopen("libc.so.6", want);
+    opened.push(dl);
+    for (const n of Object.keys(want)) {
+      Object.defineProperty(t, n, { value: dl.symbols[n], enumerable: true, writable: true });
+    }
   }
+  lib = t as unknown as Lib;
 }
 
 /** errno of the last failing libc call (read it at once). */
