@@ -331,6 +331,9 @@ Deno.test({
   ignore: !isRoot,
   fn: async () => {
     const d = fx();
+    // what this test process hands every child, sampled at spawn time (not after: other
+    // tests in this process may open or close descriptors meanwhile)
+    const inherited = passedOn();
     const child = new Deno.Command("/bin/sh", {
       args: [
         "-c",
@@ -376,7 +379,7 @@ Deno.test({
       );
       // stdio, the inherited 5 (and whatever this test process passes on), setlock's lock at
       // 0.76's number: the lowest one free in the program
-      const had = new Set([0, 1, 2, 5, ...passedOn()]);
+      const had = new Set([0, 1, 2, 5, ...inherited]);
       let lockFd = 0;
       while (had.has(lockFd)) lockFd++;
       assertEquals(fds, [...had, lockFd].sort((a, b) => a - b));
