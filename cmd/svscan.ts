@@ -350,6 +350,20 @@ export function main(args: string[]): void {
       die(`unable to chdir to ${dir}: ${errorStr(errnoOf(e))}`);
     }
   }
+  // a stop signal from the moment the lock may exist: nothing is supervised yet, so exit 0
+  const early = () => Deno.exit(0);
+  const stops: Deno.Signal[] = ["SIGTERM", "SIGINT", "SIGPWR" as Deno.Signal];
+  const installed = stops.filter((sig) => {
+    try {
+      Deno.addSignalListener(sig, early);
+      return true;
+    } catch {
+      return false; // not offered on this platform
+    }
+  });
   const fifos = guard(dir ?? ".");
-  new SvScan(fifos).run();
+  const scanner = new SvScan(fifos);
+  // same tick: a signal that arrived meanwhile is dispatched to run()'s listeners
+  for (const sig of installed) Deno.removeSignalListener(sig, early);
+  scanner.run();
 }
