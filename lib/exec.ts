@@ -39,6 +39,7 @@ import {
 } from "./libc.ts";
 import { EACCES, EISDIR, ENOENT, EPERM, errorStr } from "./errors.ts";
 import { writeErr } from "./msg.ts";
+import { PROGRAMS } from "../main.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -165,17 +166,9 @@ export const LINKS = [
  * process too (no second start-up). readproctitle is left out on purpose:
  * it writes into its own argv memory, which must be its own command line.
  */
-export const TERMINALS = [
-  "multilog",
-  "supervise",
-  "svc",
-  "svok",
-  "svscan",
-  "svscanboot",
-  "svstat",
-  "tai64n",
-  "tai64nlocal",
-] as const;
+export const TERMINALS: readonly string[] = PROGRAMS.filter((p) =>
+  !(LINKS as readonly string[]).includes(p) && p !== "readproctitle"
+);
 
 /** What a chain loader does to the process; returns the child's argv or an exit code. */
 export type Apply = (args: string[], ctx: Chain, argv0: string) => string[] | number;
@@ -624,7 +617,7 @@ export class Chain {
     const me = self();
     if (me === null) return undefined;
     if (!(LINKS as readonly string[]).includes(name)) {
-      if (!(TERMINALS as readonly string[]).includes(name)) return undefined;
+      if (!TERMINALS.includes(name)) return undefined;
     }
     if (fileId(cand) !== me) return undefined;
     if (sysPath(NR.access, cand, 1 /* X_OK */) === -1) return errno();
