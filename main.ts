@@ -28,6 +28,46 @@ export const PROGRAMS = [
   "tai64nlocal",
 ] as const;
 
+/**
+ * Extension of our modules where this one runs: `.ts` from the sources, `.js` from the bundle
+ * scripts/build.sh makes (same layout: `cmd/NAME.js`, `lib/NAME.js` beside `main.js`, and
+ * shared chunks beside it too, so a URL built here is right from either).
+ */
+const EXT = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+
+/** URL of one of our modules (`cmd/svc`, `lib/svscan_v8`), for a dynamic import. */
+export function moduleUrl(path: string): string {
+  // a URL computed at run time: a literal import would put every program in the start-up graph
+  return new URL(`./${path}${EXT}`, import.meta.url).href;
+}
+
+/**
+ * The chain loaders: run as the next link of a chain of ours, their effect is applied in the
+ * same process (lib/exec.ts).
+ */
+export const LINKS = [
+  "envdir",
+  "envuidgid",
+  "fghack",
+  "pgrphack",
+  "setlock",
+  "setuidgid",
+  "softlimit",
+] as const;
+
+const loading = new Map<string, Promise<unknown>>();
+
+/** Import program `name`'s module (once per process: later calls share the promise). */
+export function loadProgram(name: string): Promise<unknown> {
+  let p = loading.get(name);
+  if (!p) {
+    p = import(moduleUrl(`cmd/${name}`));
+    p.catch(() => {}); // a failed preload is reported (or worked around) when used
+    loading.set(name, p);
+  }
+  return p;
+}
+
 /** Signature every `cmd/NAME.ts` exports as `main`. A number is the exit code. */
 export type Main = (args: string[]) => number | void | Promise<number | void>;
 
@@ -81,10 +121,18 @@ export async function dispatch(): Promise<void> {
   try {
     // svscan re-executes itself for a small heap: before loading its modules, not after
     if (prog === "svscan") {
-      (await import(new URL("./lib/svscan_v8.ts", import.meta.url).href)).leanHeap();
+      (await import(moduleUrl("lib/svscan_v8"))).leanHeap();
     }
     // a URL built at run time: a plain template literal makes Deno preload every cmd/*.ts
-    const mod: { main: Main } = await import(new URL(`./cmd/${prog}.ts`, import.meta.url).href);
+    const self = loadProgram(prog);
+    if ((LINKS as readonly string[]).includes(prog)) {
+      // the programs of ours a chain may run next load in the same round as this one
+      for (const w of args) {
+        const b = basename(w);
+        if (isProgram(b) && b !== "readproctitle") loadProgram(b);
+      }
+    }
+    const mod = (await self) as { main: Main };
     const code = await mod.main(args);
     if (typeof code === "number") Deno.exit(code);
   } catch (e) {

@@ -11,13 +11,10 @@
  * - one Deno hello-world start-up (`deno run -A hello.ts`), the unit of the target
  *   "whole chain <= 1.3 x one Deno start-up".
  *
- * Usage: deno run -A bench/chain.ts [ROUNDS] [--main-fix]   (default 25 rounds)
- * `--main-fix` adds the chain built from a scratch copy whose main.ts imports the program by a
- * computed URL instead of a template literal (see docs/chain-loaders.md, "Figures").
+ * Usage: deno run -A bench/chain.ts [ROUNDS]   (default 25 rounds)
  * @module
  */
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const mainFix = Deno.args.includes("--main-fix");
 const rounds = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? 25);
 const deno = Deno.execPath();
 const tmp = Deno.makeTempDirSync({ prefix: "dt-bench-chain-" });
@@ -59,24 +56,6 @@ try {
     { name: "ours: 3-link chain, in-process", argv: chain(bin) },
     { name: "ours: 3-link chain, exec per link", argv: chain(copies) },
   ];
-  if (mainFix) {
-    const copy = `${tmp}/fixed`;
-    Deno.mkdirSync(copy);
-    sh("cp", ["-r", `${ROOT}/main.ts`, `${ROOT}/cmd`, `${ROOT}/lib`, `${ROOT}/scripts`, copy]);
-    const main = Deno.readTextFileSync(`${copy}/main.ts`);
-    const fixed = main.replace(
-      "import(`./cmd/${prog}.ts`)",
-      "import(new URL(`./cmd/${prog}.ts`, import.meta.url).href)",
-    );
-    if (fixed === main) throw new Error("main.ts: template import not found (already fixed?)");
-    Deno.writeTextFileSync(`${copy}/main.ts`, fixed);
-    sh("sh", [`${copy}/scripts/build.sh`, `${copy}/bin`, copy], { DENO: deno, DENORT_BIN: "" });
-    Deno.chmodSync(copy, 0o755);
-    variants.push({
-      name: "ours: in-process, main.ts computed import",
-      argv: chain(`${copy}/bin`),
-    });
-  }
   const haveDebian = (() => {
     try {
       return !Deno.realPathSync("/usr/bin/envdir").startsWith(ROOT);

@@ -39,7 +39,7 @@ import {
 } from "./libc.ts";
 import { EACCES, EISDIR, ENOENT, EPERM, errorStr } from "./errors.ts";
 import { writeErr } from "./msg.ts";
-import { PROGRAMS } from "../main.ts";
+import { LINKS, loadProgram, PROGRAMS } from "../main.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -151,15 +151,7 @@ const DEFERRED = new Set([
 ]);
 
 /** Our chain loaders: their effect is applied in this process when they are next in a chain. */
-export const LINKS = [
-  "envdir",
-  "envuidgid",
-  "fghack",
-  "pgrphack",
-  "setlock",
-  "setuidgid",
-  "softlimit",
-] as const;
+export { LINKS };
 
 /**
  * Our other programs: when a chain ends in one of them it runs in this
@@ -333,13 +325,23 @@ export class Chain {
   private handoff: { fd: number; target: number }[] = [];
   private errnoView: Deno.UnsafePointerView | undefined;
 
+  /**
+   * Which threads a credential change must reach: all of them when the chain names a program of
+   * ours that would keep this process running (multilog, svscan, ..., and fghack, which stays to
+   * wait for its child), else only the calling one, which is the one that will execve (see
+   * lib/account.ts).
+   */
+  readonly reach: "all" | "caller";
+
   /** `words`: the chain's command line (to bind the libc symbols it will use at once). */
   constructor(words: string[] = []) {
+    const resident = (w: string) => TERMINALS.includes(w) || w === "fghack";
+    this.reach = words.some((w) => resident(basename(w))) ? "all" : "caller";
     // one dlopen for what the chain will need (each dlopen costs ~1 ms, each symbol ~0.1 ms);
     // binding __errno_location late could clobber errno
-    if (words.some((w) => w.endsWith("uidgid"))) {
-      bindNow("__errno_location", "syscall6i", "getpwnam", "setgroups", "setgid", "setuid");
-    } else bindNow("__errno_location", "syscall6i");
+    if (!words.some((w) => w.endsWith("uidgid"))) bindNow("__errno_location", "syscall6i");
+    else if (this.reach === "caller") bindNow("__errno_location", "syscall6i", "getpwnam");
+    else bindNow("__errno_location", "syscall6i", "getpwnam", "setgroups", "setgid", "setuid");
     this.env = readEnviron();
   }
 
@@ -658,19 +660,6 @@ export class Chain {
   }
 }
 
-const loaded = new Map<string, Promise<unknown>>();
-
-function load(name: string): Promise<unknown> {
-  let p = loaded.get(name);
-  if (!p) {
-    // a computed URL, not a template: Deno would load every cmd/*.ts into the graph at start-up
-    p = import(new URL(`../cmd/${name}.ts`, import.meta.url).href);
-    p.catch(() => {}); // a failed preload is reported (or worked around) when used
-    loaded.set(name, p);
-  }
-  return p;
-}
-
 /**
  * Import, before any link changes the process (setuidgid may take away the
  * right to read our own files), every program of ours named in the chain.
@@ -678,7 +667,7 @@ function load(name: string): Promise<unknown> {
 function preload(words: string[]): Promise<unknown> {
   const all = [...LINKS, ...TERMINALS] as readonly string[];
   const want = new Set(words.map(basename).filter((w) => all.includes(w)));
-  return Promise.allSettled([...want].map(load));
+  return Promise.allSettled([...want].map(loadProgram));
 }
 
 /** Message `PROG: fatal: unable to run FILE: ERR`, exit 111. */
@@ -708,13 +697,13 @@ export async function runChain(prog: string, apply: Apply, args: string[]): Prom
     argv0 = child[0];
     argv = child.slice(1);
     if ((LINKS as readonly string[]).includes(name)) {
-      fn = ((await load(name)) as LinkModule).apply;
+      fn = ((await loadProgram(name)) as LinkModule).apply;
       continue;
     }
     // the chain ends in another program of ours: run it here as a fresh start-up would
     let mod: MainModule;
     try {
-      mod = (await load(name)) as MainModule;
+      mod = (await loadProgram(name)) as MainModule;
     } catch {
       // cannot load it here (e.g. unreadable after setuidgid): exec it for real
       const again = ctx.execFile(r.candidate, child, envp);

@@ -1,6 +1,7 @@
 #!/bin/sh
 # build.sh OUTDIR SRCDIR: one compiled binary OUTDIR/daemontools when a runtime base (denort)
-# is available, else a one-file launcher with the same dispatch; plus one symlink per program.
+# is available, else a one-file launcher with the same dispatch (running a JavaScript bundle of
+# the sources, written to JSDIR, default OUTDIR/.js); plus one symlink per program.
 # DENO names the deno binary; DENORT_BIN, if set, the runtime base for `deno compile`;
 # LAUNCHER_ONLY=1 skips any compile attempt (tests never depend on a runtime base).
 set -eu
@@ -26,17 +27,33 @@ if [ "$compiled" = yes ]; then
   echo "build: compiled one binary: $out/daemontools"
 else
   rm -f "$out/daemontools"
+  # the launcher runs a bundle of the sources when one can be made (JavaScript, a few files per
+  # program: a chain of three links starts ~4 ms sooner than from the TypeScript sources), else
+  # the sources themselves; JSDIR defaults to OUTDIR/.js
+  js=${JSDIR:-$out/.js}
+  entry=file://$src/main.ts
+  rm -rf "$js.new"
+  if "$deno" bundle --no-config --quiet --platform deno --code-splitting --outdir "$js.new" \
+    "$src/main.ts" "$src/lib/svscan_v8.ts" "$src"/cmd/*.ts >/dev/null 2>&1 &&
+    [ -f "$js.new/main.js" ] && [ -f "$js.new/cmd/svscan.js" ]; then
+    rm -rf "$js"
+    mv "$js.new" "$js"
+    entry=file://$(cd "$js" && pwd)/main.js
+  else
+    rm -rf "$js.new"
+    echo "build: deno bundle failed: the launcher runs the TypeScript sources"
+  fi
   {
     echo "#!/usr/bin/env -S $deno run -A --no-config --no-lock --quiet"
     echo "// launcher: symlinks to this file dispatch on their own name (Deno.mainModule)"
-    echo "import { dispatch } from \"file://$src/main.ts\";"
+    echo "import { dispatch } from \"$entry\";"
     echo "await dispatch();"
   } >"$out/daemontools"
   chmod 755 "$out/daemontools"
   # warm the code cache so the first run of each program starts fast
   "$deno" cache --no-config --no-lock --quiet "$src/main.ts" "$src"/cmd/*.ts 2>/dev/null || true
   echo "build: no runtime base for deno compile (set DENORT_BIN=/path/to/denort for one binary);"
-  echo "build: wrote launcher $out/daemontools -> $src/main.ts run by $deno"
+  echo "build: wrote launcher $out/daemontools -> ${entry#file://} run by $deno"
 fi
 for p in $programs; do ln -sf daemontools "$out/$p"; done
 echo "build: $(echo $programs | wc -w) program links in $out"

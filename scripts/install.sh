@@ -18,5 +18,5 @@ case $deno in
   deno=$lib/deno
   ;;
 esac
-DENO=$deno sh "$src/scripts/build.sh" "$prefix/bin" "$lib"
+DENO=$deno JSDIR=$lib/js sh "$src/scripts/build.sh" "$prefix/bin" "$lib"
 echo "install: done in $prefix/bin"
