@@ -29,11 +29,14 @@ else
   rm -f "$out/daemontools"
   # the launcher runs a bundle of the sources when one can be made (JavaScript, a few files per
   # program: a chain of three links starts ~4 ms sooner than from the TypeScript sources), else
-  # the sources themselves; JSDIR defaults to OUTDIR/.js
+  # the sources themselves; JSDIR defaults to OUTDIR/.js. `deno bundle` fetches its esbuild
+  # (pinned by the Deno version) from npm once; the system's CA store is trusted for that, as
+  # the registry may be reached through a TLS proxy
   js=${JSDIR:-$out/.js}
   entry=file://$src/main.ts
   rm -rf "$js.new"
-  if "$deno" bundle --no-config --quiet --platform deno --code-splitting --outdir "$js.new" \
+  if DENO_TLS_CA_STORE=${DENO_TLS_CA_STORE:-system,mozilla} timeout 300 "$deno" bundle --no-config \
+    --quiet --platform deno --code-splitting --outdir "$js.new" \
     "$src/main.ts" "$src/lib/svscan_v8.ts" "$src"/cmd/*.ts >/dev/null 2>&1 &&
     [ -f "$js.new/main.js" ] && [ -f "$js.new/cmd/svscan.js" ]; then
     rm -rf "$js"

@@ -1,5 +1,5 @@
 import { assertEquals } from "./assert.ts";
-import { bin, run } from "./util.ts";
+import { bin, root, run } from "./util.ts";
 
 const USAGE_HEAD = "daemontools: usage: daemontools program [arg ...]\n";
 
@@ -46,6 +46,59 @@ Deno.test("busybox style: daemontools PROGRAM ARGS runs PROGRAM", async () => {
       viaLink.stdout,
       viaLink.stderr,
     ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the launcher runs the JavaScript bundle scripts/build.sh made", async () => {
+  const launcher = Deno.readTextFileSync(`${bin()}/daemontools`);
+  const entry = /^import \{ dispatch \} from "file:\/\/(.*)";$/m.exec(launcher)?.[1];
+  assertEquals(entry, `${Deno.realPathSync(bin())}/.js/main.js`);
+  for (const p of ["svok", "envdir", "setuidgid", "softlimit", "multilog", "svscan"]) {
+    assertEquals(Deno.statSync(`${bin()}/.js/cmd/${p}.js`).isFile, true, p);
+  }
+  // a chain through the bundle: two links in one process, then the exec
+  const env = await Deno.makeTempDir({ prefix: "dt-bundle-env-" });
+  try {
+    Deno.writeTextFileSync(`${env}/FOO`, "bar\n");
+    const r = await run(`${bin()}/envdir`, [
+      env,
+      `${bin()}/softlimit`,
+      "-o",
+      "64",
+      "sh",
+      "-c",
+      "echo $FOO; ulimit -n",
+    ]);
+    assertEquals([r.code, r.stdout, r.stderr], [0, "bar\n64\n", ""]);
+  } finally {
+    await Deno.remove(env, { recursive: true });
+  }
+});
+
+Deno.test("no bundle (deno bundle fails): the launcher runs the TypeScript sources", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dt-nobundle-" });
+  try {
+    // a deno that refuses to bundle
+    const deno = `${dir}/deno`;
+    Deno.writeTextFileSync(
+      deno,
+      `#!/bin/sh\n[ "$1" = bundle ] && exit 1\nexec '${Deno.execPath()}' "$@"\n`,
+    );
+    Deno.chmodSync(deno, 0o755);
+    const b = await run("sh", [`${root}/scripts/build.sh`, `${dir}/bin`, root], {
+      env: { DENO: deno, DENORT_BIN: "", LAUNCHER_ONLY: "1" },
+    });
+    assertEquals(b.code, 0, b.stderr);
+    assertEquals(b.stdout.includes("deno bundle failed"), true, b.stdout);
+    const launcher = Deno.readTextFileSync(`${dir}/bin/daemontools`);
+    assertEquals(launcher.includes(`from "file://${root}/main.ts"`), true, launcher);
+    const r = await run(`${dir}/bin/svok`, [`${dir}/missing`]);
+    assertEquals(
+      [r.code, r.stderr],
+      [111, `svok: fatal: unable to chdir to ${dir}/missing: file does not exist\n`],
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
