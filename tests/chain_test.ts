@@ -5,7 +5,7 @@
  * otherwise.
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { alive, bin, debian, haveDebian, prog, run, waitFor } from "./util.ts";
+import { alive, asleep, bin, debian, haveDebian, prog, run, waitFor } from "./util.ts";
 import { writeFds } from "../cmd/fghack.ts";
 
 const LINKS = ["envdir", "envuidgid", "fghack", "pgrphack", "setlock", "setuidgid", "softlimit"];
@@ -358,7 +358,10 @@ Deno.test({
           return "";
         }
       }).find((p) => p !== "")!;
-      await waitFor("sleep exec'd", () => Deno.readLinkSync(`/proc/${pid}/exe`) === sleep);
+      await waitFor(
+        "sleep exec'd and asleep",
+        () => Deno.readLinkSync(`/proc/${pid}/exe`) === sleep && asleep(pid),
+      );
       const status = Deno.readTextFileSync(`/proc/${pid}/status`);
       const field = (f: string) => new RegExp(`^${f}:\\s*(.*)$`, "m").exec(status)![1].trim();
       assertEquals(field("Threads"), "1");

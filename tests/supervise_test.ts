@@ -5,6 +5,7 @@
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import {
   alive,
+  asleep,
   debian,
   haveDebian,
   maskStatus,
@@ -224,7 +225,7 @@ Deno.test("start-up layout, modes, and a clean ./run (cwd, fds, signals, process
     // ./run is `sh` until it execs sleep
     await waitFor(
       "exec sleep",
-      () => Deno.readLinkSync(`/proc/${st.pid}/exe`).endsWith("/sleep"),
+      () => Deno.readLinkSync(`/proc/${st.pid}/exe`).endsWith("/sleep") && asleep(st.pid),
     );
     // only 0, 1, 2: fd 7 that supervise inherited is not passed on (an extension of 0.76)
     assertEquals([...Deno.readDirSync(`/proc/${st.pid}/fd`)].map((e) => e.name).sort(), [

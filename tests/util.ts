@@ -148,3 +148,15 @@ export function alive(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * True once `pid` is `sleep` asleep in its timer. Right after the exec its dynamic loader still
+ * holds descriptors of its own (ld.so.cache, libc) for a moment: look at its fds after this.
+ */
+export function asleep(pid: number): boolean {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/wchan`).includes("nanosleep");
+  } catch {
+    return false;
+  }
+}
