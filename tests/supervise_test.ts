@@ -561,6 +561,8 @@ Deno.test("service directory removed while running: supervise keeps going, warns
   const s = startSup(root, "svc");
   try {
     const a = await upWith(dir, s);
+    // ./run must have read itself first: a shell still starting would complain about its cwd
+    await waitFor("./run at sleep", () => asleep(a.pid));
     await Deno.remove(dir, { recursive: true });
     Deno.kill(a.pid, "SIGKILL");
     const start = "supervise: fatal: unable to start svc/run: file does not exist\n";
