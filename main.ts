@@ -124,7 +124,7 @@ export async function dispatch(): Promise<void> {
       (await import(moduleUrl("lib/svscan_v8"))).leanHeap();
     }
     // a URL built at run time: a plain template literal makes Deno preload every cmd/*.ts
-    const self = loadProgram(prog);
+    const own = loadProgram(prog);
     if ((LINKS as readonly string[]).includes(prog)) {
       // the programs of ours a chain may run next load in the same round as this one
       for (const w of args) {
@@ -132,7 +132,7 @@ export async function dispatch(): Promise<void> {
         if (isProgram(b) && b !== "readproctitle") loadProgram(b);
       }
     }
-    const mod = (await self) as { main: Main };
+    const mod = (await own) as { main: Main };
     const code = await mod.main(args);
     if (typeof code === "number") Deno.exit(code);
   } catch (e) {
