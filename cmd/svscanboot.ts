@@ -16,17 +16,8 @@
  * the ones run.
  * @module
  */
-import {
-  cstr,
-  cstrArray,
-  libc,
-  O_CLOEXEC,
-  O_RDWR,
-  SIG_DFL,
-  SIGPIPE,
-  SIZEOF_FILE_ACTIONS,
-  SIZEOF_SPAWNATTR,
-} from "../lib/libc.ts";
+import { cstr, cstrArray, libc, O_CLOEXEC, O_RDWR, SIG_DFL, SIGPIPE } from "../lib/libc.ts";
+import { spawn } from "../lib/spawn.ts";
 
 const BASE_PATH =
   "/command:/usr/local/bin:/usr/local/sbin:/bin:/sbin:/usr/bin:/usr/sbin:/usr/X11R6/bin";
@@ -70,25 +61,9 @@ function glob(dir: string, suffix: string): string[] {
 }
 
 /** posix_spawnp `argv` with fd 0 = `stdin` (1, 2 already /dev/null); returns the pid or -1. */
-function spawn(argv: string[], stdin: number): number {
-  const c = libc();
-  const fa = new Uint8Array(SIZEOF_FILE_ACTIONS);
-  const attr = new Uint8Array(SIZEOF_SPAWNATTR);
-  c.posix_spawn_file_actions_init(fa);
-  c.posix_spawnattr_init(attr);
-  if (stdin !== 0) c.posix_spawn_file_actions_adddup2(fa, stdin, 0);
-  // children start with default signal handling (Deno ignores SIGPIPE)
-  const all = new Uint8Array(128).fill(0xff);
-  c.posix_spawnattr_setsigdefault(attr, all);
-  c.posix_spawnattr_setsigmask(attr, new Uint8Array(128));
-  c.posix_spawnattr_setflags(attr, 0x04 | 0x08);
-  const a = cstrArray(argv);
-  const env = cstrArray(Object.entries(Deno.env.toObject()).map(([k, v]) => `${k}=${v}`));
-  const pid = new Int32Array(1);
-  const r = c.posix_spawnp(new Uint8Array(pid.buffer), cstr(argv[0]), fa, attr, a.ptrs, env.ptrs);
-  c.posix_spawn_file_actions_destroy(fa);
-  c.posix_spawnattr_destroy(attr);
-  return r === 0 ? pid[0] : -1;
+function run(argv: string[], stdin: number): number {
+  // as the shell script's children: nothing closed, signals at their defaults
+  return spawn(argv[0], argv, { stdin, search: true, closeFrom: null }).pid || -1;
 }
 
 /** Entry point: never returns on success (becomes svscan). */
@@ -103,12 +78,12 @@ export function main(args: string[]): number {
     for (const fd of [0, 1, 2]) c.dup2(devnull, fd);
     if (devnull > 2) c.close(devnull);
   }
-  const svc = spawn(["svc", "-dx", ...glob(dir, ""), ...glob(dir, "/log")], 0);
+  const svc = run(["svc", "-dx", ...glob(dir, ""), ...glob(dir, "/log")], 0);
   if (svc > 0) c.waitpid(svc, new Uint8Array(4), 0);
   const fds = new Int32Array(2);
   if (c.pipe2(new Uint8Array(fds.buffer), O_CLOEXEC) !== 0) return 111;
   const dots = ".".repeat(400);
-  spawn(["env", "-", `PATH=${path}`, "readproctitle", "service", "errors:", dots], fds[0]);
+  run(["env", "-", `PATH=${path}`, "readproctitle", "service", "errors:", dots], fds[0]);
   c.close(fds[0]);
   c.dup2(fds[1], 1);
   c.dup2(fds[1], 2);

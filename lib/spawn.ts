@@ -1,10 +1,10 @@
 /**
- * Start a program through glibc's `posix_spawn` (FFI): no PATH search (argv0 and the path are
- * taken literally, as supervise's `execve("./run")`), an optional chdir in the child, chosen
- * descriptors dup2'ed onto 0/1/2, every other descriptor from 3 up closed, all signal
- * dispositions reset to default (SIGPIPE included: Deno ignores it) and an empty signal mask.
- * No setsid: the child stays in the caller's process group, as under 0.76.
- *
+ * Start a program through glibc's `posix_spawn` (FFI): by default no PATH search (argv0 and the
+ * path are taken literally, as supervise's `execve("./run")`), an optional chdir in the child,
+ * chosen descriptors dup2'ed onto 0/1/2 (and any others onto any number), every other
+ * descriptor from 3 up closed unless asked otherwise, all signal dispositions reset to default
+ * (SIGPIPE included: Deno ignores it) and an empty signal mask. No setsid: the child stays in
+ * the caller's process group, as under 0.76. *
  * Unlike fork+exec, posix_spawn reports a failing exec (or chdir) as an error instead of
  * a child that exits: callers decide how to show that.
  * @module
@@ -28,6 +28,15 @@ export interface SpawnOptions {
   stdin?: number;
   stdout?: number;
   stderr?: number;
+  /** More descriptors to put in place: `[source, target]`, in this order, after 0/1/2. */
+  dup?: [number, number][];
+  /**
+   * Close the child's descriptors from this number up (default 3); null closes nothing, so
+   * what this process holds without close-on-exec passes on (as through 0.76's fork+exec).
+   */
+  closeFrom?: number | null;
+  /** Search PATH (this process's) for `path` as execvp does (posix_spawnp). */
+  search?: boolean;
   /** Environment as `NAME=value` strings (default: the current environment). */
   env?: string[];
 }
@@ -64,7 +73,9 @@ export function spawn(path: string, argv: readonly string[], opts: SpawnOptions 
     fds.forEach((fd, target) => {
       if (fd !== undefined && fd !== target) c.posix_spawn_file_actions_adddup2(fa, fd, target);
     });
-    c.posix_spawn_file_actions_addclosefrom_np(fa, 3);
+    for (const [fd, target] of opts.dup ?? []) c.posix_spawn_file_actions_adddup2(fa, fd, target);
+    const closeFrom = opts.closeFrom === undefined ? 3 : opts.closeFrom;
+    if (closeFrom !== null) c.posix_spawn_file_actions_addclosefrom_np(fa, closeFrom);
     if (cwd) c.posix_spawn_file_actions_addchdir_np(fa, cwd);
     c.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     c.posix_spawnattr_setsigdefault(attr, ALL);
@@ -73,7 +84,14 @@ export function spawn(path: string, argv: readonly string[], opts: SpawnOptions 
     const file = cstr(path);
     const args = cstrArray(argv);
     const env = opts.env ? encodedEnv(opts.env) : cstrArray(currentEnv());
-    const r = c.posix_spawn(pidOut, file, fa, attr, args.ptrs, env.ptrs);
+    const r = (opts.search ? c.posix_spawnp : c.posix_spawn)(
+      pidOut,
+      file,
+      fa,
+      attr,
+      args.ptrs,
+      env.ptrs,
+    );
     // keep the strings alive until here
     void args.keep;
     void env.keep;

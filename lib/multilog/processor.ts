@@ -2,27 +2,15 @@
  * Running a log directory's processor (`!PROC`) as 0.76 does after a rotation: `/bin/sh -c
  * PROC` in the log directory (the caller's cwd) with fd 0 = `previous`, fd 1 = `processed`
  * (truncated), fd 4 = `state`, fd 5 = `newstate` (truncated), every signal at its default
- * and none blocked; multilog waits for it. lib/spawn.ts maps only fds 0-2 and closes the
- * rest, so this module has its own small posix_spawn.
+ * and none blocked (lib/spawn.ts); multilog waits for it.
  * @module
  */
-import {
-  cstr,
-  cstrArray,
-  errno,
-  libc,
-  POSIX_SPAWN_SETSIGDEF,
-  POSIX_SPAWN_SETSIGMASK,
-  SIZEOF_FILE_ACTIONS,
-  SIZEOF_SIGSET,
-  SIZEOF_SPAWNATTR,
-} from "../libc.ts";
+import { errno, libc } from "../libc.ts";
 import { EINTR, errorStr } from "../errors.ts";
+import { spawn } from "../spawn.ts";
 import { close, fcntl, lastErr, openRead, openTrunc } from "./sys.ts";
 
 const F_DUPFD_CLOEXEC = 1030;
-const ALL = new Uint8Array(SIZEOF_SIGSET).fill(0xff);
-const NONE = new Uint8Array(SIZEOF_SIGSET);
 
 /** How a processor run ended. */
 export type Outcome =
@@ -59,31 +47,17 @@ export function runProcessor(proc: string): Outcome {
     if (fd < 0) return fail();
     fds.push(fd);
   }
-  const c = libc();
-  const fa = new Uint8Array(SIZEOF_FILE_ACTIONS);
-  const attr = new Uint8Array(SIZEOF_SPAWNATTR);
-  c.posix_spawn_file_actions_init(fa);
-  c.posix_spawnattr_init(attr);
-  let pid = 0;
-  let r: number;
-  try {
-    [0, 1, 4, 5].forEach((target, i) => c.posix_spawn_file_actions_adddup2(fa, fds[i], target));
-    c.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-    c.posix_spawnattr_setsigdefault(attr, ALL);
-    c.posix_spawnattr_setsigmask(attr, NONE);
-    const pidOut = new Int32Array(1);
-    const args = cstrArray(["sh", "-c", proc]);
-    const env = cstrArray(Object.entries(Deno.env.toObject()).map(([k, v]) => `${k}=${v}`));
-    r = c.posix_spawn(pidOut, cstr("/bin/sh"), fa, attr, args.ptrs, env.ptrs);
-    void args.keep;
-    void env.keep;
-    pid = pidOut[0];
-  } finally {
-    c.posix_spawn_file_actions_destroy(fa);
-    c.posix_spawnattr_destroy(attr);
-    for (const fd of fds) close(fd);
+  // multilog's own descriptors are close-on-exec; anything inherited without it passes on
+  const r = spawn("/bin/sh", ["sh", "-c", proc], {
+    dup: [[fds[0], 0], [fds[1], 1], [fds[2], 4], [fds[3], 5]],
+    closeFrom: null,
+  });
+  for (const fd of fds) close(fd);
+  if (r.errno !== 0) {
+    return { kind: "unstartable", text: `unable to run ${proc}: ${errorStr(r.errno)}` };
   }
-  if (r !== 0) return { kind: "unstartable", text: `unable to run ${proc}: ${errorStr(r)}` };
+  const pid = r.pid;
+  const c = libc();
   const status = new Int32Array(1);
   for (;;) {
     const w = c.waitpid(pid, status, 0);
