@@ -57,6 +57,23 @@ export const LINKS = [
 
 const loading = new Map<string, Promise<unknown>>();
 
+/**
+ * Programs of ours a chain may run in its own process: all but readproctitle, which writes into
+ * its own argv memory and so must have its own command line.
+ */
+export function chainable(name: string): boolean {
+  return isProgram(name) && name !== "readproctitle";
+}
+
+/**
+ * Start importing every program of ours named among `words` (a chain's command line), all in
+ * one round; the result settles once all of them have.
+ */
+export function loadNamed(words: readonly string[]): Promise<unknown> {
+  const want = new Set(words.map(basename).filter(chainable));
+  return Promise.allSettled([...want].map(loadProgram));
+}
+
 /** Import program `name`'s module (once per process: later calls share the promise). */
 export function loadProgram(name: string): Promise<unknown> {
   let p = loading.get(name);
@@ -125,13 +142,8 @@ export async function dispatch(): Promise<void> {
     }
     // a URL built at run time: a plain template literal makes Deno preload every cmd/*.ts
     const own = loadProgram(prog);
-    if ((LINKS as readonly string[]).includes(prog)) {
-      // the programs of ours a chain may run next load in the same round as this one
-      for (const w of args) {
-        const b = basename(w);
-        if (isProgram(b) && b !== "readproctitle") loadProgram(b);
-      }
-    }
+    // the programs of ours a chain may run next load in the same round as this one
+    if ((LINKS as readonly string[]).includes(prog)) loadNamed(args);
     const mod = (await own) as { main: Main };
     const code = await mod.main(args);
     if (typeof code === "number") Deno.exit(code);

@@ -39,7 +39,7 @@ import {
 } from "./libc.ts";
 import { EACCES, EISDIR, ENOENT, EPERM, errorStr } from "./errors.ts";
 import { writeErr } from "./msg.ts";
-import { LINKS, loadProgram, PROGRAMS } from "../main.ts";
+import { chainable, LINKS, loadNamed, loadProgram, PROGRAMS } from "../main.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -153,13 +153,9 @@ const DEFERRED = new Set([
 /** Our chain loaders: their effect is applied in this process when they are next in a chain. */
 export { LINKS };
 
-/**
- * Our other programs: when a chain ends in one of them it runs in this
- * process too (no second start-up). readproctitle is left out on purpose:
- * it writes into its own argv memory, which must be its own command line.
- */
+/** Our other programs: when a chain ends in one of them it runs in this process too. */
 export const TERMINALS: readonly string[] = PROGRAMS.filter((p) =>
-  !(LINKS as readonly string[]).includes(p) && p !== "readproctitle"
+  chainable(p) && !(LINKS as readonly string[]).includes(p)
 );
 
 /** What a chain loader does to the process; returns the child's argv or an exit code. */
@@ -618,10 +614,7 @@ export class Chain {
   private ours(cand: Uint8Array, name: string): number | undefined {
     const me = self();
     if (me === null) return undefined;
-    if (!(LINKS as readonly string[]).includes(name)) {
-      if (!TERMINALS.includes(name)) return undefined;
-    }
-    if (fileId(cand) !== me) return undefined;
+    if (!chainable(name) || fileId(cand) !== me) return undefined;
     if (sysPath(NR.access, cand, 1 /* X_OK */) === -1) return errno();
     return 0;
   }
@@ -660,16 +653,6 @@ export class Chain {
   }
 }
 
-/**
- * Import, before any link changes the process (setuidgid may take away the
- * right to read our own files), every program of ours named in the chain.
- */
-function preload(words: string[]): Promise<unknown> {
-  const all = [...LINKS, ...TERMINALS] as readonly string[];
-  const want = new Set(words.map(basename).filter((w) => all.includes(w)));
-  return Promise.allSettled([...want].map(loadProgram));
-}
-
 /** Message `PROG: fatal: unable to run FILE: ERR`, exit 111. */
 function cannotRun(prog: string, file: string, err: number): never {
   dieSys(prog, `unable to run ${file}`, err);
@@ -681,7 +664,9 @@ function cannotRun(prog: string, file: string, err: number): never {
  */
 export async function runChain(prog: string, apply: Apply, args: string[]): Promise<number | void> {
   const ctx = new Chain([prog, ...args]);
-  await preload(args);
+  // every program of ours named in the chain is imported before any link changes the process
+  // (setuidgid may take away the right to read our own files); dispatch() started it
+  await loadNamed(args);
   let name = prog;
   let fn = apply;
   let argv = args;
