@@ -1,14 +1,20 @@
 /**
- * djb-style diagnostics: `PROG: fatal: TEXT`, `PROG: warning: TEXT`,
- * `PROG: usage: TEXT`, written to fd 2 at once (strerr).
+ * How every program speaks, in djb's format (his `strerr`): `PROG: fatal: TEXT`,
+ * `PROG: warning: TEXT`, `PROG: usage: TEXT`, each one line written to fd 2 at once. A TEXT
+ * may hold raw bytes (file names); strings are encoded with lib/bytes.ts, so escaped bytes
+ * come out as the bytes they stand for. `...Sys` variants append `: ` and djb's text for an
+ * errno (lib/errors.ts).
  * @module
  */
+import { cat, encode } from "./bytes.ts";
+import { errorStr } from "./errors.ts";
 
-const enc = new TextEncoder();
+/** Text of a message: a string or raw bytes. */
+export type Text = string | Uint8Array;
 
 /** Write all of `s` to stderr synchronously; errors are ignored. */
-export function writeErr(s: string | Uint8Array): void {
-  const b = typeof s === "string" ? enc.encode(s) : s;
+export function writeErr(s: Text): void {
+  const b = typeof s === "string" ? encode(s) : s;
   let off = 0;
   try {
     while (off < b.length) off += Deno.stderr.writeSync(b.subarray(off));
@@ -17,19 +23,39 @@ export function writeErr(s: string | Uint8Array): void {
   }
 }
 
+/** The line `PROG: KIND: TEXT\n` (KIND: fatal, warning, usage). */
+export function line(prog: string, kind: "fatal" | "warning" | "usage", text: Text): Uint8Array {
+  return cat(`${prog}: ${kind}: `, text, "\n");
+}
+
+/** `TEXT: ERR` for an errno value, as djb's `strerr_sys` appends it. */
+export function sysText(text: Text, errno: number): Uint8Array {
+  return cat(text, ": ", errorStr(errno));
+}
+
 /** Print `PROG: warning: TEXT`. */
-export function warn(prog: string, text: string): void {
-  writeErr(`${prog}: warning: ${text}\n`);
+export function warn(prog: string, text: Text): void {
+  writeErr(line(prog, "warning", text));
+}
+
+/** Print `PROG: warning: TEXT: ERR`. */
+export function warnSys(prog: string, text: Text, errno: number): void {
+  warn(prog, sysText(text, errno));
 }
 
 /** Print `PROG: fatal: TEXT` and exit with `code` (111 unless given). */
-export function fatal(prog: string, text: string, code = 111): never {
-  writeErr(`${prog}: fatal: ${text}\n`);
+export function fatal(prog: string, text: Text, code = 111): never {
+  writeErr(line(prog, "fatal", text));
   Deno.exit(code);
 }
 
+/** Print `PROG: fatal: TEXT: ERR` and exit with `code` (111 unless given). */
+export function fatalSys(prog: string, text: Text, errno: number, code = 111): never {
+  fatal(prog, sysText(text, errno), code);
+}
+
 /** Print `PROG: usage: TEXT` and exit with `code` (100 unless given). */
-export function usage(prog: string, text: string, code = 100): never {
-  writeErr(`${prog}: usage: ${text}\n`);
+export function usage(prog: string, text: Text, code = 100): never {
+  writeErr(line(prog, "usage", text));
   Deno.exit(code);
 }
