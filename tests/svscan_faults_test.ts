@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertNotEquals } from "./assert.ts";
 import { prog, run, scratch, waitFor } from "./util.ts";
 import {
-  alivePid,
+  alive,
   cleanup,
   processesUnder,
   readOr,
@@ -84,7 +84,7 @@ async function killIdleLogger(svc: string, logger: number): Promise<void> {
       () => readOr(`/proc/${logger}/wchan`).includes("pipe_read"),
     );
     Deno.kill(logger, "SIGKILL");
-    await waitFor("the logger dead", () => !alivePid(logger));
+    await waitFor("the logger dead", () => !alive(logger));
   } finally {
     for (const p of frozen) {
       try {
@@ -120,7 +120,7 @@ Deno.test("svscan faults: a killed service is restarted", async () => {
     Deno.kill(pid, "SIGKILL");
     const again = await waitUp(svc, pid);
     assertNotEquals(again, pid);
-    assert(!alivePid(pid));
+    assert(!alive(pid));
   } finally {
     await cleanup(dir, scan);
   }
@@ -173,7 +173,7 @@ Deno.test("svscan faults: SIGKILL of svscan: the next one adopts, no duplicate, 
     // adopted: same pids in the status files, one process per service directory
     assertEquals([statusPid(w), statusPid(`${w}/log`), statusPid(s)], pids);
     assertEquals(processesUnder(s), [pids[2]]);
-    assert(pids.every(alivePid));
+    assert(pids.every(alive));
     // supervision goes on: a kill of the adopted process gives a fresh start
     await run(prog("svc"), ["-k", s]);
     const again = await waitUp(s, pids[2]);
@@ -207,7 +207,7 @@ Deno.test({
         "the writer blocked on the full pipe",
         () => processesUnder(w).some((p) => readOr(`/proc/${p}/wchan`).includes("pipe_write")),
       );
-      assert(alivePid(pid));
+      assert(alive(pid));
       second = new Scan(dir);
       const again = await waitUp(`${w}/log`, logger);
       assertNotEquals(again, logger);

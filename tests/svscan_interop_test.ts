@@ -8,7 +8,7 @@
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { debian, haveDebian, maskStatus, prog, run, scratch, waitFor } from "./util.ts";
 import {
-  alivePid,
+  alive,
   cleanup,
   processesUnder,
   readOr,
@@ -147,7 +147,7 @@ Deno.test({
       );
       assertEquals(statusPid(svc), pid);
       assertEquals(processesUnder(svc), [pid]);
-      assert(alivePid(pid));
+      assert(alive(pid));
       await run(D("svc"), ["-t", svc]);
       const again = await waitUp(svc, pid);
       assert(again !== pid);
@@ -239,7 +239,7 @@ Deno.test("svscanboot DIR: svc -dx leftovers, svscan piped into readproctitle", 
     // svscanboot became svscan (same pid): TERM stops it in order, readproctitle sees EOF
     const st = await boot.stop("SIGTERM");
     assertEquals(st.code, 0);
-    await waitFor("readproctitle gone", () => !alivePid(rpt));
+    await waitFor("readproctitle gone", () => !alive(rpt));
     assertEquals(boot.out + boot.err, "");
   } finally {
     await cleanup(dir, boot);

@@ -3,7 +3,8 @@
  * service tree it leaves behind, and a cleanup that kills every process started under a
  * scratch directory (found through /proc/PID/cwd), so no test leaks processes.
  */
-import { baseEnv, prog, script, waitFor } from "./util.ts";
+import { alive, baseEnv, prog, script, statusPid, waitFor } from "./util.ts";
+export { alive, statusPid };
 
 const dec = new TextDecoder();
 
@@ -128,34 +129,12 @@ export async function service(
   return d;
 }
 
-/** pid in `svc/supervise/status` (0 when down or unreadable). */
-export function statusPid(svc: string): number {
-  try {
-    const b = Deno.readFileSync(`${svc}/supervise/status`);
-    if (b.length < 18) return 0;
-    return new DataView(b.buffer, b.byteOffset).getUint32(12, true);
-  } catch {
-    return 0;
-  }
-}
-
 /** Wait until the service at `svc` runs a process (pid from its status), returned. */
 export async function waitUp(svc: string, not = 0, timeoutMs = 10_000): Promise<number> {
   return await waitFor(`${svc} up`, () => {
     const p = statusPid(svc);
-    return p && p !== not && alivePid(p) ? p : 0;
+    return p && p !== not && alive(p) ? p : 0;
   }, timeoutMs);
-}
-
-/** The process exists and is not a zombie. */
-export function alivePid(pid: number): boolean {
-  try {
-    const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const st = s.slice(s.lastIndexOf(")") + 2, s.lastIndexOf(")") + 3);
-    return st !== "Z" && st !== "X";
-  } catch {
-    return false;
-  }
 }
 
 /** Read a file, "" when missing. */

@@ -139,13 +139,25 @@ export function maskStatus(s: string): string {
   return s.replace(/\(pid \d+\)/g, "(pid P)").replace(/ \d+ seconds/g, " S seconds");
 }
 
-/** True if a process with this pid exists (and is not a zombie). */
+/** True if a process with this pid exists (and is neither a zombie nor dead). */
 export function alive(pid: number): boolean {
   try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return !/^\d+ \(.*\) Z /.test(stat);
+    const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const st = s.slice(s.lastIndexOf(")") + 2, s.lastIndexOf(")") + 3);
+    return st !== "Z" && st !== "X";
   } catch {
     return false;
+  }
+}
+
+/** pid in `svc/supervise/status` (0 when down or unreadable). */
+export function statusPid(svc: string): number {
+  try {
+    const b = Deno.readFileSync(`${svc}/supervise/status`);
+    if (b.length < 18) return 0;
+    return new DataView(b.buffer, b.byteOffset).getUint32(12, true);
+  } catch {
+    return 0;
   }
 }
 
