@@ -14,16 +14,16 @@
  * @module
  */
 
+import { procStat } from "../lib/proc.ts";
+
 const enc = new TextEncoder();
 
 /** The bytes of D inside this process's argv memory, or undefined. */
 function argvView(d: Uint8Array): Uint8Array | undefined {
+  const stat = procStat("self");
+  if (stat === undefined) return undefined;
   try {
-    const stat = Deno.readTextFileSync("/proc/self/stat");
-    // fields after the comm (which may hold spaces) start at field 3
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const argEnd = BigInt(f[49 - 3]);
-    const start = argEnd - BigInt(d.length + 1);
+    const start = stat.argEnd - BigInt(d.length + 1);
     const ptr = Deno.UnsafePointer.create(start);
     if (ptr === null) return undefined;
     const view = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, d.length + 1));

@@ -13,8 +13,8 @@
  * rotating at the recorded points.
  * @module
  */
-import { fatal, warn, writeErr } from "../msg.ts";
-import { ENOENT, errorStr } from "../errors.ts";
+import { fatalSys, line, warn, warnSys, writeErr } from "../msg.ts";
+import { ENOENT } from "../errors.ts";
 import { LOCK_EX, LOCK_NB } from "../libc.ts";
 import * as sys from "./sys.ts";
 import { pause } from "./sys.ts";
@@ -68,11 +68,6 @@ export class LogDir {
   ) {}
 
   // ---- simulation of 0.76's buffer + c_write ---------------------------------------
-
-  /** Room for `n` more pending bytes, committing first if needed. */
-  ensure(n: number): void {
-    if (this.len + n > this.cap) this.commit();
-  }
 
   /** 0.76 buffer_put of the `n` bytes just appended at [len-n, len). */
   put(n: number): void {
@@ -170,12 +165,12 @@ export class LogDir {
         from += w;
         continue;
       }
-      pause(`unable to write to ${this.dir}/current, pausing: `);
+      pause(`unable to write to ${this.dir}/current, pausing`);
     }
   }
 
   private cd(): void {
-    while (sys.fchdir(this.fddir) < 0) pause(`unable to switch to ${this.dir}, pausing: `);
+    while (sys.fchdir(this.fddir) < 0) pause(`unable to switch to ${this.dir}, pausing`);
   }
 
   /** Rotate now if `current` is not empty (SIGALRM). Pending bytes must be committed. */
@@ -190,19 +185,19 @@ export class LogDir {
   fullcurrent(): void {
     const d = this.dir;
     this.cd();
-    while (sys.fsync(this.fdcur) < 0) pause(`unable to write ${d}/current to disk, pausing: `);
+    while (sys.fsync(this.fdcur) < 0) pause(`unable to write ${d}/current to disk, pausing`);
     sys.close(this.fdcur);
     while (!sys.ok(() => Deno.renameSync("current", "previous"))) {
-      pause(`unable to rename current to previous in directory ${d}, pausing: `);
+      pause(`unable to rename current to previous in directory ${d}, pausing`);
     }
     while ((this.fdcur = sys.openAppend("current")) < 0) {
-      pause(`unable to create ${d}/current, pausing: `);
+      pause(`unable to create ${d}/current, pausing`);
     }
     while (sys.fchmod(this.fdcur, 0o644) < 0) {
-      pause(`unable to set mode of ${d}/current, pausing: `);
+      pause(`unable to set mode of ${d}/current, pausing`);
     }
     while (!sys.ok(() => Deno.chmodSync("previous", 0o744))) {
-      pause(`unable to set mode of ${d}/previous, pausing: `);
+      pause(`unable to set mode of ${d}/previous, pausing`);
     }
     if (this.processor === null) {
       this.finish("previous", "s");
@@ -211,21 +206,21 @@ export class LogDir {
     this.runProcessor();
     let fd: number;
     while ((fd = sys.openAppend("processed")) < 0) {
-      pause(`unable to create ${d}/processed, pausing: `);
+      pause(`unable to create ${d}/processed, pausing`);
     }
-    while (sys.fsync(fd) < 0) pause(`unable to write ${d}/processed to disk, pausing: `);
-    while (sys.fchmod(fd, 0o744) < 0) pause(`unable to set mode of ${d}/processed, pausing: `);
+    while (sys.fsync(fd) < 0) pause(`unable to write ${d}/processed to disk, pausing`);
+    while (sys.fchmod(fd, 0o744) < 0) pause(`unable to set mode of ${d}/processed, pausing`);
     sys.close(fd);
     while ((fd = sys.openAppend("newstate")) < 0) {
-      pause(`unable to create ${d}/newstate, pausing: `);
+      pause(`unable to create ${d}/newstate, pausing`);
     }
-    while (sys.fsync(fd) < 0) pause(`unable to write ${d}/newstate to disk, pausing: `);
+    while (sys.fsync(fd) < 0) pause(`unable to write ${d}/newstate to disk, pausing`);
     sys.close(fd);
     while (!sys.ok(() => Deno.removeSync("previous"))) {
-      pause(`unable to remove ${d}/previous, pausing: `);
+      pause(`unable to remove ${d}/previous, pausing`);
     }
     while (!sys.ok(() => Deno.renameSync("newstate", "state"))) {
-      pause(`unable to rename newstate to state in directory ${d}, pausing: `);
+      pause(`unable to rename newstate to state in directory ${d}, pausing`);
     }
     this.finish("processed", "s");
   }
@@ -238,14 +233,14 @@ export class LogDir {
       if (r.kind === "exited" && r.code === 0) return;
       if (r.kind === "unstartable") {
         // 0.76's forked child prints this and exits 111
-        writeErr(`${P}: fatal: ${r.text}\n`);
+        writeErr(line(P, "fatal", r.text));
       } else if (r.kind === "waitfailed") {
-        warn(P, `wait failed for processor in ${d}, pausing: ${errorStr(r.errno)}`);
+        warnSys(P, `wait failed for processor in ${d}, pausing`, r.errno);
         sys.deepsleep(5);
       } else if (r.kind === "crashed") {
         // 0.76 appends whatever errno is left over from an earlier failure (ENOENT from the
         // start-up stats, EINTR from a read interrupted by ALRM/TERM...): so do we
-        pause(`processor crashed in ${d}, pausing: `);
+        pause(`processor crashed in ${d}, pausing`);
       }
       warn(P, `processor failed in ${d}, pausing`);
       sys.deepsleep(5);
@@ -261,20 +256,20 @@ export class LogDir {
       st = sys.attempt(() => Deno.statSync(file));
       if (st) break;
       if (sys.lastErr() === ENOENT) return;
-      pause(`unable to stat ${d}/${file}, pausing: `);
+      pause(`unable to stat ${d}/${file}, pausing`);
     }
     if (st.nlink === 1) {
       for (;;) {
         const fn = `${stampName()}.${code}`;
         if (sys.ok(() => Deno.linkSync(file, fn))) break;
-        pause(`unable to link to ${d}/${fn}, pausing: `);
+        pause(`unable to link to ${d}/${fn}, pausing`);
       }
     }
-    while (!sys.ok(() => Deno.removeSync(file))) pause(`unable to remove ${d}/${file}, pausing: `);
+    while (!sys.ok(() => Deno.removeSync(file))) pause(`unable to remove ${d}/${file}, pausing`);
     for (;;) {
       const r = this.filesfit();
       if (r === 1) return;
-      if (r === -1) pause(`unable to read ${d}, pausing: `);
+      if (r === -1) pause(`unable to read ${d}, pausing`);
     }
   }
 
@@ -305,22 +300,22 @@ export class LogDir {
   /** 0.76 restart: lock the directory and recover from a crash; fatal errors exit 111. */
   restart(startFd: number): void {
     const d = this.dir;
-    const die = (text: string): never => fatal(P, text + sys.lastErrText());
-    if (sys.fchdir(startFd) < 0) die("unable to switch to starting directory: ");
+    const die = (text: string): never => fatalSys(P, text, sys.lastErr());
+    if (sys.fchdir(startFd) < 0) die("unable to switch to starting directory");
     sys.ok(() => Deno.mkdirSync(d, { mode: 0o700 }));
     this.fddir = sys.openRead(d);
-    if (this.fddir < 0 || sys.fchdir(this.fddir) < 0) die(`unable to open directory ${d}: `);
+    if (this.fddir < 0 || sys.fchdir(this.fddir) < 0) die(`unable to open directory ${d}`);
     this.fdlock = sys.openAppend("lock");
     if (this.fdlock < 0 || sys.flock(this.fdlock, LOCK_EX | LOCK_NB) < 0) {
-      die(`unable to lock directory ${d}: `);
+      die(`unable to lock directory ${d}`);
     }
     const cur = sys.attempt(() => Deno.statSync("current"));
     if (!cur) {
-      if (sys.lastErr() !== ENOENT) die(`unable to stat ${d}/current: `);
+      if (sys.lastErr() !== ENOENT) die(`unable to stat ${d}/current`);
     } else if ((cur.mode ?? 0) & 0o100) {
       const fd = sys.openAppend("current");
-      if (fd < 0) die(`unable to append to ${d}/current: `);
-      if (sys.fchmod(fd, 0o644) < 0) die(`unable to set mode of ${d}/current: `);
+      if (fd < 0) die(`unable to append to ${d}/current`);
+      if (sys.fchmod(fd, 0o644) < 0) die(`unable to set mode of ${d}/current`);
       this.fdcur = fd;
       this.bytes = cur.size;
       return;
@@ -330,7 +325,7 @@ export class LogDir {
     let flagprocessed = false;
     const pr = sys.attempt(() => Deno.statSync("processed"));
     if (!pr) {
-      if (sys.lastErr() !== ENOENT) die(`unable to stat ${d}/processed: `);
+      if (sys.lastErr() !== ENOENT) die(`unable to stat ${d}/processed`);
     } else if ((pr.mode ?? 0) & 0o100) flagprocessed = true;
     if (flagprocessed) {
       sys.ok(() => Deno.removeSync("previous"));
@@ -341,20 +336,20 @@ export class LogDir {
     }
     this.finish("current", "u");
     const fd = sys.openTrunc("state");
-    if (fd < 0) die(`unable to write to ${d}/state: `);
+    if (fd < 0) die(`unable to write to ${d}/state`);
     sys.close(fd);
     this.fdcur = sys.openAppend("current");
-    if (this.fdcur < 0) die(`unable to write to ${d}/current: `);
-    if (sys.fchmod(this.fdcur, 0o644) < 0) die(`unable to set mode of ${d}/current: `);
+    if (this.fdcur < 0) die(`unable to write to ${d}/current`);
+    if (sys.fchmod(this.fdcur, 0o644) < 0) die(`unable to set mode of ${d}/current`);
     this.bytes = 0;
   }
 
   /** 0.76 c_quit for this directory (after the last commit): fsync, mode 0744. */
   quit(): void {
     const d = this.dir;
-    while (sys.fsync(this.fdcur) < 0) pause(`unable to write ${d}/current to disk, pausing: `);
+    while (sys.fsync(this.fdcur) < 0) pause(`unable to write ${d}/current to disk, pausing`);
     while (sys.fchmod(this.fdcur, 0o744) < 0) {
-      pause(`unable to set mode of ${d}/current, pausing: `);
+      pause(`unable to set mode of ${d}/current, pausing`);
     }
   }
 }
