@@ -240,9 +240,12 @@ export class Reactor {
   #fire(): void {
     this.#timeout = undefined;
     this.#timeoutAt = Infinity;
+    // the timers due now, taken first: one set by a callback runs at a later wake-up, even if
+    // it is due at once, so a timer that re-arms itself cannot keep this loop going
     const now = performance.now();
-    while (this.#heap.length > 0 && this.#heap[0].at <= now) {
-      const t = this.#pop()!;
+    const due: Timer[] = [];
+    while (this.#heap.length > 0 && this.#heap[0].at <= now) due.push(this.#pop()!);
+    for (const t of due) {
       if (!t.live) continue;
       t.live = false;
       t.cb();

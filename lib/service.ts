@@ -17,7 +17,7 @@
  * @module
  */
 import { cat, cstr, decode, encode } from "./bytes.ts";
-import { EAGAIN, ECHILD, EEXIST, EINTR, ENOENT, ENOMEM, EPERM, errorStr } from "./errors.ts";
+import { EAGAIN, ECHILD, EEXIST, ENOENT, ENOMEM, EPERM, errorStr } from "./errors.ts";
 import { LOCK_EX, LOCK_NB, WNOHANG } from "./libc.ts";
 import { line, sysText, type Text, writeErr } from "./msg.ts";
 import { openAppend, openRead, openTrunc, openWrite } from "./open.ts";
@@ -276,21 +276,24 @@ export class Service {
 
   // ---------------------------------------------------------------- events
 
+  /**
+   * At most one read per wake-up, whatever is behind `control` (a FIFO, a regular file being
+   * appended to, `/dev/zero`): one service must not hold up every other one on the shared
+   * reactor. Level-triggered epoll (or the poll timer) calls again while more is there.
+   */
   #onControl(): void {
-    while (!this.#closed && this.#machine) {
-      const n = sys(NR.read, this.#fdControl, addr(this.#chunk), this.#chunk.length);
-      if (n <= 0) {
-        if (n === -EINTR) continue;
-        return; // EAGAIN: drained
-      }
-      // one byte per turn, each after a reap pass (0.76's loop)
-      this.control(this.#chunk.subarray(0, n));
-    }
+    if (this.#closed || !this.#machine) return;
+    const n = sys(NR.read, this.#fdControl, addr(this.#chunk), this.#chunk.length);
+    // n <= 0: drained (EAGAIN), end of a regular file, or EINTR (read at the next wake-up)
+    if (n <= 0) return;
+    // one byte per turn, each after a reap pass (0.76's loop)
+    this.control(this.#chunk.subarray(0, n));
   }
 
   /**
-   * A regular file named `control` cannot be in an epoll set: 0.76 spins on it (always
-   * readable), reading what is appended. Here it is read four times a second instead.
+   * A regular file (or a device such as `/dev/zero`) named `control` cannot be in an epoll
+   * set: 0.76 spins on it (always readable), reading what is appended. Here one chunk of it
+   * is read four times a second instead.
    */
   #pollControl(): void {
     this.#controlTimer = this.#reactor.at(performance.now() + 250, () => {
