@@ -66,8 +66,11 @@ export interface ServiceOptions {
   log?: (line: string) => void;
   /** Time source (tests). */
   clock?: Clock;
-  /** Environment of `./run` as `NAME=value` strings (default: ours at each start). */
-  env?: string[];
+  /**
+   * Environment of `./run`: `NAME=value` entries, raw bytes (strings are encoded losslessly),
+   * passed as they are (default: lib/spawn.ts's `currentEnv()` at each start).
+   */
+  env?: readonly (string | Uint8Array)[];
 }
 
 const realClock: Clock = { mono: () => performance.now(), stamp: now };

@@ -11,7 +11,10 @@
  */
 import { assertEquals } from "./assert.ts";
 import { cleanup, Scan } from "./svscan_util.ts";
-import { alive, debian, scratch, statusPid, waitFor } from "./util.ts";
+import { alive, debian, prog, scratch, statusPid, waitFor } from "./util.ts";
+
+const bytes = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
+const latin1 = (b: Uint8Array): string => String.fromCharCode(...b);
 
 // ---------------------------------------------------------------- item 1: no stall
 
@@ -62,5 +65,52 @@ Deno.test({
     } finally {
       await cleanup(dir, scan);
     }
+  },
+});
+
+// ---------------------------------------------------------------- item 3: environment
+
+/** What `./run` (= /usr/bin/env) prints first under `supervise` started in `env -i ...`. */
+async function envUnder(supervise: string): Promise<Uint8Array> {
+  const dir = await scratch("dt-env-");
+  try {
+    await Deno.mkdir(`${dir}/e2`);
+    await Deno.symlink("/usr/bin/env", `${dir}/e2/run`); // no shell in between to filter
+    const child = new Deno.Command("/bin/sh", {
+      args: [
+        "-c",
+        `exec env -i PATH=/bin "X=$(printf 'v\\377')" "$(printf 'Y\\376')=1" W=ok "$0" e2 >out`,
+        supervise,
+      ],
+      cwd: dir,
+      stdin: "null",
+    }).spawn();
+    try {
+      const out = await waitFor("env output", () => {
+        const b = Deno.readFileSync(`${dir}/out`);
+        const end = latin1(b).indexOf("W=ok\n");
+        return end < 0 ? undefined : b.subarray(0, end + 5);
+      });
+      return out;
+    } finally {
+      child.kill("SIGTERM"); // supervise dies of it (0.76); ./run has exited by itself
+      await child.status;
+    }
+  } finally {
+    await cleanup(dir);
+  }
+}
+
+const ENV = bytes("PATH=/bin\nX=v\xff\nY\xfe=1\nW=ok\n");
+
+Deno.test("14.3: supervise hands ./run every environment variable, bytes and order unchanged", async () => {
+  assertEquals(latin1(await envUnder(prog("supervise"))), latin1(ENV));
+});
+
+Deno.test({
+  name: "14.3: Debian's supervise gives the same environment bytes",
+  ignore: !debian("supervise"),
+  fn: async () => {
+    assertEquals(latin1(await envUnder(debian("supervise")!)), latin1(ENV));
   },
 });
