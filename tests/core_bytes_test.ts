@@ -9,12 +9,73 @@
  * they test this code alone; the `(launcher)` tests go through the built launcher, whose
  * decoding of argv is main.ts's.
  */
-import { assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "./assert.ts";
 import { cleanup, Scan } from "./svscan_util.ts";
-import { alive, debian, prog, scratch, statusPid, waitFor } from "./util.ts";
+import { alive, debian, prog, root, scratch, statusPid, waitFor } from "./util.ts";
+import { decode } from "../lib/bytes.ts";
+import { match } from "../lib/multilog/match.ts";
+import { parseScript } from "../lib/multilog/script.ts";
 
 const bytes = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const latin1 = (b: Uint8Array): string => String.fromCharCode(...b);
+
+/**
+ * Run `sh -c script arg0` in `cwd` (non-UTF-8 bytes are written with printf escapes, as no
+ * Deno API takes them), with an empty environment but PATH.
+ */
+async function sh(script: string, cwd: string, arg0 = "sh"): Promise<Deno.CommandOutput> {
+  return await new Deno.Command("/bin/sh", {
+    args: ["-c", script, arg0],
+    cwd,
+    clearEnv: true,
+    env: { PATH: "/usr/bin:/bin" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+}
+
+/**
+ * Run our program `name`'s `main` in a child Deno process with `args` given as bytes (decoded
+ * losslessly, as main.ts hands them over once it reads argv raw); stdin from `stdin`.
+ */
+async function runMain(
+  name: string,
+  args: Uint8Array[],
+  cwd: string,
+  stdin = "",
+): Promise<Deno.CommandOutput> {
+  const driver = `${cwd}/.driver.ts`;
+  await Deno.writeTextFile(
+    driver,
+    `import { decode } from "${root}/lib/bytes.ts";\n` +
+      `const { main } = await import("${root}/cmd/${name}.ts");\n` +
+      `const args = JSON.parse(Deno.args[0]).map((a: number[]) => decode(new Uint8Array(a)));\n` +
+      `const code = await main(args);\n` +
+      `Deno.exit(typeof code === "number" ? code : 0);\n`,
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--no-config",
+      "--no-lock",
+      "--quiet",
+      driver,
+      JSON.stringify(
+        args.map((a) => [...a]),
+      ),
+    ],
+    cwd,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(bytes(stdin));
+  await w.close();
+  return await child.output();
+}
 
 // ---------------------------------------------------------------- item 1: no stall
 
@@ -112,5 +173,72 @@ Deno.test({
   ignore: !debian("supervise"),
   fn: async () => {
     assertEquals(latin1(await envUnder(debian("supervise")!)), latin1(ENV));
+  },
+});
+
+// ---------------------------------------------------------------- item 6: multilog
+
+const PATTERN = bytes("-a\xff*");
+const INPUT = "a\xffb\nabc\n";
+
+Deno.test("14.6: multilog script: a pattern is the argument's bytes, matched against line bytes", () => {
+  const s = parseScript([decode(PATTERN), decode(bytes("./o\xff"))]);
+  const a = s.actions[0];
+  assert(a.kind === "-");
+  assertEquals([...a.pat], [0x61, 0xff, 0x2a]);
+  const line = bytes("a\xffb");
+  assert(match(a.pat, line, 0, line.length));
+  assert(!match(a.pat, bytes("abc"), 0, 3));
+  assertEquals(s.dirs[0].dir, decode(bytes("./o\xff")));
+});
+
+/** d/current after `printf 'a\xffb\nabc\n' | PROG '-a\xff*' ./d`, and the names made. */
+async function multilogRun(
+  how: (dir: string) => Promise<unknown>,
+): Promise<{ current: string; names: string[] }> {
+  const dir = await scratch("dt-mlbytes-");
+  try {
+    await how(dir);
+    const current = latin1(Deno.readFileSync(`${dir}/d/current`));
+    // names as bytes (Deno's readDir would mangle them): through the shell
+    const ls = await sh("for f in *; do printf '%s/' \"$f\"; done", dir);
+    return { current, names: latin1(ls.stdout).split("/").filter((n) => n).sort() };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const ML_EXPECTED = { current: "abc\n", names: ["d", "o\xff"] };
+
+Deno.test("14.6: multilog (logic): the pattern deselects a\\xffb, the directory is o\\xff", async () => {
+  const r = await multilogRun(async (dir) => {
+    const a = await runMain("multilog", [PATTERN, bytes("./d")], dir, INPUT);
+    const b = await runMain("multilog", [bytes("./o\xff")], dir, "x\n");
+    assertEquals([a.code, b.code, latin1(a.stderr), latin1(b.stderr)], [0, 0, "", ""]);
+    await Deno.remove(`${dir}/.driver.ts`);
+  });
+  assertEquals(r, ML_EXPECTED);
+});
+
+/** The same through a program binary (ours or Debian's). */
+function multilogBinary(bin: string) {
+  return (dir: string) =>
+    sh(
+      `printf 'a\\377b\\nabc\\n' | "$0" "$(printf -- '-a\\377*')" ./d && ` +
+        `printf 'x\\n' | "$0" "./o$(printf '\\377')"`,
+      dir,
+      bin,
+    ).then((o) => assertEquals(o.code, 0, latin1(o.stderr)));
+}
+
+Deno.test("14.6: multilog (launcher): the same through our program, argv read raw", async () => {
+  assertEquals(await multilogRun(multilogBinary(prog("multilog"))), ML_EXPECTED);
+});
+
+Deno.test({
+  name: "14.6: Debian's multilog keeps the same line and makes the same name",
+  ignore: !debian("multilog"),
+  fn: async () => {
+    assertEquals(await multilogRun(multilogBinary(debian("multilog")!)), ML_EXPECTED);
   },
 });

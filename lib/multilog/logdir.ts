@@ -20,12 +20,23 @@ import * as sys from "./sys.ts";
 import { pause } from "./sys.ts";
 import { stampNow } from "./stamp.ts";
 import { runProcessor } from "./processor.ts";
+import { startsWith } from "../bytes.ts";
+import type { Stat } from "../stat.ts";
 
 const P = "multilog";
 const BUFSIZE = 512; // 0.76: struct cyclog's char buf[512]
 const OUTSIZE = 8192; // djb buffer: BUFFER_OUTSIZE, the piece size of large puts
 
 const nameBuf = new Uint8Array(26);
+/** filesfit's start value, after every name of an old file (`@` + hex digits). */
+const OLDEST_NONE = new Uint8Array([64, 122]); // "@z"
+
+/** djb's `str_diff(a, b) < 0`: byte order, a proper prefix first. */
+function before(a: Uint8Array, b: Uint8Array): boolean {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] < b[i];
+  return a.length < b.length;
+}
 const latin1 = new TextDecoder("latin1");
 
 /** `@` + TAI64N(now): the name of a finished file, without its `.s`/`.u`. */
@@ -187,7 +198,7 @@ export class LogDir {
     this.cd();
     while (sys.fsync(this.fdcur) < 0) pause(`unable to write ${d}/current to disk, pausing`);
     sys.close(this.fdcur);
-    while (!sys.ok(() => Deno.renameSync("current", "previous"))) {
+    while (sys.rename("current", "previous") < 0) {
       pause(`unable to rename current to previous in directory ${d}, pausing`);
     }
     while ((this.fdcur = sys.openAppend("current")) < 0) {
@@ -196,7 +207,7 @@ export class LogDir {
     while (sys.fchmod(this.fdcur, 0o644) < 0) {
       pause(`unable to set mode of ${d}/current, pausing`);
     }
-    while (!sys.ok(() => Deno.chmodSync("previous", 0o744))) {
+    while (sys.chmod("previous", 0o744) < 0) {
       pause(`unable to set mode of ${d}/previous, pausing`);
     }
     if (this.processor === null) {
@@ -216,10 +227,10 @@ export class LogDir {
     }
     while (sys.fsync(fd) < 0) pause(`unable to write ${d}/newstate to disk, pausing`);
     sys.close(fd);
-    while (!sys.ok(() => Deno.removeSync("previous"))) {
+    while (sys.unlink("previous") < 0) {
       pause(`unable to remove ${d}/previous, pausing`);
     }
-    while (!sys.ok(() => Deno.renameSync("newstate", "state"))) {
+    while (sys.rename("newstate", "state") < 0) {
       pause(`unable to rename newstate to state in directory ${d}, pausing`);
     }
     this.finish("processed", "s");
@@ -251,9 +262,9 @@ export class LogDir {
   /** 0.76 finish: hard-link `file` to @stamp.CODE, remove it, prune old files. */
   finish(file: string, code: string): void {
     const d = this.dir;
-    let st: Deno.FileInfo | undefined;
+    let st: Stat | undefined;
     for (;;) {
-      st = sys.attempt(() => Deno.statSync(file));
+      st = sys.stat(file);
       if (st) break;
       if (sys.lastErr() === ENOENT) return;
       pause(`unable to stat ${d}/${file}, pausing`);
@@ -261,11 +272,11 @@ export class LogDir {
     if (st.nlink === 1) {
       for (;;) {
         const fn = `${stampName()}.${code}`;
-        if (sys.ok(() => Deno.linkSync(file, fn))) break;
+        if (sys.link(file, fn) === 0) break;
         pause(`unable to link to ${d}/${fn}, pausing`);
       }
     }
-    while (!sys.ok(() => Deno.removeSync(file))) pause(`unable to remove ${d}/${file}, pausing`);
+    while (sys.unlink(file) < 0) pause(`unable to remove ${d}/${file}, pausing`);
     for (;;) {
       const r = this.filesfit();
       if (r === 1) return;
@@ -275,22 +286,22 @@ export class LogDir {
 
   /** 0.76 filesfit: 1 if fewer than NUM old files, else remove the oldest and return 0. */
   private filesfit(): number {
-    const names = sys.attempt(() => [...Deno.readDirSync(".")].map((e) => e.name));
+    const names = sys.names(".");
     if (!names) return -1;
     let count = 0;
-    let oldest = "@z";
+    let oldest: Uint8Array = OLDEST_NONE;
     for (const n of names) {
-      if (n.charCodeAt(0) === 64 && n.length >= 25) {
+      if (n[0] === 64 && n.length >= 25) {
         count++;
-        if (n < oldest) oldest = n.slice(0, 25);
+        if (before(n, oldest)) oldest = n.subarray(0, 25);
       }
     }
     if (count < this.num) return 1;
-    const again = sys.attempt(() => [...Deno.readDirSync(".")].map((e) => e.name));
+    const again = sys.names(".");
     if (!again) return -1;
     for (const n of again) {
-      if (n.charCodeAt(0) === 64 && n.length >= 25 && n.startsWith(oldest)) {
-        sys.ok(() => Deno.removeSync(n));
+      if (n[0] === 64 && n.length >= 25 && startsWith(n, oldest)) {
+        sys.unlink(n);
         break;
       }
     }
@@ -302,17 +313,17 @@ export class LogDir {
     const d = this.dir;
     const die = (text: string): never => fatalSys(P, text, sys.lastErr());
     if (sys.fchdir(startFd) < 0) die("unable to switch to starting directory");
-    sys.ok(() => Deno.mkdirSync(d, { mode: 0o700 }));
+    sys.mkdir(d, 0o700);
     this.fddir = sys.openRead(d);
     if (this.fddir < 0 || sys.fchdir(this.fddir) < 0) die(`unable to open directory ${d}`);
     this.fdlock = sys.openAppend("lock");
     if (this.fdlock < 0 || sys.flock(this.fdlock, LOCK_EX | LOCK_NB) < 0) {
       die(`unable to lock directory ${d}`);
     }
-    const cur = sys.attempt(() => Deno.statSync("current"));
+    const cur = sys.stat("current");
     if (!cur) {
       if (sys.lastErr() !== ENOENT) die(`unable to stat ${d}/current`);
-    } else if ((cur.mode ?? 0) & 0o100) {
+    } else if (cur.mode & 0o100) {
       const fd = sys.openAppend("current");
       if (fd < 0) die(`unable to append to ${d}/current`);
       if (sys.fchmod(fd, 0o644) < 0) die(`unable to set mode of ${d}/current`);
@@ -320,18 +331,18 @@ export class LogDir {
       this.bytes = cur.size;
       return;
     }
-    sys.ok(() => Deno.removeSync("state"));
-    sys.ok(() => Deno.removeSync("newstate"));
+    sys.unlink("state");
+    sys.unlink("newstate");
     let flagprocessed = false;
-    const pr = sys.attempt(() => Deno.statSync("processed"));
+    const pr = sys.stat("processed");
     if (!pr) {
       if (sys.lastErr() !== ENOENT) die(`unable to stat ${d}/processed`);
-    } else if ((pr.mode ?? 0) & 0o100) flagprocessed = true;
+    } else if (pr.mode & 0o100) flagprocessed = true;
     if (flagprocessed) {
-      sys.ok(() => Deno.removeSync("previous"));
+      sys.unlink("previous");
       this.finish("processed", "s");
     } else {
-      sys.ok(() => Deno.removeSync("processed"));
+      sys.unlink("processed");
       this.finish("previous", "u");
     }
     this.finish("current", "u");

@@ -5,10 +5,11 @@
  * it). Files are opened as daemontools opens them (lib/open.ts).
  * @module
  */
-import { errnoOf } from "../errors.ts";
+import { cstr } from "../bytes.ts";
 import { warnSys } from "../msg.ts";
 import * as open from "../open.ts";
-import { addr, NR, sys, sysPath } from "../sys.ts";
+import { type Stat, stat as statPath } from "../stat.ts";
+import { addr, AT_FDCWD, NR, sys, sysAt, sysPath } from "../sys.ts";
 
 let err = 0;
 
@@ -114,16 +115,60 @@ export function waitpid(pid: number, status: Int32Array<ArrayBuffer>): number {
   return check(sys(NR.wait4, pid, addr(status), 0, 0));
 }
 
+/** rename(2). */
+export function rename(from: open.Path, to: open.Path): number {
+  const a = cstr(from), b = cstr(to);
+  return check(sys(NR.rename, addr(a), addr(b)));
+}
+
+/** link(2). */
+export function link(from: open.Path, to: open.Path): number {
+  const a = cstr(from), b = cstr(to);
+  return check(sys(NR.link, addr(a), addr(b)));
+}
+
+/** unlink(2). */
+export function unlink(path: open.Path): number {
+  return check(sysPath(NR.unlink, path));
+}
+
+/** chmod(2). */
+export function chmod(path: open.Path, mode: number): number {
+  return check(sysAt(NR.fchmodat, AT_FDCWD, path, mode));
+}
+
+/** stat(2): the file's stat, or undefined with {@linkcode lastErr} set. */
+export function stat(path: open.Path): Stat | undefined {
+  const st = statPath(path);
+  if (typeof st !== "number") return st;
+  err = -st;
+  return undefined;
+}
+
+const dents = new Uint8Array(32768);
+const dentsView = new DataView(dents.buffer);
+
 /**
- * Run a Deno file-system call the djb way: its result, or undefined with
- * {@linkcode lastErr} set from the thrown error.
+ * The names in directory `path` (`.` and `..` included, as readdir gives them), as bytes, or
+ * undefined with {@linkcode lastErr} set.
  */
-export function attempt<T>(f: () => T): T | undefined {
-  try {
-    return f();
-  } catch (e) {
-    err = errnoOf(e);
-    return undefined;
+export function names(path: open.Path): Uint8Array[] | undefined {
+  const fd = openRead(path);
+  if (fd < 0) return undefined;
+  const out: Uint8Array[] = [];
+  for (;;) {
+    const n = sys(NR.getdents64, fd, addr(dents), dents.length);
+    if (n <= 0) {
+      sys(NR.close, fd);
+      if (n === 0) return out;
+      err = -n;
+      return undefined;
+    }
+    // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name (NUL-ended)
+    for (let off = 0; off < n; off += dentsView.getUint16(off + 16, true)) {
+      const name = off + 19;
+      out.push(dents.slice(name, dents.indexOf(0, name)));
+    }
   }
 }
 
@@ -135,17 +180,6 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
  */
 export function deepsleep(seconds: number): void {
   Atomics.wait(sleeper, 0, 0, seconds * 1000);
-}
-
-/** Run a Deno file-system call that returns nothing: true, or false with lastErr set. */
-export function ok(f: () => void): boolean {
-  try {
-    f();
-    return true;
-  } catch (e) {
-    err = errnoOf(e);
-    return false;
-  }
 }
 
 /** 0.76's pause3/pause5: `multilog: warning: TEXT: ` + the errno text, then sleep 5 s. */
