@@ -13,10 +13,8 @@
  * consume stdin with the same exit codes but show nothing.
  * @module
  */
-
+import { encode } from "../lib/bytes.ts";
 import { procStat } from "../lib/proc.ts";
-
-const enc = new TextEncoder();
 
 /** The bytes of D inside this process's argv memory, or undefined. */
 function argvView(d: Uint8Array): Uint8Array | undefined {
@@ -38,7 +36,8 @@ function argvView(d: Uint8Array): Uint8Array | undefined {
 /** Entry point. */
 export async function main(args: string[]): Promise<number> {
   if (args.length === 0) return 100;
-  const d = enc.encode(args[args.length - 1]);
+  // D's length in bytes, as the kernel holds it (an argument decoded losslessly encodes back)
+  const d = encode(args[args.length - 1]);
   if (d.length < 5) return 100;
   const buf = new Uint8Array(d.length);
   buf.fill(0x2e);

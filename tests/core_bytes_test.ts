@@ -242,3 +242,39 @@ Deno.test({
     assertEquals(await multilogRun(multilogBinary(debian("multilog")!)), ML_EXPECTED);
   },
 });
+
+// ---------------------------------------------------------------- item 8: readproctitle
+
+Deno.test("14.8: readproctitle (logic): D is counted in bytes: 3 bytes is a usage error", async () => {
+  const dir = await scratch("dt-rpt-");
+  try {
+    const short = await runMain("readproctitle", [bytes("a"), bytes("-\xff\xfe")], dir);
+    assertEquals([short.code, latin1(short.stdout), latin1(short.stderr)], [100, "", ""]);
+    const five = await runMain("readproctitle", [bytes("a"), bytes("-\xff\xfe\xfd\xfc")], dir);
+    assertEquals([five.code, latin1(five.stdout), latin1(five.stderr)], [0, "", ""]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Exit code of `PROG a $'-\xff\xfe'` (stdin empty). */
+async function readproctitleShort(bin: string): Promise<number> {
+  const dir = await scratch("dt-rpt-");
+  try {
+    return (await sh(`exec "$0" a "$(printf -- '-\\377\\376')" </dev/null`, dir, bin)).code;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("14.8: readproctitle (launcher): a $'-\\xff\\xfe' exits 100", async () => {
+  assertEquals(await readproctitleShort(prog("readproctitle")), 100);
+});
+
+Deno.test({
+  name: "14.8: Debian's readproctitle exits 100 too",
+  ignore: !debian("readproctitle"),
+  fn: async () => {
+    assertEquals(await readproctitleShort(debian("readproctitle")!), 100);
+  },
+});
