@@ -15,6 +15,7 @@ import { alive, debian, prog, root, scratch, statusPid, waitFor } from "./util.t
 import { decode } from "../lib/bytes.ts";
 import { match } from "../lib/multilog/match.ts";
 import { parseScript } from "../lib/multilog/script.ts";
+import { getopt, optionProblemText } from "../lib/options.ts";
 
 const bytes = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const latin1 = (b: Uint8Array): string => String.fromCharCode(...b);
@@ -276,5 +277,38 @@ Deno.test({
   ignore: !debian("readproctitle"),
   fn: async () => {
     assertEquals(await readproctitleShort(debian("readproctitle")!), 100);
+  },
+});
+
+// ---------------------------------------------------------------- option letters (lib/options.ts)
+
+Deno.test("options: a letter that is not UTF-8 is reported as its own byte (logic)", () => {
+  const p = getopt([decode(bytes("-\xff"))], "udx").problem!;
+  assertEquals(latin1(optionProblemText("svc", p)), "svc: illegal option -- \xff\n");
+});
+
+/** stderr and exit code of `PROG $'-\xff' x`. */
+async function svcBadByte(bin: string): Promise<[number, string]> {
+  const dir = await scratch("dt-opt-");
+  try {
+    const o = await sh(`exec "$0" "$(printf -- '-\\377')" x`, dir, bin);
+    return [o.code, latin1(o.stderr)];
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const SVC_BAD = "svc: illegal option -- \xff\nsvc options: u up, d down, o once, x exit, " +
+  "p pause, c continue, h hup, a alarm, i interrupt, t term, k kill\n";
+
+Deno.test("options: svc $'-\\xff' (launcher) reports byte 0xff, exit 100", async () => {
+  assertEquals(await svcBadByte(prog("svc")), [100, SVC_BAD]);
+});
+
+Deno.test({
+  name: "options: Debian's svc $'-\\xff' prints the same bytes",
+  ignore: !debian("svc"),
+  fn: async () => {
+    assertEquals(await svcBadByte(debian("svc")!), [100, SVC_BAD]);
   },
 });
