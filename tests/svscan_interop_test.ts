@@ -6,31 +6,20 @@
  * Also svscanboot (ours only).
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { debian, haveDebian, maskStatus, prog, run, scratch, waitFor } from "./util.ts";
-import {
-  alive,
-  cleanup,
-  processesUnder,
-  readOr,
-  Scan,
-  service,
-  statusPid,
-  waitUp,
-} from "./svscan_util.ts";
+import { alive, debian, haveDebian, maskStatus, prog, run, statusPid, waitFor } from "./util.ts";
+import { processesUnder, readOr, service, waitUp, withScan } from "./svscan_util.ts";
 
 const D = (name: string) => debian(name) ?? `/usr/bin/${name}`;
 
 Deno.test({
   name: "svscan interop: Debian's svc, svstat, svok on services inside our svscan",
   ignore: !haveDebian,
-  fn: async () => {
-    const dir = await scratch();
-    let scan: Scan | undefined;
-    try {
+  fn: () =>
+    withScan(async ({ dir, start }) => {
       const a = await service(dir, "a", "#!/bin/sh\nexec sleep 1000\n", "#!/bin/sh\nexec cat\n");
       const b = await service(dir, "b", "#!/bin/sh\nexec sleep 1000\n");
       await Deno.writeTextFile(`${b}/down`, "");
-      scan = new Scan(dir);
+      start();
       const pid = await waitUp(a);
       await waitUp(`${a}/log`);
       await waitFor("b supervised", async () => (await run(D("svok"), [b])).code === 0);
@@ -56,19 +45,14 @@ Deno.test({
       await run(D("svc"), ["-dx", b]);
       await waitFor("b's supervisor gone", async () => (await run(D("svok"), [b])).code === 100);
       assertEquals((await run(D("svstat"), [b])).stdout, `${b}: supervise not running\n`);
-    } finally {
-      await cleanup(dir, scan);
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "svscan interop: daemontools-style run scripts (setuidgid, multilog t) on PATH",
   ignore: !haveDebian,
-  fn: async () => {
-    const dir = await scratch();
-    let scan: Scan | undefined;
-    try {
+  fn: () =>
+    withScan(async ({ dir, start }) => {
       await Deno.chmod(dir, 0o755);
       const svc = await service(
         dir,
@@ -77,7 +61,7 @@ Deno.test({
           "'for i in 1 2 3 4 5; do echo line $i as $(id -un); done; exec sleep 1000'\n",
         "#!/bin/sh\nexec multilog t ./main\n",
       );
-      scan = new Scan(dir, { path: "/usr/bin:/bin" });
+      const scan = start({ path: "/usr/bin:/bin" });
       await waitFor(
         "5 lines in main/current",
         () => readOr(`${svc}/log/main/current`).split("\n").length === 6,
@@ -88,52 +72,49 @@ Deno.test({
         [1, 2, 3, 4, 5].map((i) => `@T line ${i} as nobody`),
       );
       assertEquals(scan.err, "");
-    } finally {
-      await cleanup(dir, scan);
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "svscan interop: Debian's multilog receives every line through our pipe",
   ignore: !haveDebian,
-  fn: async () => {
-    const dir = await scratch();
-    let scan: Scan | undefined;
-    try {
+  fn: () =>
+    withScan(async ({ dir, start }) => {
       const svc = await service(
         dir,
         "burst",
         "#!/bin/sh\nseq 1 20000\nexec sleep 1000\n",
         `#!/bin/sh\nexec ${D("multilog")} s1000000 ./main\n`,
       );
-      scan = new Scan(dir);
+      start();
       await waitFor("20000 lines", () => readOr(`${svc}/log/main/current`).endsWith("\n20000\n"));
       const want = Array.from({ length: 20000 }, (_, i) => `${i + 1}\n`).join("");
       assertEquals(readOr(`${svc}/log/main/current`), want);
-    } finally {
-      await cleanup(dir, scan);
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "svscan interop: a lock held by Debian's supervise is reported, retried, then adopted",
   ignore: !haveDebian,
-  fn: async () => {
-    const dir = await scratch();
-    let scan: Scan | undefined;
-    let sup: Deno.ChildProcess | undefined;
-    try {
+  fn: () =>
+    withScan(async ({ dir, start, defer }) => {
       const svc = await service(dir, "held", "#!/bin/sh\nexec sleep 1000\n");
-      sup = new Deno.Command(D("supervise"), {
+      const sup = new Deno.Command(D("supervise"), {
         args: ["held"],
         cwd: dir,
         stdout: "null",
         stderr: "null",
       }).spawn();
+      defer(async () => {
+        try {
+          sup.kill("SIGKILL");
+        } catch {
+          // gone
+        }
+        await sup.status;
+      });
       const pid = await waitUp(svc);
-      scan = new Scan(dir);
+      const scan = start();
       await scan.waitErr(
         "supervise: fatal: unable to acquire held/supervise/lock: temporary failure\n",
       );
@@ -151,18 +132,7 @@ Deno.test({
       await run(D("svc"), ["-t", svc]);
       const again = await waitUp(svc, pid);
       assert(again !== pid);
-    } finally {
-      if (sup) {
-        try {
-          sup.kill("SIGKILL");
-        } catch {
-          // gone
-        }
-        await sup.status;
-      }
-      await cleanup(dir, scan);
-    }
-  },
+    }),
 });
 
 /** The same tree of bad service directories in `dir`. */
@@ -182,43 +152,37 @@ async function badTree(dir: string): Promise<void> {
 Deno.test({
   name: "svscan interop: same messages as Debian's svscan+supervise on bad directories",
   ignore: !haveDebian,
-  fn: async () => {
-    const a = await scratch(), b = await scratch();
-    let deb: Scan | undefined, ours: Scan | undefined;
-    try {
-      await badTree(a);
-      await badTree(b);
-      // both run with cwd = their directory and no argument: names print the same
-      deb = new Scan(undefined, { cmd: D("svscan"), cwd: a, path: "/usr/bin:/bin" });
-      ours = new Scan(undefined, { cwd: b });
-      const lines = (t: string) => [...new Set(t.split("\n").filter((l) => l))].sort();
-      const want = [
-        "supervise: fatal: unable to chdir to log: not a directory",
-        "supervise: fatal: unable to start noexec/run: access denied",
-        "supervise: fatal: unable to start norun/run: file does not exist",
-        "supervise: fatal: unable to start rundir/run: access denied",
-        "svscan: warning: unable to stat dangling: file does not exist",
-        "svscan: warning: unable to stat loop1: symbolic link loop",
-        "svscan: warning: unable to stat loop2: symbolic link loop",
-      ];
-      await waitFor("Debian's messages", () => lines(deb!.err).length >= want.length);
-      await waitFor("our messages", () => lines(ours!.err).length >= want.length);
-      assertEquals(lines(deb.err), want);
-      assertEquals(lines(ours.err), want);
-    } finally {
-      await cleanup(a, deb);
-      await cleanup(b, ours);
-    }
-  },
+  fn: () =>
+    withScan((a) =>
+      withScan(async (b) => {
+        await badTree(a.dir);
+        await badTree(b.dir);
+        // both run with cwd = their directory and no argument: names print the same
+        const deb = a.start({ cmd: D("svscan"), cwd: a.dir, args: [], path: "/usr/bin:/bin" });
+        const ours = b.start({ cwd: b.dir, args: [] });
+        const lines = (t: string) => [...new Set(t.split("\n").filter((l) => l))].sort();
+        const want = [
+          "supervise: fatal: unable to chdir to log: not a directory",
+          "supervise: fatal: unable to start noexec/run: access denied",
+          "supervise: fatal: unable to start norun/run: file does not exist",
+          "supervise: fatal: unable to start rundir/run: access denied",
+          "svscan: warning: unable to stat dangling: file does not exist",
+          "svscan: warning: unable to stat loop1: symbolic link loop",
+          "svscan: warning: unable to stat loop2: symbolic link loop",
+        ];
+        await waitFor("Debian's messages", () => lines(deb.err).length >= want.length);
+        await waitFor("our messages", () => lines(ours.err).length >= want.length);
+        assertEquals(lines(deb.err), want);
+        assertEquals(lines(ours.err), want);
+      })
+    ),
 });
 
-Deno.test("svscanboot DIR: svc -dx leftovers, svscan piped into readproctitle", async () => {
-  const dir = await scratch();
-  let boot: Scan | undefined;
-  try {
+Deno.test("svscanboot DIR: svc -dx leftovers, svscan piped into readproctitle", () =>
+  withScan(async ({ dir, start }) => {
     await service(dir, "up", "#!/bin/sh\nexec sleep 1000\n");
     await Deno.symlink("nowhere", `${dir}/dangling`);
-    boot = new Scan(undefined, { cmd: prog("svscanboot"), args: [dir] });
+    const boot = start({ cmd: prog("svscanboot"), args: [dir] });
     await waitUp(`${dir}/up`);
     // readproctitle shows svscan's warning in its command line
     const rpt = await waitFor("readproctitle showing the warning", () => {
@@ -241,7 +205,4 @@ Deno.test("svscanboot DIR: svc -dx leftovers, svscan piped into readproctitle", 
     assertEquals(st.code, 0);
     await waitFor("readproctitle gone", () => !alive(rpt));
     assertEquals(boot.out + boot.err, "");
-  } finally {
-    await cleanup(dir, boot);
-  }
-});
+  }));

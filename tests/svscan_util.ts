@@ -1,12 +1,21 @@
 /**
  * Helpers for the svscan tests: a running svscan whose stderr/stdout are collected, the
  * service tree it leaves behind, and a cleanup that kills every process started under a
- * scratch directory (found through /proc/PID/cwd), so no test leaks processes.
+ * scratch directory (found through /proc/PID/cwd), so no test leaks processes;
+ * {@linkcode withScan} puts the three together.
  */
-import { alive, baseEnv, prog, script, statusPid, waitFor } from "./util.ts";
-export { alive, statusPid };
+import { alive, baseEnv, prog, scratch, script, statusPid, waitFor } from "./util.ts";
 
 const dec = new TextDecoder();
+
+/** How to run an svscan: `cmd` (default ours) with `args` (default: the directory). */
+export interface ScanOptions {
+  cmd?: string;
+  cwd?: string;
+  args?: string[];
+  /** PATH of the svscan (default: our programs' directory first). */
+  path?: string;
+}
 
 /** A running svscan (ours unless `cmd` says otherwise). */
 export class Scan {
@@ -16,10 +25,7 @@ export class Scan {
   #done: Promise<Deno.CommandStatus>;
   status: Deno.CommandStatus | undefined;
 
-  constructor(
-    dir: string | undefined,
-    opts: { cmd?: string; cwd?: string; args?: string[]; path?: string } = {},
-  ) {
+  constructor(dir: string | undefined, opts: ScanOptions = {}) {
     this.child = new Deno.Command(opts.cmd ?? prog("svscan"), {
       args: opts.args ?? (dir === undefined ? [] : [dir]),
       cwd: opts.cwd,
@@ -143,5 +149,39 @@ export function readOr(path: string): string {
     return Deno.readTextFileSync(path);
   } catch {
     return "";
+  }
+}
+
+/** A scratch scan directory and the svscans started on it (see {@linkcode withScan}). */
+export interface Tree {
+  /** The scratch directory (absolute). */
+  readonly dir: string;
+  /** Start a svscan on `dir` (or as `opts` say); it is killed when the test ends. */
+  start(opts?: ScanOptions): Scan;
+  /** Run `fn` when the test ends, before the tree's processes are killed. */
+  defer(fn: () => Promise<void> | void): void;
+}
+
+/**
+ * Run `fn` on a fresh scratch directory; afterwards (also on failure) run what it deferred,
+ * kill its svscans and every process started under the directory, and remove it.
+ */
+export async function withScan(fn: (t: Tree) => Promise<void>): Promise<void> {
+  const dir = await scratch();
+  const scans: Scan[] = [];
+  const deferred: (() => Promise<void> | void)[] = [];
+  try {
+    await fn({
+      dir,
+      start: (opts = {}) => {
+        const s = new Scan(dir, opts);
+        scans.push(s);
+        return s;
+      },
+      defer: (f) => deferred.push(f),
+    });
+  } finally {
+    for (const f of deferred) await f();
+    await cleanup(dir, ...scans);
   }
 }

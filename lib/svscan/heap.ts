@@ -1,13 +1,16 @@
 /**
- * Keep the long-lived svscan process small: V8's young generation grows its semi-spaces
- * (up to 16 MB each) while many objects survive, as when hundreds of services start, and
- * keeps them: that was ~23 kB of private memory per service at N = 500 (docs/svscan.md).
- * Capping them at 1 MB (`--max-semi-space-size=1`) brings it to ~7 kB. V8 reads that flag
- * only at start-up, so svscan re-executes itself once with DENO_V8_FLAGS extended (one more
- * runtime start, ~60 ms), then restores the environment its services inherit.
+ * Re-execute svscan once for a small heap ({@linkcode leanHeap}). V8's young generation grows
+ * its semi-spaces (up to 16 MB each) while many objects survive, as when hundreds of services
+ * start, and keeps them: that was ~23 kB of private memory per service at N = 500
+ * (docs/svscan.md). Capping them at 1 MB (`--max-semi-space-size=1`) brings it to ~7 kB. V8
+ * reads that flag only at start-up, so svscan re-executes itself once with DENO_V8_FLAGS
+ * extended (one more runtime start, ~60 ms), then restores the environment its services
+ * inherit. main.ts calls it before svscan's other modules are loaded.
  * @module
  */
-import { cstr, cstrArray, libc, SIG_DFL, SIGPIPE } from "./libc.ts";
+import { cstr } from "../bytes.ts";
+import { cstrArray, libc, SIG_DFL, SIGPIPE } from "../libc.ts";
+import { addr, NR, sys } from "../sys.ts";
 
 const FLAG = "--max-semi-space-size=1";
 /** Marks the re-executed process; holds the caller's DENO_V8_FLAGS (or "-" for none). */
@@ -45,8 +48,9 @@ export function leanHeap(): void {
   env[MARK] = orig ?? "-";
   const a = cstrArray(argv);
   const e = cstrArray(Object.entries(env).map(([k, v]) => `${k}=${v}`));
-  const c = libc();
-  c.signal(SIGPIPE, SIG_DFL); // Deno ignores SIGPIPE; a new runtime sets its own
-  c.execve(cstr("/proc/self/exe"), a.ptrs, e.ptrs);
-  // exec failed: carry on with the default heap
+  libc().signal(SIGPIPE, SIG_DFL); // Deno ignores SIGPIPE; a new runtime sets its own
+  const exe = cstr("/proc/self/exe");
+  sys(NR.execve, addr(exe), addr(a.ptrs), addr(e.ptrs));
+  // exec failed: carry on with the default heap (the vectors stay referenced until here)
+  void [a.keep, e.keep];
 }
