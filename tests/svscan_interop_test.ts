@@ -7,7 +7,17 @@
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { alive, debian, haveDebian, maskStatus, prog, run, statusPid, waitFor } from "./util.ts";
-import { processesUnder, readOr, service, waitUp, withScan } from "./svscan_util.ts";
+import { cat, decode } from "../lib/bytes.ts";
+import {
+  bytesTree,
+  exists,
+  hasBytes,
+  processesUnder,
+  readOr,
+  service,
+  waitUp,
+  withScan,
+} from "./svscan_util.ts";
 
 const D = (name: string) => debian(name) ?? `/usr/bin/${name}`;
 
@@ -174,6 +184,59 @@ Deno.test({
         await waitFor("our messages", () => lines(ours.err).length >= want.length);
         assertEquals(lines(deb.err), want);
         assertEquals(lines(ours.err), want);
+      })
+    ),
+});
+
+/** Debian's svstat on `\xefbin` and `s\xff` in `dir`, as bytes (the names given as bytes). */
+async function svstatBytes(dir: string): Promise<Uint8Array> {
+  const r = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      `cd "$1" && exec "$2" "$(printf '\\357bin')" "$(printf 's\\377')"`,
+      "sh",
+      dir,
+      D("svstat"),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return cat(r.stdout, r.stderr);
+}
+
+Deno.test({
+  name: "svscan interop: names that are not UTF-8: started by ours as by Debian's svscan",
+  ignore: !haveDebian,
+  fn: () =>
+    withScan((a) =>
+      withScan(async (b) => {
+        await bytesTree(a.dir);
+        await bytesTree(b.dir);
+        const deb = a.start({ cmd: D("svscan"), cwd: a.dir, args: [], path: "/usr/bin:/bin" });
+        const ours = b.start({ cwd: b.dir, args: [] });
+        for (const t of [a, b]) {
+          await waitFor(
+            `both runs in ${t.dir}`,
+            () => exists(`${t.dir}/ef.started`) && exists(`${t.dir}/ff.started`),
+          );
+        }
+        // Debian's svstat shows both up, under their bytes, for either svscan
+        const want = "\\xefbin: up (pid P) S seconds\ns\\xff: up (pid P) S seconds\n";
+        const shown = async (dir: string) =>
+          maskStatus(decode(await svstatBytes(dir))).replace(
+            /[\udc80-\udcff]/g,
+            (c) => `\\x${(c.charCodeAt(0) - 0xdc00).toString(16)}`,
+          );
+        await waitFor("Debian's svscan: both up", async () => (await shown(a.dir)) === want);
+        assertEquals(await shown(b.dir), await shown(a.dir));
+        // the same warning, with the name's byte, from both
+        const warning = cat(
+          "svscan: warning: unable to stat d",
+          new Uint8Array([0xfe]),
+          ": file does not exist\n",
+        );
+        await waitFor("Debian's warning", () => hasBytes(deb.errBytes, warning));
+        await waitFor("our warning", () => hasBytes(ours.errBytes, warning));
       })
     ),
 });

@@ -4,8 +4,19 @@
  * (withScan).
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { prog, run, script, statusPid, waitFor } from "./util.ts";
-import { processesUnder, readOr, service, waitUp, withScan } from "./svscan_util.ts";
+import { alive, prog, run, script, statusPid, waitFor } from "./util.ts";
+import { cat } from "../lib/bytes.ts";
+import {
+  bytesTree,
+  exists,
+  hasBytes,
+  processesUnder,
+  readOr,
+  service,
+  statusPidBytes,
+  waitUp,
+  withScan,
+} from "./svscan_util.ts";
 
 Deno.test("svscan: chdir failure is fatal 111 with 0.76's message", async () => {
   const r = await run(prog("svscan"), ["/nonexistent/dir"]);
@@ -241,3 +252,27 @@ Deno.test("svscan: INT and PWR (a container stop signal) stop in order like TERM
     });
   }
 });
+
+Deno.test("svscan: names are bytes: directories whose names are not UTF-8 are started", () =>
+  withScan(async ({ dir, start }) => {
+    await bytesTree(dir);
+    const scan = start();
+    await waitFor("the run of \\xefbin", () => exists(`${dir}/ef.started`));
+    await waitFor("the run of s\\xff", () => exists(`${dir}/ff.started`));
+    for (const name of [[0xef, 0x62, 0x69, 0x6e], [0x73, 0xff]]) {
+      const pid = await waitFor(
+        "its status",
+        () => statusPidBytes(cat(dir, "/", new Uint8Array(name))),
+      );
+      assert(alive(pid), `${name}: ${pid}`);
+    }
+    // messages carry the name's bytes too (0.76 prints them as they are)
+    const warning = cat(
+      "svscan: warning: unable to stat d",
+      new Uint8Array([0xfe]),
+      ": file does not exist\n",
+    );
+    await waitFor("the warning about d\\xfe", () => hasBytes(scan.errBytes, warning));
+    // no name was turned into U+FFFD anywhere
+    assert(!hasBytes(scan.errBytes, new Uint8Array([0xef, 0xbf, 0xbd])), scan.err);
+  }));

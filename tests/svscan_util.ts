@@ -4,6 +4,9 @@
  * scratch directory (found through /proc/PID/cwd), so no test leaks processes;
  * {@linkcode withScan} puts the three together.
  */
+import { cat } from "../lib/bytes.ts";
+import { O_RDONLY } from "../lib/libc.ts";
+import { addr, NR, sys, sysPath } from "../lib/sys.ts";
 import { alive, baseEnv, prog, scratch, script, statusPid, waitFor } from "./util.ts";
 
 const dec = new TextDecoder();
@@ -22,6 +25,7 @@ export class Scan {
   readonly child: Deno.ChildProcess;
   err = "";
   out = "";
+  #errBytes: Uint8Array[] = [];
   #done: Promise<Deno.CommandStatus>;
   status: Deno.CommandStatus | undefined;
 
@@ -37,7 +41,7 @@ export class Scan {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    this.#collect(this.child.stderr, (s) => (this.err += s));
+    this.#collect(this.child.stderr, (s) => (this.err += s), this.#errBytes);
     this.#collect(this.child.stdout, (s) => (this.out += s));
     this.#done = this.child.status.then((s) => (this.status = s));
   }
@@ -46,8 +50,16 @@ export class Scan {
     return this.child.pid;
   }
 
-  async #collect(r: ReadableStream<Uint8Array>, add: (s: string) => void) {
-    for await (const chunk of r) add(dec.decode(chunk, { stream: true }));
+  async #collect(r: ReadableStream<Uint8Array>, add: (s: string) => void, raw?: Uint8Array[]) {
+    for await (const chunk of r) {
+      raw?.push(chunk);
+      add(dec.decode(chunk, { stream: true }));
+    }
+  }
+
+  /** stderr so far, as the exact bytes. */
+  get errBytes(): Uint8Array {
+    return cat(...this.#errBytes);
   }
 
   /** Wait until stderr contains `text` (or matches). */
@@ -183,5 +195,57 @@ export async function withScan(fn: (t: Tree) => Promise<void>): Promise<void> {
   } finally {
     for (const f of deferred) await f();
     await cleanup(dir, ...scans);
+  }
+}
+
+/**
+ * In `dir`, made by the shell so the names stay bytes: services `\xefbin` and `s\xff`, whose
+ * runs touch `../ef.started` and `../ff.started`, and a dangling symlink `d\xfe`.
+ */
+export async function bytesTree(dir: string): Promise<void> {
+  const r = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      `set -e; cd "$1"
+       for n in ef ff; do
+         case $n in ef) d=$(printf '\\357bin') ;; ff) d=$(printf 's\\377') ;; esac
+         mkdir "$d"
+         printf '#!/bin/sh\\ntouch ../%s.started\\nexec sleep 1000\\n' $n >"$d/run"
+         chmod +x "$d/run"
+       done
+       ln -s nowhere "$(printf 'd\\376')"`,
+      "sh",
+      dir,
+    ],
+  }).output();
+  if (!r.success) throw new Error(`bytesTree: ${new TextDecoder().decode(r.stderr)}`);
+}
+
+/** pid in `svc/supervise/status`, `svc` given as bytes (0 when down or unreadable). */
+export function statusPidBytes(svc: Uint8Array): number {
+  const fd = sysPath(NR.open, cat(svc, "/supervise/status"), O_RDONLY);
+  if (fd < 0) return 0;
+  const b = new Uint8Array(64);
+  const n = sys(NR.read, fd, addr(b), b.length);
+  sys(NR.close, fd);
+  return n >= 18 ? new DataView(b.buffer).getUint32(12, true) : 0;
+}
+
+/** True when `hay` holds the bytes of `needle`. */
+export function hasBytes(hay: Uint8Array, needle: Uint8Array): boolean {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let k = 0; k < needle.length; k++) if (hay[i + k] !== needle[k]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+/** True when `path` exists (an empty file included). */
+export function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -7,6 +7,7 @@
 import { WNOHANG } from "../libc.ts";
 import { procStat } from "../proc.ts";
 import { addr, NR, sys } from "../sys.ts";
+import { readNames } from "./readdir.ts";
 
 const status = new Int32Array(1);
 
@@ -15,14 +16,10 @@ const status = new Int32Array(1);
  * pass over /proc, one non-blocking wait4 per zombie.
  */
 export function reapOrphans(ours: ReadonlySet<number>): void {
-  let names: Deno.DirEntry[];
-  try {
-    names = [...Deno.readDirSync("/proc")];
-  } catch {
-    return; // no /proc: nothing can be found
-  }
-  for (const d of names) {
-    const pid = Number(d.name);
+  const names = readNames("/proc");
+  if (typeof names === "number") return; // no /proc: nothing can be found
+  for (const name of names) {
+    const pid = Number(name);
     if (!Number.isInteger(pid) || pid <= 1 || ours.has(pid)) continue;
     const st = procStat(pid);
     if (st?.state === "Z" && st.ppid === 1) sys(NR.wait4, pid, addr(status), WNOHANG, 0);

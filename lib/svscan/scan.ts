@@ -9,12 +9,13 @@
  * @module
  */
 import { encode } from "../bytes.ts";
-import { ENOENT, errnoOf } from "../errors.ts";
+import { ENOENT } from "../errors.ts";
 import { O_CLOEXEC, O_DIRECTORY, O_RDONLY } from "../libc.ts";
 import { warn, warnSys } from "../msg.ts";
 import { isDir, S_IFMT, S_IFREG, stat } from "../stat.ts";
 import { NR, sys, sysPath } from "../sys.ts";
 import { closeLogPipe, type LogPipe, openLogPipe } from "./pipe.ts";
+import { readNames } from "./readdir.ts";
 
 /** 0.76's SERVICES. */
 export const MAX_SERVICES = 1000;
@@ -87,12 +88,10 @@ export class Scanner<S extends Sup = Sup> {
     const deferred: string[] = [];
     this.unsettled = false;
     for (const e of this.entries.values()) e.active = false;
-    let names: string[];
-    try {
-      names = [];
-      for (const d of Deno.readDirSync(".")) names.push(d.name);
-    } catch (err) {
-      warnSys("svscan", "unable to read directory", errnoOf(err));
+    // names as bytes (decoded losslessly): one that is not UTF-8 is started like any other
+    const names = readNames(".");
+    if (typeof names === "number") {
+      warnSys("svscan", "unable to read directory", -names);
       this.unsettled = true;
       // 0.76 aborts the scan: nothing is dropped, every entry stays as it was
       for (const e of this.entries.values()) e.active = true;
