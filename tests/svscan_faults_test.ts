@@ -5,7 +5,15 @@
  */
 import { assert, assertEquals, assertNotEquals } from "./assert.ts";
 import { alive, prog, run, statusPid, waitFor } from "./util.ts";
-import { processesUnder, readOr, service, waitUp, withScan } from "./svscan_util.ts";
+import {
+  exists,
+  processesUnder,
+  readOr,
+  service,
+  stallTree,
+  waitUp,
+  withScan,
+} from "./svscan_util.ts";
 
 /** A new pid namespace can be made here (root, and a container that allows it). */
 function canUnshare(): boolean {
@@ -259,3 +267,18 @@ Deno.test({
       assertEquals(readOr(`${dir}/talk.out`), "hi\nbye\n");
     }),
 });
+
+Deno.test("svscan faults: a status that is a FIFO or /dev/zero stalls nothing", () =>
+  withScan(async ({ dir, start }) => {
+    await stallTree(dir);
+    const scan = start();
+    for (const n of ["good", "fifo", "zero"]) {
+      await waitFor(`${n}'s run`, () => exists(`${dir}/${n}.started`));
+      await waitUp(`${dir}/${n}`);
+    }
+    // svscan still works: a killed service is restarted
+    const pid = statusPid(`${dir}/good`);
+    Deno.kill(pid, "SIGKILL");
+    await waitUp(`${dir}/good`, pid);
+    assertEquals(scan.err, "");
+  }));

@@ -15,6 +15,7 @@ import {
   processesUnder,
   readOr,
   service,
+  stallTree,
   waitUp,
   withScan,
 } from "./svscan_util.ts";
@@ -237,6 +238,29 @@ Deno.test({
         );
         await waitFor("Debian's warning", () => hasBytes(deb.errBytes, warning));
         await waitFor("our warning", () => hasBytes(ours.errBytes, warning));
+      })
+    ),
+});
+
+Deno.test({
+  name: "svscan interop: a status that is a FIFO or /dev/zero: started as by Debian's svscan",
+  ignore: !haveDebian,
+  fn: () =>
+    withScan((a) =>
+      withScan(async (b) => {
+        await stallTree(a.dir);
+        await stallTree(b.dir);
+        a.start({ cmd: D("svscan"), cwd: a.dir, args: [], path: "/usr/bin:/bin" });
+        b.start({ cwd: b.dir, args: [] });
+        const names = ["fifo", "good", "zero"];
+        const shown = async (dir: string) =>
+          maskStatus((await run(D("svstat"), names, { cwd: dir })).stdout);
+        const want = names.map((n) => `${n}: up (pid P) S seconds\n`).join("");
+        await waitFor("Debian's svscan: all up", async () => (await shown(a.dir)) === want);
+        await waitFor("ours: all up", async () => (await shown(b.dir)) === want);
+        for (const t of [a, b]) {
+          for (const n of names) await waitFor(`${n}'s run`, () => exists(`${t.dir}/${n}.started`));
+        }
       })
     ),
 });

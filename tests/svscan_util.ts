@@ -249,3 +249,18 @@ export function exists(path: string): boolean {
     return false;
   }
 }
+
+/**
+ * In `dir`: services `good`, `fifo` and `zero` whose runs touch `../NAME.started`; `fifo`'s
+ * `supervise/status` is a FIFO, `zero`'s a symlink to /dev/zero (left by hand or by a crash:
+ * opening the one blocks, reading the other never ends).
+ */
+export async function stallTree(dir: string): Promise<void> {
+  for (const n of ["good", "fifo", "zero"]) {
+    await service(dir, n, `#!/bin/sh\ntouch ../${n}.started\nexec sleep 1000\n`);
+    await Deno.mkdir(`${dir}/${n}/supervise`);
+  }
+  const r = await new Deno.Command("mkfifo", { args: [`${dir}/fifo/supervise/status`] }).output();
+  if (!r.success) throw new Error("mkfifo failed");
+  await Deno.symlink("/dev/zero", `${dir}/zero/supervise/status`);
+}

@@ -6,8 +6,9 @@
  * unrelated process fails that test.
  * @module
  */
-import { O_CLOEXEC, O_RDONLY } from "../libc.ts";
+import { O_CLOEXEC, O_NONBLOCK, O_RDONLY } from "../libc.ts";
 import { HZ, procStat } from "../proc.ts";
+import { fstat, S_IFMT, S_IFREG } from "../stat.ts";
 import { decodeStatus } from "../status.ts";
 import { addr, NR, sys, sysPath } from "../sys.ts";
 import { unixSeconds } from "../tai64n.ts";
@@ -31,14 +32,23 @@ export function procStart(pid: number): number | undefined {
   return st.startTicks / HZ;
 }
 
-/** The first bytes of a (small) file, or undefined when it cannot be opened or read. */
+/**
+ * The first bytes of a regular file, or undefined. Bounded whatever lies there: a FIFO would
+ * block the open (and with it every service of this svscan), `/dev/zero` never ends; neither
+ * is a status file, and one read of 64 bytes is all a status needs.
+ */
 function readSmall(path: string): Uint8Array | undefined {
-  const fd = sysPath(NR.open, path, O_RDONLY | O_CLOEXEC, 0);
+  const fd = sysPath(NR.open, path, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
   if (fd < 0) return undefined;
-  const buf = new Uint8Array(64);
-  const n = sys(NR.read, fd, addr(buf), buf.length);
-  sys(NR.close, fd);
-  return n < 0 ? undefined : buf.subarray(0, n);
+  try {
+    const st = fstat(fd);
+    if (typeof st === "number" || (st.mode & S_IFMT) !== S_IFREG) return undefined;
+    const buf = new Uint8Array(64);
+    const n = sys(NR.read, fd, addr(buf), buf.length);
+    return n < 0 ? undefined : buf.subarray(0, n);
+  } finally {
+    sys(NR.close, fd);
+  }
 }
 
 /**
