@@ -138,7 +138,7 @@ export async function dispatch(): Promise<void> {
   try {
     // svscan re-executes itself for a small heap: before loading its modules, not after
     if (prog === "svscan") {
-      (await import(moduleUrl("lib/svscan_v8"))).leanHeap();
+      (await import(moduleUrl("lib/svscan/heap"))).leanHeap();
     }
     // a URL built at run time: a plain template literal makes Deno preload every cmd/*.ts
     const own = loadProgram(prog);
