@@ -63,12 +63,11 @@ if left=$(find "$root" -type f ! -path "$lib/deno" -exec grep -lF -e "$root" -e 
   exit 1
 fi
 
-# what install.sh puts beside the sources goes where Debian keeps it
-rm -f "$lib/svscan.service"
+# what install.sh puts beside the sources (the unit, docs/) goes where Debian keeps it
+rm -rf "$lib/svscan.service" "$lib/docs"
 doc=$root/usr/share/doc/$pkg
 mkdir -p "$doc"
-for f in "$lib"/docs/*.md; do cp "$f" "$doc/"; done
-rm -rf "$lib/docs"
+cp "$src"/docs/*.md "$doc/"
 cp "$src/README.md" "$doc/README.md"
 cp "$src/pkg/debian/copyright" "$doc/copyright"
 cp "$changelog" "$doc/changelog"
