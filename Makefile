@@ -48,3 +48,19 @@ bench: build
 
 clean:
 	rm -rf build bench/out
+
+# Debian package (docs/packaging.md): build/deb/daemontools-deno_VERSION_ARCH.deb, offline
+# given Deno (the pinned one is installed as for `make test` when none is on PATH).
+DEBDIR ?= build/deb
+
+.PHONY: man deb deb-check
+
+man:
+	sh scripts/man.sh build/man "$(CURDIR)"
+
+deb: $(DENO)
+	@DENO="$(DENO)" sh scripts/deb.sh "$(DEBDIR)" "$(CURDIR)"
+
+# the package, lintian (no error), and an install into a scratch root with checks
+deb-check: deb
+	sh scripts/deb-check.sh "$(DEBDIR)" "$(CURDIR)"
