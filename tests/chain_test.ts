@@ -542,9 +542,8 @@ Deno.test("envuidgid: GID then UID, replacing existing values", async () => {
   assertEquals(lines.filter((l) => /^(UID|GID)=/.test(l)), ["GID=65534", "UID=65534"]);
 });
 
-Deno.test("every program of main.ts is chained in-process but readproctitle", async () => {
-  const { PROGRAMS } = await import("../main.ts");
-  const { LINKS: links, TERMINALS } = await import("../lib/exec.ts");
+Deno.test("every program of lib/programs.ts is chained in-process but readproctitle", async () => {
+  const { LINKS: links, PROGRAMS, TERMINALS } = await import("../lib/programs.ts");
   assertEquals([...links].sort(), [...LINKS].sort());
   assertEquals(
     [...links, ...TERMINALS].sort(),

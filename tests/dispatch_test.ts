@@ -24,7 +24,7 @@ Deno.test("daemontools without a program name: usage, exit 100", async () => {
 });
 
 Deno.test("every program has its link and its module", async () => {
-  const { PROGRAMS } = await import("../main.ts");
+  const { PROGRAMS } = await import("../lib/programs.ts");
   for (const p of PROGRAMS) {
     assertEquals(Deno.lstatSync(`${bin()}/${p}`).isSymlink, true, p);
     assertEquals(Deno.statSync(new URL(`../cmd/${p}.ts`, import.meta.url)).isFile, true, p);
