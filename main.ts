@@ -5,7 +5,7 @@
  * invoked program's module is loaded (the table: lib/programs.ts).
  * @module
  */
-import { basename } from "./lib/bytes.ts";
+import { basename, decode, splitNul } from "./lib/bytes.ts";
 import { writeErr } from "./lib/msg.ts";
 import {
   isLink,
@@ -17,19 +17,40 @@ import {
   PROGRAMS,
 } from "./lib/programs.ts";
 
+/** This process's command line as the kernel holds it, each word decoded losslessly. */
+function cmdline(): string[] {
+  try {
+    return splitNul(Deno.readFileSync("/proc/self/cmdline")).map(decode);
+  } catch {
+    return [];
+  }
+}
+
 function invokedAs(): string {
   const mod = basename(decodeURIComponent(new URL(Deno.mainModule).pathname));
   if (mod !== "main.ts") return mod;
   // compiled binary: the kernel keeps the link name in argv[0]
-  const cmdline = Deno.readFileSync("/proc/self/cmdline");
-  const end = cmdline.indexOf(0);
-  return basename(new TextDecoder().decode(cmdline.subarray(0, end < 0 ? undefined : end)));
+  return basename(cmdline()[0] ?? "");
+}
+
+/**
+ * The program's arguments as bytes (lib/bytes.ts strings): the last `Deno.args.length` words of
+ * the command line (under the launcher it is `deno run ... LINK ARGS`, compiled `LINK ARGS`).
+ * Deno decodes arguments as UTF-8 and puts U+FFFD for every byte that is not, so arguments
+ * without U+FFFD are exactly their bytes already; only when one has it is /proc read (which
+ * costs milliseconds of start-up).
+ */
+function rawArgs(): string[] {
+  const args = Deno.args;
+  if (!args.some((a) => a.includes("\uFFFD"))) return args;
+  const words = cmdline();
+  return words.length >= args.length ? words.slice(words.length - args.length) : args;
 }
 
 /** Run the program this process was invoked as. */
 export async function dispatch(): Promise<void> {
   let name = invokedAs();
-  let args = Deno.args;
+  let args = rawArgs();
   if (!isProgram(name) && args.length > 0 && isProgram(basename(args[0]))) {
     name = basename(args[0]);
     args = args.slice(1);

@@ -303,6 +303,74 @@ Deno.test("exact messages and exit codes of 0.76 (spec §7)", async () => {
   await check(`PATH=:/bin; export PATH; ${d}/ours/pgrphack echo x`, 0, "", "x\n");
 });
 
+/**
+ * Cases with arguments that are not UTF-8 (issue 14, item 5): `$X` is the bytes ff fe, `$Y` a
+ * valid U+FFFD (ef bf bd) beside an invalid byte. Every chain loader, alone and in-process.
+ */
+const BYTES_SETUP = "X=$(printf '\\377\\376'); Y=$(printf '\\357\\277\\275\\200'); " +
+  `mkdir -p "b$X"; printf 'v\\377\\n' >"b$X/V$X"; `;
+const BYTES_CASES: string[] = [
+  'pgrphack /bin/echo "$X" "$Y"',
+  'setlock "lk$X" /bin/echo "$X"; ls -d lk*; rm -f lk*',
+  'setlock "/nonexistent/$X" true',
+  'envdir "b$X" /usr/bin/env | grep -a "^V"; envdir "b$X" /bin/echo "$X"',
+  'envdir "none$X" true',
+  'softlimit -o 64 /bin/echo "$X"',
+  'softlimit -o "$X" true',
+  'fghack /bin/echo "$X"',
+  'setuidgid root /bin/echo "$X"',
+  'setuidgid "no$X" true',
+  'envuidgid root /bin/echo "$X"',
+  'envuidgid "no$X" true',
+  'envdir "b$X" setuidgid root softlimit -o 64 setlock "lk$X" fghack pgrphack /bin/echo "$X"',
+  'pgrphack "./$X"',
+];
+
+Deno.test({
+  name: "non-UTF-8 arguments: the same bytes as Debian's (names, the program's argv, messages)",
+  ignore: !haveDebian,
+  fn: async () => {
+    for (const c of BYTES_CASES) {
+      const [ours, deb] = [await sh("ours", BYTES_SETUP + c), await sh("deb", BYTES_SETUP + c)];
+      assertEquals([ours.code, ours.out, ours.err], [deb.code, deb.out, deb.err], c);
+    }
+  },
+});
+
+Deno.test("non-UTF-8 arguments reach the program and the messages as bytes", async () => {
+  const check = async (c: string, code: number, out: number[], err: string | number[] = []) => {
+    const r = await sh("ours", BYTES_SETUP + c);
+    const e = typeof err === "string" ? [...new TextEncoder().encode(err)] : err;
+    assertEquals([r.code, [...r.out], [...r.err]], [code, out, e], c);
+  };
+  const nl = 10;
+  await check('pgrphack /bin/echo "$X" "$Y"', 0, [0xff, 0xfe, 32, 0xef, 0xbf, 0xbd, 0x80, nl]);
+  await check('envdir "b$X" setuidgid root softlimit -o 64 fghack /bin/echo "$X"', 0, [
+    0xff,
+    0xfe,
+    nl,
+  ]);
+  // encore's envdir -p (not in Debian's): the prefix's bytes too
+  await check('envdir -p "$X" "b$X" /usr/bin/env | grep -a "V"', 0, [
+    0xff,
+    0xfe,
+    86,
+    0xff,
+    0xfe,
+    61,
+    118,
+    0xff,
+    nl,
+  ]);
+  const msg = [...new TextEncoder().encode("setlock: fatal: unable to open /nonexistent/")];
+  await check('setlock "/nonexistent/$X" true', 111, [], [
+    ...msg,
+    0xff,
+    0xfe,
+    ...new TextEncoder().encode(": file does not exist\n"),
+  ]);
+});
+
 Deno.test("envdir: first line, trailing blanks, NUL -> newline, empty file removes, -p prefix", async () => {
   const r = await sh("ours", "envdir env sh show.sh");
   assertEquals(r.stderr, "");
