@@ -313,7 +313,7 @@ const BYTES_SETUP = "X=$(printf '\\377\\376'); Y=$(printf '\\357\\277\\275\\200'
   `mkdir -p "b$X"; printf 'v\\377\\n' >"b$X/V$X"; `;
 const BYTES_CASES: string[] = [
   'pgrphack /bin/echo "$X" "$Y"',
-  'setlock "lk$X" /bin/echo "$X"; ls -d lk*; rm -f lk*',
+  'setlock "u$X.lk" /bin/echo "$X"; ls -d u*.lk; rm -f u*.lk',
   'setlock "/nonexistent/$X" true',
   'envdir "b$X" /usr/bin/env | grep -a "^V"; envdir "b$X" /bin/echo "$X"',
   'envdir "none$X" true',
@@ -324,7 +324,7 @@ const BYTES_CASES: string[] = [
   'setuidgid "no$X" true',
   'envuidgid root /bin/echo "$X"',
   'envuidgid "no$X" true',
-  'envdir "b$X" setuidgid root softlimit -o 64 setlock "lk$X" fghack pgrphack /bin/echo "$X"',
+  'envdir "b$X" setuidgid root softlimit -o 64 setlock "u$X.lk" fghack pgrphack /bin/echo "$X"',
   'pgrphack "./$X"',
 ];
 
