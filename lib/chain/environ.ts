@@ -31,6 +31,18 @@ export function readEnviron(): Uint8Array[] {
   return splitNul(readProc("/proc/self/environ"));
 }
 
+let current: Uint8Array[] | undefined;
+
+/**
+ * The environment of this process as bytes, in order: what the kernel handed over, or, for a
+ * program of ours run in-process at the end of a chain, what the chain made it (envdir's
+ * variables included, which /proc/self/environ does not show). Whatever hands an environment
+ * on to a child should start from this.
+ */
+export function environ(): Uint8Array[] {
+  return current ??= readEnviron();
+}
+
 /** The environment the next program of a chain gets, and the changes the running link makes. */
 export class Environ {
   /** The current environ (what `environ` is for the link now running). */
@@ -38,7 +50,7 @@ export class Environ {
   /** `pathexec_env` changes made by the link now running (`NAME=value` or `NAME`). */
   private plus: Uint8Array[] = [];
 
-  constructor(entries: Uint8Array[] = readEnviron()) {
+  constructor(entries: Uint8Array[] = environ()) {
     this.entries = entries;
   }
 
@@ -75,8 +87,18 @@ export class Environ {
     return e;
   }
 
-  /** Make Deno.env show this environment (for a program of ours run in-process). */
-  syncDeno(): void {
+  /**
+   * Make this the environment of the process, for a program of ours run in-process:
+   * {@linkcode environ} returns it, and Deno.env shows it (as far as strings can: a name or value
+   * that is not UTF-8 shows with U+FFFD there; environ() has its bytes).
+   */
+  publish(): void {
+    current = this.entries;
+    this.syncDeno();
+  }
+
+  /** Make Deno.env show this environment. */
+  private syncDeno(): void {
     const want = new Map<string, string>();
     for (const e of this.entries) {
       const i = e.indexOf(61);

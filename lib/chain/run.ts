@@ -57,7 +57,7 @@ export async function runChain(prog: string, apply: Apply, args: string[]): Prom
       const again = ctx.execFile(r.candidate, child, envp);
       cannotRun(prog, child[0], again);
     }
-    ctx.env.syncDeno();
+    ctx.env.publish();
     // setlock's locks stay open for the program's own children, as they would in 0.76
     ctx.fds.keepOpen();
     // a fresh start-up would run under the limits too, but for address space and data: the
