@@ -79,7 +79,7 @@ export async function dispatch(): Promise<void> {
   try {
     // svscan re-executes itself for a small heap: before loading its modules, not after
     if (prog === "svscan") {
-      (await import(moduleUrl("lib/svscan_v8"))).leanHeap();
+      (await import(moduleUrl("lib/svscan/heap"))).leanHeap();
     }
     const own = loadProgram(prog);
     // the programs of ours a chain may run next load in the same round as this one

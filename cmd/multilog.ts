@@ -5,8 +5,7 @@
  * see docs/multilog.md.
  * @module
  */
-import { bindNow } from "../lib/libc.ts";
-import { fatal } from "../lib/msg.ts";
+import { fatalSys } from "../lib/msg.ts";
 import { EAGAIN, EINTR } from "../lib/errors.ts";
 import { Engine } from "../lib/multilog/engine.ts";
 import { Readiness } from "../lib/multilog/input.ts";
@@ -32,23 +31,6 @@ export async function main(args: string[]): Promise<number> {
   // 0.76 blocks TERM and ALRM first thing; here they only set flags until the next read
   let term = false;
   let alrm = false;
-  // one dlopen for the calls every run makes (each lazily bound symbol costs its own)
-  bindNow(
-    "umask",
-    "open",
-    "close",
-    "read",
-    "write",
-    "fsync",
-    "fchmod",
-    "fchdir",
-    "flock",
-    "fcntl",
-    "epoll_create1",
-    "epoll_ctl",
-    "epoll_wait_async",
-    "clock_gettime",
-  );
   const ready = new Readiness(0);
   Deno.addSignalListener("SIGTERM", () => {
     term = true;
@@ -61,19 +43,19 @@ export async function main(args: string[]): Promise<number> {
 
   sys.umask(0o022);
   const startFd = sys.openRead(".");
-  if (startFd < 0) fatal(P, `unable to switch to current directory: ${sys.lastErrText()}`);
+  if (startFd < 0) fatalSys(P, "unable to switch to current directory", sys.lastErr());
   const script = parseScript(args);
 
   // f_init: =FILE actions, relative to the starting directory
   const fileFds = script.files.map((f) => {
     if (sys.fchdir(startFd) < 0) {
-      fatal(P, `unable to switch to starting directory: ${sys.lastErrText()}`);
+      fatalSys(P, "unable to switch to starting directory", sys.lastErr());
     }
     let fd = sys.openAppend(f);
-    if (fd < 0) fatal(P, `unable to create ${f}: ${sys.lastErrText()}`);
+    if (fd < 0) fatalSys(P, `unable to create ${f}`, sys.lastErr());
     sys.close(fd);
     fd = sys.openWrite(f);
-    if (fd < 0) fatal(P, `unable to write ${f}: ${sys.lastErrText()}`);
+    if (fd < 0) fatalSys(P, `unable to write ${f}`, sys.lastErr());
     return fd;
   });
 

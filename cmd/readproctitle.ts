@@ -13,17 +13,15 @@
  * consume stdin with the same exit codes but show nothing.
  * @module
  */
-
-const enc = new TextEncoder();
+import { encode } from "../lib/bytes.ts";
+import { procStat } from "../lib/proc.ts";
 
 /** The bytes of D inside this process's argv memory, or undefined. */
 function argvView(d: Uint8Array): Uint8Array | undefined {
+  const stat = procStat("self");
+  if (stat === undefined) return undefined;
   try {
-    const stat = Deno.readTextFileSync("/proc/self/stat");
-    // fields after the comm (which may hold spaces) start at field 3
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const argEnd = BigInt(f[49 - 3]);
-    const start = argEnd - BigInt(d.length + 1);
+    const start = stat.argEnd - BigInt(d.length + 1);
     const ptr = Deno.UnsafePointer.create(start);
     if (ptr === null) return undefined;
     const view = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, d.length + 1));
@@ -38,7 +36,8 @@ function argvView(d: Uint8Array): Uint8Array | undefined {
 /** Entry point. */
 export async function main(args: string[]): Promise<number> {
   if (args.length === 0) return 100;
-  const d = enc.encode(args[args.length - 1]);
+  // D's length in bytes, as the kernel holds it (an argument decoded losslessly encodes back)
+  const d = encode(args[args.length - 1]);
   if (d.length < 5) return 100;
   const buf = new Uint8Array(d.length);
   buf.fill(0x2e);

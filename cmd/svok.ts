@@ -4,30 +4,19 @@
  * reader) or ENOENT mean no, exit 100.
  * @module
  */
-import { bindNow, cstr, errno, libc, O_NONBLOCK, O_WRONLY } from "../lib/libc.ts";
-import { ENOENT, ENXIO, errorStr } from "../lib/errors.ts";
-import { writeErr } from "../lib/msg.ts";
+import { ENOENT, ENXIO } from "../lib/errors.ts";
+import { fatalSys, usage } from "../lib/msg.ts";
+import { openWrite } from "../lib/open.ts";
+import { NR, sysPath } from "../lib/sys.ts";
 
 /** Run svok; returns the exit code. Extra arguments are ignored, as in 0.76. */
 export function main(args: string[]): number {
-  if (args.length === 0) {
-    writeErr("svok: usage: svok dir\n");
-    return 100;
-  }
+  if (args.length === 0) usage("svok", "svok dir");
   const dir = args[0];
-  // one dlopen for every symbol used (cheaper than one each)
-  bindNow("__errno_location", "open", "chdir");
-  const c = libc();
-  if (c.chdir(cstr(dir)) === -1) {
-    writeErr(`svok: fatal: unable to chdir to ${dir}: ${errorStr(errno())}\n`);
-    return 111;
-  }
-  const fd = c.open(cstr("supervise/ok"), O_WRONLY | O_NONBLOCK, 0);
-  if (fd === -1) {
-    const e = errno();
-    if (e === ENOENT || e === ENXIO) return 100;
-    writeErr(`svok: fatal: unable to open ${dir}/supervise/ok: ${errorStr(e)}\n`);
-    return 111;
-  }
+  const r = sysPath(NR.chdir, dir);
+  if (r < 0) fatalSys("svok", `unable to chdir to ${dir}`, -r);
+  const fd = openWrite("supervise/ok");
+  if (fd === -ENOENT || fd === -ENXIO) return 100;
+  if (fd < 0) fatalSys("svok", `unable to open ${dir}/supervise/ok`, -fd);
   return 0;
 }

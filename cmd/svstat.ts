@@ -8,20 +8,13 @@
  * write at the end, like 0.76's buffered output.
  * @module
  */
-import {
-  bindNow,
-  cstr,
-  errno,
-  libc,
-  O_NONBLOCK,
-  O_RDONLY,
-  O_WRONLY,
-  SIG_DFL,
-  SIGPIPE,
-  SIZEOF_STAT,
-} from "../lib/libc.ts";
-import { ENOENT, ENXIO, EPIPE, errnoOf, errorStr } from "../lib/errors.ts";
-import { writeErr } from "../lib/msg.ts";
+import { cat, encode } from "../lib/bytes.ts";
+import { EINTR, ENOENT, ENXIO, EPIPE } from "../lib/errors.ts";
+import { SIGPIPE } from "../lib/libc.ts";
+import { fatalSys, sysText } from "../lib/msg.ts";
+import { openRead, openWrite } from "../lib/open.ts";
+import { stat } from "../lib/stat.ts";
+import { addr, NR, sys, sysPath } from "../lib/sys.ts";
 
 /** TAI64 label of unix time 0 (2^62 + 10). */
 const TAI_OFFSET = (1n << 62n) + 10n;
@@ -32,38 +25,29 @@ const TAI_OFFSET = (1n << 62n) + 10n;
  * previous DIR's bytes (or zeros) are decoded. Kept module-wide to match.
  */
 const status = new Uint8Array(18);
-
-const statBuf = new Uint8Array(SIZEOF_STAT);
-const DOWN = cstr("down");
-const OK = cstr("supervise/ok");
-const STATUS = cstr("supervise/status");
+const NL = new Uint8Array([10]);
+/** The kernel's `struct sigaction` for SIG_DFL, no flags, nothing masked. */
+const SIGACTION_DEFAULT = new Uint8Array(32);
 
 /** The report for `dir` (leaves the cwd there when chdir worked). */
-function report(dir: string): string {
-  const c = libc();
-  if (c.chdir(cstr(dir)) === -1) return `unable to chdir: ${errorStr(errno())}`;
+function report(dir: string): string | Uint8Array {
+  const r = sysPath(NR.chdir, dir);
+  if (r < 0) return sysText("unable to chdir", -r);
 
-  // FFI stat: Deno.statSync's thrown error costs ~30 us per DIR without `down`
-  let normallyUp = false;
-  if (c.stat(DOWN, statBuf) === -1) {
-    const e = errno();
-    if (e !== ENOENT) return `unable to stat down: ${errorStr(e)}`;
-    normallyUp = true;
-  }
+  const down = stat("down");
+  const normallyUp = typeof down === "number";
+  if (normallyUp && down !== -ENOENT) return sysText("unable to stat down", -down);
 
-  let fd = c.open(OK, O_WRONLY | O_NONBLOCK, 0);
-  if (fd === -1) {
-    const e = errno();
-    if (e === ENXIO) return "supervise not running";
-    return `unable to open supervise/ok: ${errorStr(e)}`;
-  }
-  c.close(fd);
+  let fd = openWrite("supervise/ok");
+  if (fd === -ENXIO) return "supervise not running";
+  if (fd < 0) return sysText("unable to open supervise/ok", -fd);
+  sys(NR.close, fd);
 
-  fd = c.open(STATUS, O_RDONLY | O_NONBLOCK, 0);
-  if (fd === -1) return `unable to open supervise/status: ${errorStr(errno())}`;
-  const r = Number(c.read(fd, status, 18n));
-  c.close(fd);
-  if (r >= 0 && r < 18) return "unable to read supervise/status: bad format";
+  fd = openRead("supervise/status");
+  if (fd < 0) return sysText("unable to open supervise/status", -fd);
+  const n = sys(NR.read, fd, addr(status), 18);
+  sys(NR.close, fd);
+  if (n >= 0 && n < 18) return "unable to read supervise/status: bad format";
 
   const v = new DataView(status.buffer);
   const pid = v.getUint32(12, true);
@@ -84,38 +68,32 @@ function report(dir: string): string {
 
 /** Run svstat; returns the exit code. */
 export function main(args: string[]): number {
-  // one dlopen for every symbol used (cheaper than one each)
-  bindNow("__errno_location", "open", "close", "chdir", "fchdir", "stat", "read");
-  const c = libc();
-  const orig = c.open(cstr("."), O_RDONLY | O_NONBLOCK, 0);
-  if (orig === -1) {
-    writeErr(`svstat: fatal: unable to open current directory: ${errorStr(errno())}\n`);
-    return 111;
-  }
-  let out = "";
+  const orig = openRead(".");
+  if (orig < 0) fatalSys("svstat", "unable to open current directory", -orig);
+  const out: Uint8Array[] = [];
   for (const dir of args) {
-    out += `${dir}: ${report(dir)}\n`;
-    if (c.fchdir(orig) === -1) {
-      writeErr(`svstat: fatal: unable to set directory: ${errorStr(errno())}\n`);
-      return 111;
-    }
+    const r = report(dir);
+    out.push(encode(`${dir}: `), typeof r === "string" ? encode(r) : r, NL);
+    const back = sys(NR.fchdir, orig);
+    if (back < 0) fatalSys("svstat", "unable to set directory", -back);
   }
-  writeOut(new TextEncoder().encode(out));
+  writeOut(cat(...out));
   return 0;
 }
 
 /** Write all of `b` to stdout; a closed pipe kills us with SIGPIPE as it does 0.76. */
-function writeOut(b: Uint8Array): void {
+function writeOut(b: Uint8Array<ArrayBuffer>): void {
   let off = 0;
-  try {
-    while (off < b.length) off += Deno.stdout.writeSync(b.subarray(off));
-  } catch (e) {
-    if (errnoOf(e) === EPIPE) {
-      // Deno ignores SIGPIPE; 0.76 does not, and dies of it
-      const c = libc();
-      c.signal(SIGPIPE, SIG_DFL);
-      c.kill(Deno.pid, SIGPIPE);
+  while (off < b.length) {
+    const n = sys(NR.write, 1, addr(b.subarray(off)), b.length - off);
+    if (n === -EINTR) continue;
+    if (n === -EPIPE) {
+      // Deno ignores SIGPIPE; 0.76 does not, and dies of it: back to the default, then raise it
+      sys(NR.rt_sigaction, SIGPIPE, addr(SIGACTION_DEFAULT), 0, 8);
+      sys(NR.kill, sys(NR.getpid), SIGPIPE);
     }
     // other write errors are ignored by 0.76 (buffer_flush's result is unused)
+    if (n < 0) return;
+    off += n;
   }
 }

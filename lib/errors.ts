@@ -112,8 +112,3 @@ export function errnoOf(e: unknown): number {
   }
   return 0;
 }
-
-/** djb's text for an error thrown by a Deno API. */
-export function errorText(e: unknown): string {
-  return errorStr(errnoOf(e));
-}

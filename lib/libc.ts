@@ -270,3 +270,31 @@ export const SIZEOF_SPAWNATTR = 336;
 export const SIZEOF_SIGSET = 128;
 export const SIZEOF_EPOLL_EVENT = 12;
 export const SIZEOF_STAT = 144;
+
+let environLib: Deno.DynamicLibrary<{ environ: { type: "pointer" } }> | undefined;
+
+/**
+ * libc's `environ` now, entry by entry as raw bytes, in order: what a C program hands its
+ * children. It starts as the kernel's (/proc/self/environ) and follows the runtime's own
+ * changes (`Deno.env.set`/`delete` go through libc's setenv/unsetenv).
+ */
+export function environ(): Uint8Array[] {
+  if (environLib === undefined) {
+    environLib = Deno.dlopen("libc.so.6", { environ: { type: "pointer" } });
+    opened.push(environLib as unknown as Deno.DynamicLibrary<Deno.ForeignLibraryInterface>);
+  }
+  // the symbol's value is the address of the variable `char **environ`
+  const at = environLib.symbols.environ as Deno.PointerValue;
+  const envp = at === null ? null : new Deno.UnsafePointerView(at).getPointer(0);
+  if (envp === null) return [];
+  const list = new Deno.UnsafePointerView(envp);
+  const out: Uint8Array[] = [];
+  for (let i = 0;; i += 8) {
+    const p = list.getPointer(i);
+    if (p === null) return out;
+    const s = new Deno.UnsafePointerView(p);
+    let n = 0;
+    while (s.getUint8(n) !== 0) n++;
+    out.push(new Uint8Array(s.getArrayBuffer(n)).slice());
+  }
+}

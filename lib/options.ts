@@ -14,6 +14,7 @@
  *   usage line and exits 100 (every 0.76 program stops at the first problem).
  * @module
  */
+import { cat, encode } from "./bytes.ts";
 import { writeErr } from "./msg.ts";
 
 /** One parsed option: its letter and, for letters declared with `:`, its argument. */
@@ -81,21 +82,15 @@ export function getopt(args: readonly string[], spec: string): Parsed {
   return { opts, operands: args.slice(i) };
 }
 
-const enc = new TextEncoder();
-
 /**
  * The exact bytes 0.76 prints for a problem: `PROG: illegal option -- X\n`
  * or `PROG: option requires an argument -- X\n`. C reports one byte, so a
- * non-ASCII letter is reported as the first byte of its UTF-8 encoding.
+ * non-ASCII letter is reported as the first byte of its encoding (an
+ * argument byte that is not UTF-8, decoded losslessly, is that byte itself).
  */
 export function optionProblemText(prog: string, p: OptProblem): Uint8Array {
   const what = p.kind === "illegal" ? "illegal option" : "option requires an argument";
-  const head = enc.encode(`${prog}: ${what} -- `);
-  const out = new Uint8Array(head.length + 2);
-  out.set(head);
-  out[head.length] = enc.encode(p.letter)[0];
-  out[head.length + 1] = 10;
-  return out;
+  return cat(`${prog}: ${what} -- `, encode(p.letter).subarray(0, 1), "\n");
 }
 
 /**

@@ -17,17 +17,17 @@ import {
   EPOLL_CTL_ADD,
   EPOLL_CTL_DEL,
   EPOLLIN,
-  errno,
-  libc,
   SIZEOF_EPOLL_EVENT,
-  SYS_pidfd_open,
 } from "./libc.ts";
+import { addr, NR, sys, sysAsync } from "./sys.ts";
 
 /** Called with the epoll event mask when a watched descriptor is ready. */
 export type ReadyCallback = (events: number) => void;
 
 const MAX_EVENTS = 256;
 const WAKE_TOKEN = 0n;
+/** The eventfd increment that wakes the loop. */
+const ONE = new Uint8Array(new BigUint64Array([1n]).buffer);
 
 interface Watch {
   fd: number;
@@ -65,11 +65,10 @@ export class Reactor {
   #timeoutAt = Infinity;
 
   constructor() {
-    const c = libc();
-    this.#epfd = c.epoll_create1(EPOLL_CLOEXEC);
-    if (this.#epfd < 0) throw new Error(`epoll_create1 failed: errno ${errno()}`);
-    this.#evfd = c.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (this.#evfd < 0) throw new Error(`eventfd failed: errno ${errno()}`);
+    this.#epfd = sys(NR.epoll_create1, EPOLL_CLOEXEC);
+    if (this.#epfd < 0) throw new Error(`epoll_create1 failed: errno ${-this.#epfd}`);
+    this.#evfd = sys(NR.eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (this.#evfd < 0) throw new Error(`eventfd failed: errno ${-this.#evfd}`);
     this.#ctl(EPOLL_CTL_ADD, this.#evfd, EPOLLIN, WAKE_TOKEN);
   }
 
@@ -86,7 +85,8 @@ export class Reactor {
     if (this.#closed) throw new Error("reactor closed");
     if (this.#byFd.has(fd)) this.unwatch(fd);
     const token = this.#nextToken++;
-    if (this.#ctl(EPOLL_CTL_ADD, fd, events, token) < 0) return errno();
+    const r = this.#ctl(EPOLL_CTL_ADD, fd, events, token);
+    if (r < 0) return -r;
     this.#byToken.set(token, { fd, cb });
     this.#byFd.set(fd, token);
     this.#ensureLoop();
@@ -109,15 +109,15 @@ export class Reactor {
    * (ESRCH: no such process).
    */
   watchPid(pid: number, cb: () => void): number {
-    const pfd = Number(libc().syscall3(BigInt(SYS_pidfd_open), BigInt(pid), 0n, 0n));
-    if (pfd < 0) return -errno();
+    const pfd = sys(NR.pidfd_open, pid, 0);
+    if (pfd < 0) return pfd;
     const err = this.watch(pfd, () => {
       this.unwatch(pfd);
-      libc().close(pfd);
+      sys(NR.close, pfd);
       cb();
     });
     if (err) {
-      libc().close(pfd);
+      sys(NR.close, pfd);
       return -err;
     }
     return pfd;
@@ -127,7 +127,7 @@ export class Reactor {
   unwatchPid(pfd: number): void {
     if (pfd < 0 || !this.#byFd.has(pfd)) return;
     this.unwatch(pfd);
-    libc().close(pfd);
+    sys(NR.close, pfd);
   }
 
   /** Run `cb` at monotonic time `at` (ms, `performance.now()` scale). */
@@ -168,20 +168,19 @@ export class Reactor {
   }
 
   #closeFds(): void {
-    libc().close(this.#evfd);
-    libc().close(this.#epfd);
+    sys(NR.close, this.#evfd);
+    sys(NR.close, this.#epfd);
   }
 
   #ctl(op: number, fd: number, events: number, token: bigint): number {
     const v = new DataView(this.#ev.buffer);
     v.setUint32(0, events, true);
     v.setBigUint64(4, token, true);
-    return libc().epoll_ctl(this.#epfd, op, fd, this.#ev);
+    return sys(NR.epoll_ctl, this.#epfd, op, fd, addr(this.#ev));
   }
 
   #wake(): void {
-    const one = new BigUint64Array([1n]);
-    libc().write(this.#evfd, new Uint8Array(one.buffer), 8n);
+    sys(NR.write, this.#evfd, addr(ONE), 8);
   }
 
   #ensureLoop(): void {
@@ -196,13 +195,12 @@ export class Reactor {
   }
 
   async #loop(): Promise<void> {
-    const c = libc();
     const view = new DataView(this.#events.buffer);
     const drain = new Uint8Array(8);
     try {
       while (!this.#closed && this.#byFd.size > 0) {
-        const n = await c.epoll_wait_async(this.#epfd, this.#events, MAX_EVENTS, -1);
-        if (n < 0) continue; // EINTR
+        const n = await sysAsync(NR.epoll_wait, this.#epfd, addr(this.#events), MAX_EVENTS, -1);
+        if (n < 0) continue; // -EINTR
         // copy first: callbacks may change the set
         const ready: [bigint, number][] = [];
         for (let i = 0; i < n; i++) {
@@ -212,7 +210,7 @@ export class Reactor {
         for (const [token, events] of ready) {
           if (this.#closed) break;
           if (token === WAKE_TOKEN) {
-            c.read(this.#evfd, drain, 8n);
+            sys(NR.read, this.#evfd, addr(drain), 8);
             continue;
           }
           const w = this.#byToken.get(token);
@@ -242,9 +240,12 @@ export class Reactor {
   #fire(): void {
     this.#timeout = undefined;
     this.#timeoutAt = Infinity;
+    // the timers due now, taken first: one set by a callback runs at a later wake-up, even if
+    // it is due at once, so a timer that re-arms itself cannot keep this loop going
     const now = performance.now();
-    while (this.#heap.length > 0 && this.#heap[0].at <= now) {
-      const t = this.#pop()!;
+    const due: Timer[] = [];
+    while (this.#heap.length > 0 && this.#heap[0].at <= now) due.push(this.#pop()!);
+    for (const t of due) {
       if (!t.live) continue;
       t.live = false;
       t.cb();

@@ -16,37 +16,17 @@
  * ```
  * @module
  */
-import {
-  EAGAIN,
-  ECHILD,
-  EEXIST,
-  EINTR,
-  ENOENT,
-  ENOMEM,
-  EPERM,
-  errnoOf,
-  errorStr,
-} from "./errors.ts";
-import {
-  cstr,
-  errno,
-  libc,
-  LOCK_EX,
-  LOCK_NB,
-  O_APPEND,
-  O_CLOEXEC,
-  O_CREAT,
-  O_NONBLOCK,
-  O_RDONLY,
-  O_TRUNC,
-  O_WRONLY,
-  WNOHANG,
-} from "./libc.ts";
-import { writeErr } from "./msg.ts";
+import { cat, cstr, decode, encode } from "./bytes.ts";
+import { EAGAIN, ECHILD, EEXIST, ENOENT, ENOMEM, EPERM, errorStr } from "./errors.ts";
+import { LOCK_EX, LOCK_NB, WNOHANG } from "./libc.ts";
+import { line, sysText, type Text, writeErr } from "./msg.ts";
+import { openAppend, openRead, openTrunc, openWrite } from "./open.ts";
 import { type Reactor, reactor as sharedReactor, type TimerHandle } from "./reactor.ts";
 import { spawn } from "./spawn.ts";
 import { decodeStatus, STATUS_SIZE } from "./status.ts";
 import { type Action, type Clock, Machine, type MachineState } from "./supervisor.ts";
+import { isDir, lstat, S_IFIFO, S_IFLNK, S_IFMT, stat } from "./stat.ts";
+import { addr, AT_FDCWD, NR, sys, sysAt, sysPath } from "./sys.ts";
 import { now } from "./tai64n.ts";
 
 /** A start-up failure: `line` is the exact `supervise: fatal: ...\n` text; exit code 111. */
@@ -55,10 +35,11 @@ export class ServiceError extends Error {
   readonly line: string;
   /** Exit code supervise uses for it. */
   readonly code = 111;
-  constructor(text: string) {
-    super(`supervise: fatal: ${text}`);
+  constructor(text: Text) {
+    const l = decode(line("supervise", "fatal", text));
+    super(l.slice(0, -1));
     this.name = "ServiceError";
-    this.line = `supervise: fatal: ${text}\n`;
+    this.line = l;
   }
 }
 
@@ -85,13 +66,19 @@ export interface ServiceOptions {
   log?: (line: string) => void;
   /** Time source (tests). */
   clock?: Clock;
-  /** Environment of `./run` as `NAME=value` strings (default: ours at each start). */
-  env?: string[];
+  /**
+   * Environment of `./run`: `NAME=value` entries, raw bytes (strings are encoded losslessly),
+   * passed as they are (default: lib/spawn.ts's `currentEnv()` at each start).
+   */
+  env?: readonly (string | Uint8Array)[];
 }
 
 const realClock: Clock = { mono: () => performance.now(), stamp: now };
-/** struct stat (144 bytes on x86_64/aarch64 glibc; room to spare), contents unused. */
-const STAT_BUF = new Uint8Array(256);
+
+/** mkfifo(path, 0600); the result is not needed (the open after it reports a problem). */
+function mkfifo(path: string): void {
+  sysAt(NR.mknodat, AT_FDCWD, path, S_IFIFO | 0o600, 0);
+}
 
 /** A supervised service directory. */
 export class Service {
@@ -167,7 +154,7 @@ export class Service {
 
   /** Act on control bytes as if written to `supervise/control` (e.g. `"dx"`). */
   control(bytes: string | Uint8Array): void {
-    const b = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
+    const b = typeof bytes === "string" ? encode(bytes) : bytes;
     for (const byte of b) {
       if (this.#closed || !this.#machine) return;
       this.#reap();
@@ -190,7 +177,7 @@ export class Service {
     return this.#root === "." ? name : `${this.#root}/${name}`;
   }
 
-  #fail(text: string): never {
+  #fail(text: Text): never {
     this.#release(false);
     throw new ServiceError(text);
   }
@@ -198,56 +185,39 @@ export class Service {
   #startup(adoptPid: number): void {
     if (this.#machine || this.#closed) throw new Error("service already started");
     const dir = this.dir;
-    const c = libc();
-    // 3. chdir
-    try {
-      if (this.#opts.chdir) {
-        Deno.chdir(this.#root);
-        this.#root = ".";
-      } else if (!Deno.statSync(this.#root).isDirectory) {
-        this.#fail(`unable to chdir to ${dir}: not a directory`);
-      } else if (c.access(cstr(this.#root), 1 /* X_OK: what chdir needs */) < 0) {
-        this.#fail(`unable to chdir to ${dir}: ${errorStr(errno())}`);
-      }
-    } catch (e) {
-      if (e instanceof ServiceError) throw e;
-      this.#fail(`unable to chdir to ${dir}: ${errorStr(errnoOf(e))}`);
+    // 3. chdir (svscan's services stay where they are: the same checks, then paths under it)
+    if (this.#opts.chdir) {
+      const r = sysPath(NR.chdir, this.#root);
+      if (r < 0) this.#fail(sysText(`unable to chdir to ${dir}`, -r));
+      this.#root = ".";
+    } else {
+      const st = stat(this.#root);
+      if (typeof st === "number") this.#fail(sysText(`unable to chdir to ${dir}`, -st));
+      if (!isDir(st.mode)) this.#fail(`unable to chdir to ${dir}: not a directory`);
+      const r = sysPath(NR.access, this.#root, 1 /* X_OK: what chdir needs */);
+      if (r < 0) this.#fail(sysText(`unable to chdir to ${dir}`, -r));
     }
-    // 4. down file (an FFI stat: no exception built for the usual missing file)
-    let wantUp = true;
-    if (c.stat(cstr(this.#p("down")), STAT_BUF) === 0) wantUp = false;
-    else {
-      const n = errno();
-      if (n !== ENOENT) this.#fail(`unable to stat ${dir}/down: ${errorStr(n)}`);
+    // 4. down file
+    const down = stat(this.#p("down"));
+    const wantUp = typeof down === "number";
+    if (typeof down === "number" && down !== -ENOENT) {
+      this.#fail(sysText(`unable to stat ${dir}/down`, -down));
     }
     // 5. supervise/ (result ignored), Debian: create a dangling symlink's target
     this.#mkdirSupervise();
     // 6. lock
-    this.#fdLock = c.open(
-      cstr(this.#p("supervise/lock")),
-      O_WRONLY | O_NONBLOCK | O_APPEND | O_CREAT | O_CLOEXEC,
-      0o600,
-    );
-    if (this.#fdLock < 0 || c.flock(this.#fdLock, LOCK_EX | LOCK_NB) < 0) {
-      this.#fail(`unable to acquire ${dir}/supervise/lock: ${errorStr(errno())}`);
-    }
+    this.#fdLock = openAppend(this.#p("supervise/lock"));
+    const locked = this.#fdLock < 0 ? this.#fdLock : sys(NR.flock, this.#fdLock, LOCK_EX | LOCK_NB);
+    if (locked < 0) this.#fail(sysText(`unable to acquire ${dir}/supervise/lock`, -locked));
     // 7. control FIFO: a reader, and a writer kept so it never reports EOF
-    c.mkfifo(cstr(this.#p("supervise/control")), 0o600);
-    this.#fdControl = c.open(
-      cstr(this.#p("supervise/control")),
-      O_RDONLY | O_NONBLOCK | O_CLOEXEC,
-      0,
-    );
+    mkfifo(this.#p("supervise/control"));
+    this.#fdControl = openRead(this.#p("supervise/control"));
     if (this.#fdControl < 0) {
-      this.#fail(`unable to read ${dir}/supervise/control: ${errorStr(errno())}`);
+      this.#fail(sysText(`unable to read ${dir}/supervise/control`, -this.#fdControl));
     }
-    this.#fdControlWrite = c.open(
-      cstr(this.#p("supervise/control")),
-      O_WRONLY | O_NONBLOCK | O_CLOEXEC,
-      0,
-    );
+    this.#fdControlWrite = openWrite(this.#p("supervise/control"));
     if (this.#fdControlWrite < 0) {
-      this.#fail(`unable to write ${dir}/supervise/control: ${errorStr(errno())}`);
+      this.#fail(sysText(`unable to write ${dir}/supervise/control`, -this.#fdControlWrite));
     }
     // an adopted process keeps its stamp: read the old status before anything overwrites it
     const old = adoptPid > 0 ? this.#readStatus() : undefined;
@@ -265,17 +235,18 @@ export class Service {
     const boot = machine.boot();
     if (!adopted) this.#apply(boot);
     // 9. ok FIFO (from here on svok succeeds)
-    c.mkfifo(cstr(this.#p("supervise/ok")), 0o600);
-    this.#fdOk = c.open(cstr(this.#p("supervise/ok")), O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
+    mkfifo(this.#p("supervise/ok"));
+    this.#fdOk = openRead(this.#p("supervise/ok"));
     if (this.#fdOk < 0) {
+      const e = -this.#fdOk;
       this.#machine = undefined;
-      this.#fail(`unable to read ${dir}/supervise/ok: ${errorStr(errno())}`);
+      this.#fail(sysText(`unable to read ${dir}/supervise/ok`, e));
     }
     const err = this.#reactor.watch(this.#fdControl, () => this.#onControl());
     if (err === EPERM) this.#pollControl(); // `control` is a regular file: no readiness
     else if (err) {
       this.#machine = undefined;
-      this.#fail(`unable to read ${dir}/supervise/control: ${errorStr(err)}`);
+      this.#fail(sysText(`unable to read ${dir}/supervise/control`, err));
     }
     // 10. start ./run (or take the adopted one) and enter the loop
     const same = old !== undefined && old.pid === adopted;
@@ -286,48 +257,46 @@ export class Service {
 
   #mkdirSupervise(): void {
     const p = this.#p("supervise");
-    try {
-      Deno.mkdirSync(p, { mode: 0o700 });
-    } catch (e) {
-      if (errnoOf(e) !== EEXIST) return;
-      try {
-        if (!Deno.lstatSync(p).isSymlink) return;
-        const target = Deno.readLinkSync(p);
-        const abs = target.startsWith("/") ? target : this.#p(target);
-        Deno.mkdirSync(abs, { mode: 0o700 });
-      } catch {
-        // ignored, as 0.76 ignores mkdir's result: the lock step reports the problem
-      }
-    }
+    if (sysPath(NR.mkdir, p, 0o700) !== -EEXIST) return;
+    // ignored below, as 0.76 ignores mkdir's result: the lock step reports the problem
+    const st = lstat(p);
+    if (typeof st === "number" || (st.mode & S_IFMT) !== S_IFLNK) return;
+    const target = new Uint8Array(4096);
+    const n = sysPath(NR.readlink, p, addr(target), target.length);
+    if (n <= 0) return;
+    const t = target.subarray(0, n);
+    sysPath(NR.mkdir, t[0] === 0x2f ? t : cat(this.#p(""), t), 0o700);
   }
 
   #readStatus() {
-    try {
-      const b = Deno.readFileSync(this.#p("supervise/status"));
-      return b.length >= STATUS_SIZE ? decodeStatus(b) : undefined;
-    } catch {
-      return undefined;
-    }
+    const fd = openRead(this.#p("supervise/status"));
+    if (fd < 0) return undefined;
+    const b = new Uint8Array(STATUS_SIZE);
+    const n = sys(NR.read, fd, addr(b), b.length);
+    sys(NR.close, fd);
+    return n === STATUS_SIZE ? decodeStatus(b) : undefined;
   }
 
   // ---------------------------------------------------------------- events
 
+  /**
+   * At most one read per wake-up, whatever is behind `control` (a FIFO, a regular file being
+   * appended to, `/dev/zero`): one service must not hold up every other one on the shared
+   * reactor. Level-triggered epoll (or the poll timer) calls again while more is there.
+   */
   #onControl(): void {
-    const c = libc();
-    while (!this.#closed && this.#machine) {
-      const n = Number(c.read(this.#fdControl, this.#chunk, BigInt(this.#chunk.length)));
-      if (n <= 0) {
-        if (n < 0 && errno() === EINTR) continue;
-        return; // EAGAIN: drained
-      }
-      // one byte per turn, each after a reap pass (0.76's loop)
-      this.control(this.#chunk.subarray(0, n));
-    }
+    if (this.#closed || !this.#machine) return;
+    const n = sys(NR.read, this.#fdControl, addr(this.#chunk), this.#chunk.length);
+    // n <= 0: drained (EAGAIN), end of a regular file, or EINTR (read at the next wake-up)
+    if (n <= 0) return;
+    // one byte per turn, each after a reap pass (0.76's loop)
+    this.control(this.#chunk.subarray(0, n));
   }
 
   /**
-   * A regular file named `control` cannot be in an epoll set: 0.76 spins on it (always
-   * readable), reading what is appended. Here it is read four times a second instead.
+   * A regular file (or a device such as `/dev/zero`) named `control` cannot be in an epoll
+   * set: 0.76 spins on it (always readable), reading what is appended. Here one chunk of it
+   * is read four times a second instead.
    */
   #pollControl(): void {
     this.#controlTimer = this.#reactor.at(performance.now() + 250, () => {
@@ -340,15 +309,15 @@ export class Service {
   #reap(): void {
     const pid = this.#childPid;
     if (!pid || this.#closed) return;
-    const r = libc().waitpid(pid, this.#wstat, WNOHANG);
-    if (r === pid || (r < 0 && errno() === ECHILD)) this.#childGone(pid);
+    const r = sys(NR.wait4, pid, addr(this.#wstat), WNOHANG, 0);
+    if (r === pid || r === -ECHILD) this.#childGone(pid);
   }
 
   #onPidExit(pid: number): void {
     this.#pidfd = -1; // the reactor closed it
     if (this.#closed || !this.#machine) return;
     if (this.#childPid === pid) {
-      const r = libc().waitpid(pid, this.#wstat, WNOHANG);
+      const r = sys(NR.wait4, pid, addr(this.#wstat), WNOHANG, 0);
       if (r === 0) return; // cannot happen for a pidfd that reported exit
     } else if (this.#machine.pid !== pid) return;
     this.#childGone(pid);
@@ -373,7 +342,7 @@ export class Service {
           this.#writeStatus(a.bytes);
           break;
         case "kill":
-          libc().kill(a.pid, a.signal);
+          sys(NR.kill, a.pid, a.signal);
           break;
         case "timer":
           this.#timer?.cancel();
@@ -383,7 +352,7 @@ export class Service {
           });
           break;
         case "warn":
-          this.#log(`supervise: warning: ${a.text}\n`);
+          this.#log(decode(line("supervise", "warning", a.text)));
           break;
         case "spawn":
           this.#spawn();
@@ -407,7 +376,9 @@ export class Service {
       const fork = r.errno === EAGAIN || r.errno === ENOMEM;
       // 0.76's child prints this and exits 111; posix_spawn hands us the errno instead
       if (!fork) {
-        this.#log(`supervise: fatal: unable to start ${this.dir}/run: ${errorStr(r.errno)}\n`);
+        this.#log(
+          decode(line("supervise", "fatal", sysText(`unable to start ${this.dir}/run`, r.errno))),
+        );
       }
       this.#apply(m.spawnFailed(fork, errorStr(r.errno)));
       return;
@@ -430,45 +401,25 @@ export class Service {
 
   /** status.new (trunc-create 0644) + one write + rename, warnings as 0.76 (spec §1.5). */
   #writeStatus(bytes: Uint8Array): void {
-    const c = libc();
+    const warn = (text: Text) => this.#log(decode(line("supervise", "warning", text)));
     const dir = this.dir;
     const tmp = this.#p("supervise/status.new");
-    const fd = c.open(cstr(tmp), O_WRONLY | O_NONBLOCK | O_TRUNC | O_CREAT | O_CLOEXEC, 0o644);
-    if (fd < 0) {
-      this.#log(
-        `supervise: warning: unable to open ${dir}/supervise/status.new: ${errorStr(errno())}\n`,
-      );
-      return;
-    }
-    const r = Number(c.write(fd, bytes, BigInt(bytes.length)));
-    if (r < 0) {
-      const n = errno();
-      c.close(fd);
-      this.#log(
-        `supervise: warning: unable to write ${dir}/supervise/status.new: ${errorStr(n)}\n`,
-      );
-      return;
-    }
-    c.close(fd);
+    const fd = openTrunc(tmp);
+    if (fd < 0) return warn(sysText(`unable to open ${dir}/supervise/status.new`, -fd));
+    const r = sys(NR.write, fd, addr(bytes as Uint8Array<ArrayBuffer>), bytes.length);
+    sys(NR.close, fd);
+    if (r < 0) return warn(sysText(`unable to write ${dir}/supervise/status.new`, -r));
     if (r < bytes.length) {
-      this.#log(`supervise: warning: unable to write ${dir}/supervise/status.new: partial write\n`);
-      return;
+      return warn(`unable to write ${dir}/supervise/status.new: partial write`);
     }
-    try {
-      Deno.renameSync(tmp, this.#p("supervise/status"));
-    } catch (e) {
-      this.#log(
-        `supervise: warning: unable to rename ${dir}/supervise/status.new to status: ${
-          errorStr(errnoOf(e))
-        }\n`,
-      );
-    }
+    const from = cstr(tmp), to = cstr(this.#p("supervise/status"));
+    const e = sys(NR.rename, addr(from), addr(to));
+    if (e < 0) warn(sysText(`unable to rename ${dir}/supervise/status.new to status`, -e));
   }
 
   #release(finished = false): void {
     if (this.#closed) return;
     this.#closed = true;
-    const c = libc();
     this.#timer?.cancel();
     this.#pollTimer?.cancel();
     this.#controlTimer?.cancel();
@@ -476,7 +427,7 @@ export class Service {
     this.#pidfd = -1;
     if (this.#fdControl >= 0) this.#reactor.unwatch(this.#fdControl);
     for (const fd of [this.#fdOk, this.#fdControlWrite, this.#fdControl, this.#fdLock]) {
-      if (fd >= 0) c.close(fd);
+      if (fd >= 0) sys(NR.close, fd);
     }
     this.#fdOk =
       this.#fdControlWrite =

@@ -4,14 +4,16 @@
  * chosen descriptors dup2'ed onto 0/1/2 (and any others onto any number), every other
  * descriptor from 3 up closed unless asked otherwise, all signal dispositions reset to default
  * (SIGPIPE included: Deno ignores it) and an empty signal mask. No setsid: the child stays in
- * the caller's process group, as under 0.76. *
+ * the caller's process group, as under 0.76. Path, arguments and environment go over as bytes
+ * (strings encoded losslessly, lib/bytes.ts): the environment is libc's `environ`, raw.
+ *
  * Unlike fork+exec, posix_spawn reports a failing exec (or chdir) as an error instead of
  * a child that exits: callers decide how to show that.
  * @module
  */
+import { cstr } from "./bytes.ts";
 import {
-  cstr,
-  cstrArray,
+  environ,
   libc,
   POSIX_SPAWN_SETSIGDEF,
   POSIX_SPAWN_SETSIGMASK,
@@ -37,8 +39,11 @@ export interface SpawnOptions {
   closeFrom?: number | null;
   /** Search PATH (this process's) for `path` as execvp does (posix_spawnp). */
   search?: boolean;
-  /** Environment as `NAME=value` strings (default: the current environment). */
-  env?: string[];
+  /**
+   * Environment as `NAME=value` entries, bytes (or strings, encoded losslessly), passed as
+   * they are (default: {@linkcode currentEnv}).
+   */
+  env?: readonly (string | Uint8Array)[];
 }
 
 /** Result: a pid, or the errno posix_spawn returned (fork, chdir or exec failure). */
@@ -47,16 +52,45 @@ export type SpawnResult = { pid: number; errno: 0 } | { pid: 0; errno: number };
 const ALL = new Uint8Array(SIZEOF_SIGSET).fill(0xff);
 const NONE = new Uint8Array(SIZEOF_SIGSET);
 
-/** The current environment as `NAME=value` strings. */
-export function currentEnv(): string[] {
-  return Object.entries(Deno.env.toObject()).map(([k, v]) => `${k}=${v}`);
+let handedOn: Uint8Array[] | undefined;
+
+/**
+ * The environment children get by default: the one set with {@linkcode setCurrentEnv}, else
+ * libc's `environ` as raw bytes (entries that are not UTF-8 included, order kept; it follows
+ * `Deno.env` changes made in this process).
+ */
+export function currentEnv(): Uint8Array[] {
+  return handedOn ?? environ();
 }
 
-/** A caller's env array encoded once (svscan passes the same array for every service). */
-const envCache = new WeakMap<readonly string[], ReturnType<typeof cstrArray>>();
-function encodedEnv(env: readonly string[]): ReturnType<typeof cstrArray> {
+/**
+ * Make `env` the environment of this process's children from now on: for a program of ours
+ * run in-process at the end of a chain, whose environment is the chain's (raw bytes).
+ */
+export function setCurrentEnv(env: Uint8Array[]): void {
+  handedOn = env;
+}
+
+/** A `char**` (NULL-terminated) over NUL-terminated copies; `keep` owns the strings. */
+interface Vector {
+  ptrs: BigUint64Array<ArrayBuffer>;
+  keep: Uint8Array[];
+}
+
+function vector(items: readonly (string | Uint8Array)[]): Vector {
+  const keep = items.map((s) => cstr(s));
+  const ptrs = new BigUint64Array(keep.length + 1);
+  keep.forEach((b, i) => {
+    ptrs[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b)));
+  });
+  return { ptrs, keep };
+}
+
+/** A caller's env array made into a vector once (svscan passes the same array for every service). */
+const envCache = new WeakMap<readonly (string | Uint8Array)[], Vector>();
+function envVector(env: readonly (string | Uint8Array)[]): Vector {
   let e = envCache.get(env);
-  if (!e) envCache.set(env, e = cstrArray(env));
+  if (!e) envCache.set(env, e = vector(env));
   return e;
 }
 
@@ -82,8 +116,8 @@ export function spawn(path: string, argv: readonly string[], opts: SpawnOptions 
     c.posix_spawnattr_setsigmask(attr, NONE);
     const pidOut = new Int32Array(1);
     const file = cstr(path);
-    const args = cstrArray(argv);
-    const env = opts.env ? encodedEnv(opts.env) : cstrArray(currentEnv());
+    const args = vector(argv);
+    const env = envVector(opts.env ?? currentEnv());
     const r = (opts.search ? c.posix_spawnp : c.posix_spawn)(
       pidOut,
       file,

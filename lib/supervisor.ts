@@ -16,6 +16,7 @@
  *   timer 60 s later; control bytes are still handled meanwhile.
  * @module
  */
+import { SIGALRM, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGSTOP, SIGTERM } from "./libc.ts";
 import { encodeStatus, type Want } from "./status.ts";
 import type { Tai64n } from "./tai64n.ts";
 
@@ -50,15 +51,15 @@ export type Action =
   /** Supervision is over (after `x` and the child is gone): release everything. */
   | { type: "exit" };
 
-/** Signal numbers the machine emits (Linux x86_64). */
+/** The signals the machine emits (numbers from lib/libc.ts). */
 export const SIG = {
-  HUP: 1,
-  INT: 2,
-  KILL: 9,
-  ALRM: 14,
-  TERM: 15,
-  CONT: 18,
-  STOP: 19,
+  HUP: SIGHUP,
+  INT: SIGINT,
+  KILL: SIGKILL,
+  ALRM: SIGALRM,
+  TERM: SIGTERM,
+  CONT: SIGCONT,
+  STOP: SIGSTOP,
 } as const;
 
 /** A snapshot of the machine's state, for tests and svscan. */

@@ -5,16 +5,8 @@
  * tick between the two runs), and the line must be the expected one.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { alive, debian, haveDebian, prog, root, run, scratch, script, waitFor } from "./util.ts";
-
-const oursExists = (() => {
-  try {
-    Deno.statSync(`${root}/cmd/supervise.ts`);
-    return true;
-  } catch {
-    return false;
-  }
-})();
+import { differential, same, tree } from "./fixtures.ts";
+import { alive, prog, run, waitFor } from "./util.ts";
 
 interface Tools {
   supervise: string;
@@ -24,12 +16,12 @@ interface Tools {
 
 /** Both svstats on `dir` (run in `cwd`); they must agree; returns the line without "dir: ". */
 async function status(cwd: string, dir: string): Promise<string> {
-  const ours = await run(prog("svstat"), [dir], { cwd });
-  const d = await run(debian("svstat")!, [dir], { cwd });
-  const mask = (s: string) => s.replace(/ \d+ seconds/, " S seconds");
+  const ours = await same("svstat", async (svstat) => {
+    const r = await run(svstat, [dir], { cwd });
+    return { code: r.code, stderr: r.stderr, line: r.stdout.replace(/ \d+ seconds/, " S seconds") };
+  });
   assertEquals([ours.code, ours.stderr], [0, ""]);
-  assertEquals(mask(ours.stdout), mask(d.stdout), `svstat ${dir}: ours vs Debian`);
-  return mask(ours.stdout).slice(dir.length + 2, -1);
+  return ours.line.slice(dir.length + 2, -1);
 }
 
 /** Wait until svstat (both) reports a line matching `want`; returns the pid if up. */
@@ -55,18 +47,16 @@ async function svok(t: Tools, cwd: string, dir: string): Promise<number> {
 
 /** Run the whole scenario with one supervise and one svc/svok. */
 async function scenario(t: Tools): Promise<void> {
-  const base = await scratch();
+  await using services = await tree();
+  const base = services.root;
   const sups: Deno.ChildProcess[] = [];
-  const pids = new Set<number>();
   try {
-    const up = "#!/bin/sh\nexec sleep 100000\n";
+    await services.service("a");
     // ignores SIGTERM, so `svc -d` leaves it up with want down
-    const stubborn = "#!/bin/sh\ntrap '' TERM\nexec sleep 100000\n";
-    for (const [name, body, down] of [["a", up, false], ["b", stubborn, true]] as const) {
-      await Deno.mkdir(`${base}/${name}`);
-      await script(`${base}/${name}/run`, body);
-      if (down) await Deno.writeTextFile(`${base}/${name}/down`, "");
-    }
+    await services.service("b", {
+      run: "#!/bin/sh\ntrap '' TERM\nexec sleep 100000\n",
+      down: true,
+    });
     assertEquals(await svok(t, base, "a"), 100); // never supervised
     assertEquals(await status(base, "a"), "unable to open supervise/ok: file does not exist");
     for (const name of ["a", "b"]) {
@@ -87,7 +77,6 @@ async function scenario(t: Tools): Promise<void> {
 
     // a: normally up
     const p1 = await reach(base, "a", /^up \(pid \d+\) S seconds$/);
-    pids.add(p1);
     await svc(t, base, "-p", "a");
     await reach(base, "a", /^up \(pid \d+\) S seconds, paused$/);
     await svc(t, base, "-c", "a");
@@ -97,23 +86,18 @@ async function scenario(t: Tools): Promise<void> {
     assert(!alive(p1), "svc -d stopped the service");
     await svc(t, base, "-o", "a");
     const p2 = await reach(base, "a", /^up \(pid \d+\) S seconds$/);
-    pids.add(p2);
     await svc(t, base, "-u", "a");
     await svc(t, base, "-t", "a"); // restarted: a new pid
-    const p3 = await reach(base, "a", /^up \(pid \d+\) S seconds$/);
-    pids.add(p3);
+    await reach(base, "a", /^up \(pid \d+\) S seconds$/);
     await waitFor("a new pid after svc -t", async () => {
-      const s = await status(base, "a");
-      const m = /\(pid (\d+)\)/.exec(s);
-      if (m) pids.add(Number(m[1]));
+      const m = /\(pid (\d+)\)/.exec(await status(base, "a"));
       return m !== null && Number(m[1]) !== p2;
     });
 
     // b: normally down
     await reach(base, "b", /^down S seconds$/);
     await svc(t, base, "-u", "b");
-    const pb = await reach(base, "b", /^up \(pid \d+\) S seconds, normally down$/);
-    pids.add(pb);
+    await reach(base, "b", /^up \(pid \d+\) S seconds, normally down$/);
     await svc(t, base, "-p", "b");
     await reach(base, "b", /^up \(pid \d+\) S seconds, normally down, paused$/);
     await svc(t, base, "-d", "b"); // TERM is ignored; -d also continues it
@@ -128,25 +112,24 @@ async function scenario(t: Tools): Promise<void> {
     assertEquals(await status(base, "b"), "supervise not running");
     assertEquals(await svok(t, base, "a"), 100);
   } finally {
-    for (const pid of pids) if (alive(pid)) Deno.kill(pid, "SIGKILL");
+    // the tree kills the ./run processes left
     for (const s of sups) {
       try {
         s.kill("SIGKILL");
       } catch { /* already gone */ }
       await s.status;
     }
-    await Deno.remove(base, { recursive: true });
   }
 }
 
-Deno.test({
-  name: "interop: our svc/svstat/svok drive Debian's supervise",
-  ignore: !haveDebian,
-  fn: () => scenario({ supervise: debian("supervise")!, svc: prog("svc"), svok: prog("svok") }),
-});
+differential(
+  "interop: our svc/svstat/svok drive Debian's supervise",
+  ["supervise", "svstat"],
+  ({ supervise }) => scenario({ supervise, svc: prog("svc"), svok: prog("svok") }),
+);
 
-Deno.test({
-  name: "interop: Debian's svc/svstat/svok drive our supervise",
-  ignore: !haveDebian || !oursExists,
-  fn: () => scenario({ supervise: prog("supervise"), svc: debian("svc")!, svok: debian("svok")! }),
-});
+differential(
+  "interop: Debian's svc/svstat/svok drive our supervise",
+  ["svc", "svstat", "svok"],
+  ({ svc, svok }) => scenario({ supervise: prog("supervise"), svc, svok }),
+);

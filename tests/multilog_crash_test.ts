@@ -3,7 +3,8 @@
  * holds open, bounded polling for every state.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { run, scratch, waitFor } from "./util.ts";
+import { differential, same, tree } from "./fixtures.ts";
+import { readOr as read, run, waitFor } from "./util.ts";
 import {
   drainFifo,
   type Fed,
@@ -14,16 +15,8 @@ import {
   snapshot,
   stopFed,
   storedLines,
-  theirs,
 } from "./multilog_util.ts";
 
-const read = (p: string) => {
-  try {
-    return Deno.readTextFileSync(p);
-  } catch {
-    return "";
-  }
-};
 const modeOf = (p: string) => (Deno.statSync(p).mode ?? 0) & 0o777;
 const lines = (from: number, to: number) => {
   let s = "";
@@ -33,196 +26,180 @@ const lines = (from: number, to: number) => {
 const list = (s: string) => s.split("\n").slice(0, -1);
 
 Deno.test("multilog: SIGKILL mid-stream, restart: current recovered as .u, nothing lost", async () => {
-  const dir = await scratch();
-  let a: Fed | undefined;
-  let b: Fed | undefined;
-  try {
-    a = await fed(ours(), ["./d"], dir);
-    a.write(lines(0, 100));
-    await waitFor("100 lines in current", () => read(`${dir}/d/current`) === lines(0, 100));
-    assertEquals(modeOf(`${dir}/d/current`), 0o644);
-    a.kill("SIGKILL");
-    await a.done();
-    // more lines arrive while no logger runs: they wait in the pipe
-    a.write(lines(100, 150));
-    b = await fed(ours(), ["./d"], dir);
-    await waitFor("the pipe drained", () => read(`${dir}/d/current`) === lines(100, 150));
-    const old = oldFiles(`${dir}/d`);
-    assertEquals(old.length, 1);
-    assert(/^@[0-9a-f]{24}\.u$/.test(old[0]), old[0]);
-    assertEquals(read(`${dir}/d/${old[0]}`), lines(0, 100));
-    assertEquals(modeOf(`${dir}/d/${old[0]}`), 0o644); // never chmod'ed: crash evidence
-    b.kill("SIGTERM");
-    assertEquals((await b.done()).code, 0);
-    assertEquals(storedLines(`${dir}/d`), list(lines(0, 150)));
-    assertEquals(modeOf(`${dir}/d/current`), 0o744);
-  } finally {
-    await stopFed(a);
-    await stopFed(b);
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using t = await tree();
+  const dir = t.root;
+  const a = await fed(ours(), ["./d"], dir);
+  t.defer(() => stopFed(a));
+  a.write(lines(0, 100));
+  await waitFor("100 lines in current", () => read(`${dir}/d/current`) === lines(0, 100));
+  assertEquals(modeOf(`${dir}/d/current`), 0o644);
+  a.kill("SIGKILL");
+  await a.done();
+  // more lines arrive while no logger runs: they wait in the pipe
+  a.write(lines(100, 150));
+  const b = await fed(ours(), ["./d"], dir);
+  t.defer(() => stopFed(b));
+  await waitFor("the pipe drained", () => read(`${dir}/d/current`) === lines(100, 150));
+  const old = oldFiles(`${dir}/d`);
+  assertEquals(old.length, 1);
+  assert(/^@[0-9a-f]{24}\.u$/.test(old[0]), old[0]);
+  assertEquals(read(`${dir}/d/${old[0]}`), lines(0, 100));
+  assertEquals(modeOf(`${dir}/d/${old[0]}`), 0o644); // never chmod'ed: crash evidence
+  b.kill("SIGTERM");
+  assertEquals((await b.done()).code, 0);
+  assertEquals(storedLines(`${dir}/d`), list(lines(0, 150)));
+  assertEquals(modeOf(`${dir}/d/current`), 0o744);
 });
 
-Deno.test({
-  name: "multilog vs Debian: crash recovery of current, previous and processed",
-  ignore: !theirs,
-  fn: async () => {
-    const res: string[] = [];
-    for (const bin of [ours(), theirs!]) {
-      const dir = await scratch();
-      try {
-        // a crash mid-rotation leaves previous (and maybe processed) behind
-        for (const [name, mode] of [["previous", 0o744], ["processed", 0o644]] as const) {
-          Deno.mkdirSync(`${dir}/d`, { recursive: true });
-          Deno.writeTextFileSync(`${dir}/d/current`, "cur\n", { mode: 0o644 });
-          Deno.chmodSync(`${dir}/d/current`, 0o644);
-          Deno.writeTextFileSync(`${dir}/d/${name}`, `${name}\n`);
-          Deno.chmodSync(`${dir}/d/${name}`, mode);
-          Deno.writeTextFileSync(`${dir}/d/state`, "old state\n");
-          Deno.writeTextFileSync(`${dir}/d/newstate`, "new state\n");
-          Deno.writeTextFileSync(`${dir}/input`, "");
-          const r = await runWithFile(bin, ["./d"], dir, `${dir}/input`);
-          assertEquals(r.code, 0, r.stderr);
-        }
-        // processed with the x bit means the processor finished: it is kept, previous dropped
-        Deno.writeTextFileSync(`${dir}/d/previous`, "previous again\n");
-        Deno.writeTextFileSync(`${dir}/d/processed`, "processed done\n");
-        Deno.chmodSync(`${dir}/d/processed`, 0o744);
+differential(
+  "multilog vs Debian: crash recovery of current, previous and processed",
+  ["multilog"],
+  async () => {
+    const snap = await same("multilog", async (bin) => {
+      await using t = await tree();
+      const dir = t.root;
+      // a crash mid-rotation leaves previous (and maybe processed) behind
+      for (const [name, mode] of [["previous", 0o744], ["processed", 0o644]] as const) {
+        Deno.mkdirSync(`${dir}/d`, { recursive: true });
+        Deno.writeTextFileSync(`${dir}/d/current`, "cur\n", { mode: 0o644 });
         Deno.chmodSync(`${dir}/d/current`, 0o644);
+        Deno.writeTextFileSync(`${dir}/d/${name}`, `${name}\n`);
+        Deno.chmodSync(`${dir}/d/${name}`, mode);
+        Deno.writeTextFileSync(`${dir}/d/state`, "old state\n");
+        Deno.writeTextFileSync(`${dir}/d/newstate`, "new state\n");
+        Deno.writeTextFileSync(`${dir}/input`, "");
         const r = await runWithFile(bin, ["./d"], dir, `${dir}/input`);
         assertEquals(r.code, 0, r.stderr);
-        res.push(snapshot(`${dir}/d`));
-      } finally {
-        await Deno.remove(dir, { recursive: true });
       }
-    }
-    assert(res[0].includes("processed done"), res[0]);
-    assert(!res[0].includes("previous again"), res[0]);
-    assertEquals(res[0], res[1]);
+      // processed with the x bit means the processor finished: it is kept, previous dropped
+      Deno.writeTextFileSync(`${dir}/d/previous`, "previous again\n");
+      Deno.writeTextFileSync(`${dir}/d/processed`, "processed done\n");
+      Deno.chmodSync(`${dir}/d/processed`, 0o744);
+      Deno.chmodSync(`${dir}/d/current`, 0o644);
+      const r = await runWithFile(bin, ["./d"], dir, `${dir}/input`);
+      assertEquals(r.code, 0, r.stderr);
+      return snapshot(`${dir}/d`);
+    });
+    assert(snap.includes("processed done"), snap);
+    assert(!snap.includes("previous again"), snap);
   },
-});
+);
 
 Deno.test("multilog: ALRM rotates every non-empty current at once, leaves empty ones", async () => {
-  const dir = await scratch();
-  let f: Fed | undefined;
-  try {
-    // ./a gets every line, ./b none
-    f = await fed(ours(), ["t", "./a", "-*", "./b"], dir);
-    f.write("one\ntwo\n");
-    await waitFor("two lines", () => list(read(`${dir}/a/current`)).length === 2);
-    f.kill("SIGALRM");
-    await waitFor("rotation", () => oldFiles(`${dir}/a`).length === 1);
-    const [old] = oldFiles(`${dir}/a`);
-    assert(old.endsWith(".s"), old);
-    assertEquals(read(`${dir}/a/${old}`).replace(/@[0-9a-f]{24} /g, ""), "one\ntwo\n");
-    assertEquals(modeOf(`${dir}/a/${old}`), 0o744);
-    assertEquals(read(`${dir}/a/current`), "");
-    assertEquals(oldFiles(`${dir}/b`), []);
-    // idle, nothing new: a second ALRM finds both empty
-    f.kill("SIGALRM");
-    f.write("three\n");
-    await waitFor("three", () => storedLines(`${dir}/a`).length === 3);
-    f.kill("SIGTERM");
-    assertEquals((await f.done()).code, 0);
-    assertEquals(oldFiles(`${dir}/b`), []);
-    assertEquals(read(`${dir}/b/current`), "");
-    assertEquals(f.stderr(), "");
-  } finally {
-    await stopFed(f);
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using t = await tree();
+  const dir = t.root;
+  // ./a gets every line, ./b none
+  const f = await fed(ours(), ["t", "./a", "-*", "./b"], dir);
+  t.defer(() => stopFed(f));
+  f.write("one\ntwo\n");
+  await waitFor("two lines", () => list(read(`${dir}/a/current`)).length === 2);
+  f.kill("SIGALRM");
+  await waitFor("rotation", () => oldFiles(`${dir}/a`).length === 1);
+  const [old] = oldFiles(`${dir}/a`);
+  assert(old.endsWith(".s"), old);
+  assertEquals(read(`${dir}/a/${old}`).replace(/@[0-9a-f]{24} /g, ""), "one\ntwo\n");
+  assertEquals(modeOf(`${dir}/a/${old}`), 0o744);
+  assertEquals(read(`${dir}/a/current`), "");
+  assertEquals(oldFiles(`${dir}/b`), []);
+  // idle, nothing new: a second ALRM finds both empty
+  f.kill("SIGALRM");
+  f.write("three\n");
+  await waitFor("three", () => storedLines(`${dir}/a`).length === 3);
+  f.kill("SIGTERM");
+  assertEquals((await f.done()).code, 0);
+  assertEquals(oldFiles(`${dir}/b`), []);
+  assertEquals(read(`${dir}/b/current`), "");
+  assertEquals(f.stderr(), "");
 });
 
 Deno.test("multilog: TERM mid-line finishes that line and leaves the rest unread", async () => {
-  const dir = await scratch();
-  let f: Fed | undefined;
-  try {
-    f = await fed(ours(), ["./d"], dir);
-    f.write("first\nabc"); // one write: read together, so "abc" is inside multilog once
-    await waitFor("first line", () => read(`${dir}/d/current`) === "first\n");
-    f.kill("SIGTERM");
-    // ALRM as a fence: once its rotation shows, the TERM sent before it was handled too
-    f.kill("SIGALRM");
-    await waitFor("rotation", () => oldFiles(`${dir}/d`).length === 1);
-    f.write("def\nghi\n");
-    const st = await f.done();
-    assertEquals(st.code, 0);
-    assertEquals(read(`${dir}/d/current`), "abcdef\n");
-    assertEquals(modeOf(`${dir}/d/current`), 0o744);
-    assertEquals(drainFifo(`${dir}/in.fifo`), "ghi\n");
-  } finally {
-    await stopFed(f);
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using t = await tree();
+  const dir = t.root;
+  const f = await fed(ours(), ["./d"], dir);
+  t.defer(() => stopFed(f));
+  f.write("first\nabc"); // one write: read together, so "abc" is inside multilog once
+  await waitFor("first line", () => read(`${dir}/d/current`) === "first\n");
+  f.kill("SIGTERM");
+  // ALRM as a fence: once its rotation shows, the TERM sent before it was handled too
+  f.kill("SIGALRM");
+  await waitFor("rotation", () => oldFiles(`${dir}/d`).length === 1);
+  f.write("def\nghi\n");
+  const st = await f.done();
+  assertEquals(st.code, 0);
+  assertEquals(read(`${dir}/d/current`), "abcdef\n");
+  assertEquals(modeOf(`${dir}/d/current`), 0o744);
+  assertEquals(drainFifo(`${dir}/in.fifo`), "ghi\n");
 });
 
 Deno.test("multilog: TERM while idle exits at once; HUP kills it (current stays 0644)", async () => {
-  const dir = await scratch();
+  await using t = await tree();
+  const dir = t.root;
   let f: Fed | undefined;
-  try {
-    f = await fed(ours(), ["./d"], dir);
-    f.write("x\n");
-    await waitFor("x", () => read(`${dir}/d/current`) === "x\n");
-    f.kill("SIGTERM");
-    assertEquals((await f.done()).code, 0);
-    assertEquals(modeOf(`${dir}/d/current`), 0o744);
-    await stopFed(f);
-    f = await fed(ours(), ["./d"], dir);
-    f.write("y\n");
-    await waitFor("y", () => read(`${dir}/d/current`) === "x\ny\n");
-    assertEquals(modeOf(`${dir}/d/current`), 0o644);
-    f.kill("SIGHUP");
-    assertEquals((await f.done()).signal, "SIGHUP");
-    assertEquals(modeOf(`${dir}/d/current`), 0o644);
-  } finally {
-    await stopFed(f);
-    await Deno.remove(dir, { recursive: true });
-  }
+  t.defer(() => stopFed(f));
+  f = await fed(ours(), ["./d"], dir);
+  f.write("x\n");
+  await waitFor("x", () => read(`${dir}/d/current`) === "x\n");
+  f.kill("SIGTERM");
+  assertEquals((await f.done()).code, 0);
+  assertEquals(modeOf(`${dir}/d/current`), 0o744);
+  await stopFed(f);
+  f = await fed(ours(), ["./d"], dir);
+  f.write("y\n");
+  await waitFor("y", () => read(`${dir}/d/current`) === "x\ny\n");
+  assertEquals(modeOf(`${dir}/d/current`), 0o644);
+  f.kill("SIGHUP");
+  assertEquals((await f.done()).signal, "SIGHUP");
+  assertEquals(modeOf(`${dir}/d/current`), 0o644);
 });
 
-Deno.test("multilog: a locked directory is fatal for the second logger (either way with Debian)", async () => {
-  const dir = await scratch();
+/** For each pair, `holder` logs to a directory: `second` on the same directory must fail. */
+async function lockedOut(pairs: string[][]): Promise<void> {
+  await using t = await tree();
+  const dir = t.root;
   let f: Fed | undefined;
-  try {
-    const pairs = [[ours(), ours()]];
-    if (theirs) pairs.push([theirs, ours()], [ours(), theirs]);
-    for (const [i, [holder, second]] of pairs.entries()) {
-      const d = `./d${i}`;
-      f = await fed(holder, [d], dir);
-      f.write("held\n");
-      await waitFor("lock taken", () => read(`${dir}/${d}/current`) === "held\n");
-      const r = await run(second, [d], { cwd: dir }); // fails before reading stdin
-      assertEquals(
-        [r.code, r.stderr],
-        [111, `multilog: fatal: unable to lock directory ${d}: temporary failure\n`],
-        `${holder} holding, ${second} second`,
-      );
-      await stopFed(f);
-      f = undefined;
-    }
-  } finally {
+  t.defer(() => stopFed(f));
+  for (const [i, [holder, second]] of pairs.entries()) {
+    const d = `./d${i}`;
+    f = await fed(holder, [d], dir);
+    f.write("held\n");
+    await waitFor("lock taken", () => read(`${dir}/${d}/current`) === "held\n");
+    const r = await run(second, [d], { cwd: dir }); // fails before reading stdin
+    assertEquals(
+      [r.code, r.stderr],
+      [111, `multilog: fatal: unable to lock directory ${d}: temporary failure\n`],
+      `${holder} holding, ${second} second`,
+    );
     await stopFed(f);
-    await Deno.remove(dir, { recursive: true });
+    f = undefined;
   }
+}
+
+Deno.test("multilog: a locked directory is fatal for the second logger", async () => {
+  await lockedOut([[ours(), ours()]]);
 });
+
+differential(
+  "multilog vs Debian: a directory locked by either is fatal for the other",
+  ["multilog"],
+  async ({ multilog }) => {
+    await lockedOut([[multilog, ours()], [ours(), multilog]]);
+  },
+);
 
 Deno.test("multilog: a failing processor is retried after 5 s; nothing is lost", async () => {
-  const dir = await scratch();
-  try {
-    // fails on its first run only
-    const proc = "if [ -e ../failed ]; then cat; else : > ../failed; exit 3; fi";
-    let input = "";
-    for (let i = 0; i < 300; i++) input += `${i} ${"p".repeat(30)}\n`;
-    Deno.writeTextFileSync(`${dir}/input`, input);
-    const r = await runWithFile(ours(), ["s4096", "n100", `!${proc}`, "./d"], dir, `${dir}/input`);
-    assertEquals(r.code, 0);
-    assertEquals(r.stderr, "multilog: warning: processor failed in ./d, pausing\n");
-    assertEquals(storedLines(`${dir}/d`), list(input));
-    for (const n of oldFiles(`${dir}/d`)) assert(n.endsWith(".s"), n);
-    assert(oldFiles(`${dir}/d`).length >= 3);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using t = await tree();
+  const dir = t.root;
+  // fails on its first run only
+  const proc = "if [ -e ../failed ]; then cat; else : > ../failed; exit 3; fi";
+  let input = "";
+  for (let i = 0; i < 300; i++) input += `${i} ${"p".repeat(30)}\n`;
+  Deno.writeTextFileSync(`${dir}/input`, input);
+  const r = await runWithFile(ours(), ["s4096", "n100", `!${proc}`, "./d"], dir, `${dir}/input`);
+  assertEquals(r.code, 0);
+  assertEquals(r.stderr, "multilog: warning: processor failed in ./d, pausing\n");
+  assertEquals(storedLines(`${dir}/d`), list(input));
+  for (const n of oldFiles(`${dir}/d`)) assert(n.endsWith(".s"), n);
+  assert(oldFiles(`${dir}/d`).length >= 3);
 });
 
 /** Whether this process may mount a tmpfs (root, not in a locked-down container). */
@@ -248,58 +225,50 @@ Deno.test({
   fn: diskFull,
 });
 
-async function diskFull(t: Deno.TestContext) {
-  const dir = await scratch();
+async function diskFull(ctx: Deno.TestContext) {
+  await using t = await tree();
+  const dir = t.root;
   const mnt = `${dir}/mnt`;
   Deno.mkdirSync(mnt);
   const m = await run("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt]);
   assertEquals(m.code, 0, `mount: ${m.stderr}`);
-  let f: Fed | undefined;
-  try {
-    // leave about 40 KiB free
-    const filler = new Uint8Array(200 * 1024);
-    Deno.writeFileSync(`${mnt}/filler`, filler);
-    f = await fed(ours(), ["s16777215", "./mnt/d"], dir);
-    const input = lines(0, 2000); // ~ 60 KiB
-    f.write(input);
-    await waitFor("the pause warning", () => f!.stderr().length > 0);
-    assertEquals(
-      f.stderr().split("\n")[0],
-      "multilog: warning: unable to write to ./mnt/d/current, pausing: out of disk space",
-    );
-    await t.step("space comes back: the rest is written", async () => {
-      Deno.removeSync(`${mnt}/filler`);
-      await waitFor("every line", () => read(`${mnt}/d/current`) === input, 15_000);
-    });
-    f.kill("SIGTERM");
-    assertEquals((await f.done()).code, 0);
-    assertEquals(storedLines(`${mnt}/d`), list(input));
-  } finally {
-    await stopFed(f);
-    await run("umount", [mnt]);
-    await Deno.remove(dir, { recursive: true });
-  }
+  t.defer(async () => void await run("umount", [mnt]));
+  // leave about 40 KiB free
+  const filler = new Uint8Array(200 * 1024);
+  Deno.writeFileSync(`${mnt}/filler`, filler);
+  const f = await fed(ours(), ["s16777215", "./mnt/d"], dir);
+  t.defer(() => stopFed(f));
+  const input = lines(0, 2000); // ~ 60 KiB
+  f.write(input);
+  await waitFor("the pause warning", () => f.stderr().length > 0);
+  assertEquals(
+    f.stderr().split("\n")[0],
+    "multilog: warning: unable to write to ./mnt/d/current, pausing: out of disk space",
+  );
+  await ctx.step("space comes back: the rest is written", async () => {
+    Deno.removeSync(`${mnt}/filler`);
+    await waitFor("every line", () => read(`${mnt}/d/current`) === input, 15_000);
+  });
+  f.kill("SIGTERM");
+  assertEquals((await f.done()).code, 0);
+  assertEquals(storedLines(`${mnt}/d`), list(input));
 }
 
-Deno.test({
-  name: "multilog vs Debian: a processor killed by a signal: same warnings, same files",
-  ignore: !theirs,
-  fn: async () => {
+differential(
+  "multilog vs Debian: a processor killed by a signal: same warnings, same files",
+  ["multilog"],
+  async ({ multilog }) => {
     const proc = "if [ -e ../crashed ]; then cat; else : > ../crashed; kill -9 $$; fi";
     let input = "";
     for (let i = 0; i < 600; i++) input += `${i} abcdefghijabcdefghij\n`;
     const one = async (bin: string) => {
-      const dir = await scratch();
-      try {
-        Deno.writeTextFileSync(`${dir}/input`, input);
-        const r = await runWithFile(bin, ["s4096", `!${proc}`, "./d"], dir, `${dir}/input`);
-        return { code: r.code, stderr: r.stderr, snap: snapshot(`${dir}/d`) };
-      } finally {
-        await Deno.remove(dir, { recursive: true });
-      }
+      await using t = await tree();
+      Deno.writeTextFileSync(t.path("input"), input);
+      const r = await runWithFile(bin, ["s4096", `!${proc}`, "./d"], t.root, t.path("input"));
+      return { code: r.code, stderr: r.stderr, snap: snapshot(t.path("d")) };
     };
-    // both at once: each sits through 0.76's two 5-second pauses
-    const [o, d] = await Promise.all([one(ours()), one(theirs!)]);
+    // both at once (not same(): one after the other): each sits through 0.76's two 5-second pauses
+    const [o, d] = await Promise.all([one(ours()), one(multilog)]);
     assertEquals(
       o.stderr,
       "multilog: warning: processor crashed in ./d, pausing: file does not exist\n" +
@@ -307,4 +276,4 @@ Deno.test({
     );
     assertEquals(o, d);
   },
-});
+);

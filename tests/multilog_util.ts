@@ -3,11 +3,10 @@
  * from a file, FIFO-fed long-running loggers, and masked snapshots of log directories.
  * @module
  */
-import { baseEnv, debian, prog, type Ran, run } from "./util.ts";
+import { baseEnv, prog, type Ran, run } from "./util.ts";
 
-/** Our multilog, and Debian's when installed. */
+/** Our multilog. */
 export const ours = (): string => prog("multilog");
-export const theirs = debian("multilog");
 
 /** Deterministic pseudo-random text: `count` lines of assorted lengths (seeded LCG). */
 export function mixedInput(seed: number, count: number, lengths: number[]): Uint8Array {

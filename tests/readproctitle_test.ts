@@ -1,6 +1,7 @@
 /** readproctitle: argument checks, exit codes, and what `ps` (/proc/PID/cmdline) shows. */
 import { assertEquals } from "./assert.ts";
-import { debian, prog, run, waitFor } from "./util.ts";
+import { versus } from "./fixtures.ts";
+import { prog, run, waitFor } from "./util.ts";
 
 Deno.test("readproctitle: usage errors exit 100 silently", async () => {
   for (const args of [[], ["abcd"], ["x", "y", "1234"]]) {
@@ -37,18 +38,17 @@ async function shownTail(path: string, input: Uint8Array, dots: string, want: st
   }
 }
 
-Deno.test("readproctitle: ps shows the latest bytes, NULs dropped, first 3 kept as dots", async () => {
-  const dots = ".".repeat(20);
-  const input = new TextEncoder().encode("xyz\nwarn\0ing abc\n");
-  const ours = await shownTail(prog("readproctitle"), input, dots, "abc\n");
-  assertEquals(ours, "....xyz\nwarning abc\n");
-  // overflow: only len(D)-3 most recent bytes, after the 3 kept dots
-  const long = new TextEncoder().encode("0123456789abcdefghijklmnopqrstuvwxyz");
-  const tail = await shownTail(prog("readproctitle"), long, dots, "xyz");
-  assertEquals(tail, "...jklmnopqrstuvwxyz");
-  const deb = debian("readproctitle");
-  if (deb) {
-    assertEquals(await shownTail(deb, input, dots, "abc\n"), ours);
-    assertEquals(await shownTail(deb, long, dots, "xyz"), tail);
-  }
-});
+versus(
+  "readproctitle: ps shows the latest bytes, NULs dropped, first 3 kept as dots",
+  ["readproctitle"],
+  async (vs) => {
+    const dots = ".".repeat(20);
+    const input = new TextEncoder().encode("xyz\nwarn\0ing abc\n");
+    const shown = await vs.same("readproctitle", (p) => shownTail(p, input, dots, "abc\n"));
+    assertEquals(shown, "....xyz\nwarning abc\n");
+    // overflow: only len(D)-3 most recent bytes, after the 3 kept dots
+    const long = new TextEncoder().encode("0123456789abcdefghijklmnopqrstuvwxyz");
+    const tail = await vs.same("readproctitle", (p) => shownTail(p, long, dots, "xyz"));
+    assertEquals(tail, "...jklmnopqrstuvwxyz");
+  },
+);

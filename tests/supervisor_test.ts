@@ -44,6 +44,14 @@ function show(actions: Action[]): string[] {
 
 const ch = (c: string) => c.charCodeAt(0);
 
+/** A machine with a down file, booted and at its loop: nothing started. */
+function downMachine(clock = new FakeClock()): Machine {
+  const m = new Machine("svc", false, clock);
+  m.boot();
+  m.run();
+  return m;
+}
+
 function upMachine(clock = new FakeClock(), pid = 100): { m: Machine; clock: FakeClock } {
   const m = new Machine("svc", true, clock);
   m.boot();
@@ -132,10 +140,7 @@ Deno.test("d: TERM then CONT, paused cleared, want down, no restart", () => {
 });
 
 Deno.test("u while down starts; u while up only writes status", () => {
-  const clock = new FakeClock();
-  const m = new Machine("svc", false, clock);
-  m.boot();
-  m.run();
+  const m = downMachine();
   assertEquals(show(m.control(ch("u"))), ["status:0:0:u", "spawn"]);
   m.spawned(7);
   assertEquals(show(m.control(ch("u"))), ["status:7:0:u"]);
@@ -143,9 +148,7 @@ Deno.test("u while down starts; u while up only writes status", () => {
 
 Deno.test("o: want 0, started once, not restarted", () => {
   const clock = new FakeClock();
-  const m = new Machine("svc", false, clock);
-  m.boot();
-  m.run();
+  const m = downMachine(clock);
   assertEquals(show(m.control(ch("o"))), ["status:0:0:0", "spawn"]);
   m.spawned(8);
   clock.advance(5000);
@@ -157,9 +160,7 @@ Deno.test("p and c: status then STOP/CONT; paused shows only while up", () => {
   const { m } = upMachine();
   assertEquals(show(m.control(ch("p"))), ["status:100:1:u", "kill:100:19"]);
   assertEquals(show(m.control(ch("c"))), ["status:100:0:u", "kill:100:18"]);
-  const d = new Machine("svc", false, new FakeClock());
-  d.boot();
-  d.run();
+  const d = downMachine();
   assertEquals(show(d.control(ch("p"))), ["status:0:0:d"]);
   assert(d.state.paused);
   // a start clears the paused flag
@@ -179,9 +180,7 @@ Deno.test("h a i t k: one signal each, no status, nothing when down", () => {
   for (const [c, sig] of Object.entries(sigs)) {
     assertEquals(show(m.control(ch(c))), [`kill:100:${sig}`]);
   }
-  const d = new Machine("svc", false, new FakeClock());
-  d.boot();
-  d.run();
+  const d = downMachine();
   for (const c of Object.keys(sigs)) assertEquals(d.control(ch(c)), []);
 });
 
@@ -192,9 +191,7 @@ Deno.test("unknown bytes are ignored", () => {
 });
 
 Deno.test("x while down: status, then final status and exit", () => {
-  const m = new Machine("svc", false, new FakeClock());
-  m.boot();
-  m.run();
+  const m = downMachine();
   assertEquals(show(m.control(ch("x"))), ["status:0:0:d", "status:0:0:d", "exit"]);
   assert(m.finished);
   assertEquals(m.control(ch("u")), []);
@@ -231,9 +228,7 @@ Deno.test("exec failure counts as a start that exited at once: retried a second 
   clock.advance(1000);
   assertEquals(show(m.timer()), ["spawn"]);
   // once: an exec failure is not retried
-  const o = new Machine("svc", false, clock);
-  o.boot();
-  o.run();
+  const o = downMachine(clock);
   o.control(ch("o"));
   assertEquals(show(o.spawnFailed(false, "access denied")), ["status:0:0:0", "status:0:0:0"]);
 });

@@ -4,16 +4,15 @@
  * forever, and svscan as pid 1 of a pid namespace (orphans reaped, TERM = orderly stop).
  */
 import { assert, assertEquals, assertNotEquals } from "./assert.ts";
-import { prog, run, scratch, waitFor } from "./util.ts";
+import { alive, prog, run, statusPid, waitFor } from "./util.ts";
 import {
-  alive,
-  cleanup,
+  exists,
   processesUnder,
   readOr,
-  Scan,
   service,
-  statusPid,
+  stallTree,
   waitUp,
+  withScan,
 } from "./svscan_util.ts";
 
 /** A new pid namespace can be made here (root, and a container that allows it). */
@@ -110,30 +109,23 @@ function lineCount(path: string): number {
   return readOr(path).split("\n").length - 1;
 }
 
-Deno.test("svscan faults: a killed service is restarted", async () => {
-  const dir = await scratch();
-  let scan: Scan | undefined;
-  try {
+Deno.test("svscan faults: a killed service is restarted", () =>
+  withScan(async ({ dir, start }) => {
     const svc = await service(dir, "s", "#!/bin/sh\nexec sleep 1000\n");
-    scan = new Scan(dir);
+    start();
     const pid = await waitUp(svc);
     Deno.kill(pid, "SIGKILL");
     const again = await waitUp(svc, pid);
     assertNotEquals(again, pid);
     assert(!alive(pid));
-  } finally {
-    await cleanup(dir, scan);
-  }
-});
+  }));
 
 Deno.test({
   name: "svscan faults: SIGKILL of the logger while the service writes loses no line",
-  fn: async () => {
-    const dir = await scratch();
-    let scan: Scan | undefined;
-    try {
+  fn: () =>
+    withScan(async ({ dir, start }) => {
       const svc = await service(dir, "w", WRITER, CAT_LOGGER);
-      scan = new Scan(dir);
+      const scan = start();
       for (let k = 0; k < 3; k++) {
         const logger = await waitUp(`${svc}/log`);
         const before = lineCount(`${svc}/out`);
@@ -145,19 +137,14 @@ Deno.test({
       await waitFor("lines after the last restart", () => lineCount(`${svc}/out`) > n + 300);
       assertEquals((await scan.stop("SIGTERM")).code, 0);
       assert(assertContiguous(readOr(`${svc}/out`)) > n);
-    } finally {
-      await cleanup(dir, scan);
-    }
-  },
+    }),
 });
 
-Deno.test("svscan faults: SIGKILL of svscan: the next one adopts, no duplicate, no loss", async () => {
-  const dir = await scratch();
-  let first: Scan | undefined, second: Scan | undefined;
-  try {
+Deno.test("svscan faults: SIGKILL of svscan: the next one adopts, no duplicate, no loss", () =>
+  withScan(async ({ dir, start }) => {
     const w = await service(dir, "w", WRITER, CAT_LOGGER);
     const s = await service(dir, "s", "#!/bin/sh\nexec sleep 1000\n");
-    first = new Scan(dir);
+    const first = start();
     const pids = [await waitUp(w), await waitUp(`${w}/log`), await waitUp(s)];
     await waitFor("lines logged", () => lineCount(`${w}/out`) > 300);
     await first.stop("SIGKILL");
@@ -165,7 +152,7 @@ Deno.test("svscan faults: SIGKILL of svscan: the next one adopts, no duplicate, 
     const n = lineCount(`${w}/out`);
     await waitFor("logging without svscan", () => lineCount(`${w}/out`) > n + 300);
     assertEquals((await run(prog("svok"), [s])).code, 100);
-    second = new Scan(dir);
+    const second = start();
     await waitFor("second svscan supervising s", async () => {
       return (await run(prog("svok"), [s])).code === 0 &&
         (await run(prog("svok"), [`${w}/log`])).code === 0;
@@ -184,19 +171,14 @@ Deno.test("svscan faults: SIGKILL of svscan: the next one adopts, no duplicate, 
     assertEquals((await second.stop("SIGTERM")).code, 0);
     assert(assertContiguous(readOr(`${w}/out`)) > m);
     assertEquals(second.err, "");
-  } finally {
-    await cleanup(dir, first, second);
-  }
-});
+  }));
 
 Deno.test({
   name: "svscan faults: logger killed while no svscan runs: the service waits, no loss",
-  fn: async () => {
-    const dir = await scratch();
-    let first: Scan | undefined, second: Scan | undefined;
-    try {
+  fn: () =>
+    withScan(async ({ dir, start }) => {
       const w = await service(dir, "w", WRITER, CAT_LOGGER);
-      first = new Scan(dir);
+      const first = start();
       const pid = await waitUp(w);
       const logger = await waitUp(`${w}/log`);
       await waitFor("lines logged", () => lineCount(`${w}/out`) > 300);
@@ -208,7 +190,7 @@ Deno.test({
         () => processesUnder(w).some((p) => readOr(`/proc/${p}/wchan`).includes("pipe_write")),
       );
       assert(alive(pid));
-      second = new Scan(dir);
+      const second = start();
       const again = await waitUp(`${w}/log`, logger);
       assertNotEquals(again, logger);
       assertEquals(statusPid(w), pid);
@@ -216,20 +198,15 @@ Deno.test({
       await waitFor("logging resumed", () => lineCount(`${w}/out`) > n + 20_000);
       assertEquals((await second.stop("SIGTERM")).code, 0);
       assertContiguous(readOr(`${w}/out`));
-    } finally {
-      await cleanup(dir, first, second);
-    }
-  },
+    }),
 });
 
-Deno.test("svscan faults: a service that exits at once is restarted once a second", async () => {
-  const dir = await scratch();
-  let scan: Scan | undefined;
-  try {
+Deno.test("svscan faults: a service that exits at once is restarted once a second", () =>
+  withScan(async ({ dir, start }) => {
     await service(dir, "quick", "#!/bin/sh\ndate +%s.%N >> ../starts\nexit 1\n");
-    scan = new Scan(dir);
+    const scan = start();
     const ticks = () => {
-      const s = Deno.readTextFileSync(`/proc/${scan!.pid}/stat`);
+      const s = Deno.readTextFileSync(`/proc/${scan.pid}/stat`);
       const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
       return Number(f[11]) + Number(f[12]); // utime + stime
     };
@@ -244,18 +221,13 @@ Deno.test("svscan faults: a service that exits at once is restarted once a secon
     }
     // no busy loop: far below one core over those ≥4 seconds (100 ticks = 1 s of CPU)
     assert(cpu < 100, `svscan used ${cpu} ticks`);
-  } finally {
-    await cleanup(dir, scan);
-  }
-});
+  }));
 
 Deno.test({
   name: "svscan faults: as pid 1 it reaps orphans and stops in order on TERM",
   ignore: !canUnshare(),
-  fn: async () => {
-    const dir = await scratch();
-    let scan: Scan | undefined;
-    try {
+  fn: () =>
+    withScan(async ({ dir, start }) => {
       await service(
         dir,
         "parent",
@@ -268,13 +240,13 @@ Deno.test({
         "#!/bin/sh\ntrap 'echo bye; exit 0' TERM\necho hi\nwhile :; do sleep 0.05; done\n",
         "#!/bin/sh\nexec cat >> ../../talk.out\n",
       );
-      scan = new Scan(undefined, {
+      const scan = start({
         cmd: "unshare",
         args: ["--pid", "--fork", "--mount-proc", prog("svscan"), dir],
       });
       await waitFor("orphan started", () => readOr(`${dir}/orphan`).trim());
       const svscan = await waitFor("svscan in the namespace", () => {
-        const kids = readOr(`/proc/${scan!.pid}/task/${scan!.pid}/children`).trim();
+        const kids = readOr(`/proc/${scan.pid}/task/${scan.pid}/children`).trim();
         return kids ? Number(kids.split(" ")[0]) : 0;
       });
       await waitFor("hi logged", () => readOr(`${dir}/talk.out`) === "hi\n");
@@ -293,8 +265,20 @@ Deno.test({
       const st = await scan.stop("SIGCONT"); // just wait: unshare exits with svscan's status
       assertEquals(st.code, 0);
       assertEquals(readOr(`${dir}/talk.out`), "hi\nbye\n");
-    } finally {
-      await cleanup(dir, scan);
-    }
-  },
+    }),
 });
+
+Deno.test("svscan faults: a status that is a FIFO or /dev/zero stalls nothing", () =>
+  withScan(async ({ dir, start }) => {
+    await stallTree(dir);
+    const scan = start();
+    for (const n of ["good", "fifo", "zero"]) {
+      await waitFor(`${n}'s run`, () => exists(`${dir}/${n}.started`));
+      await waitUp(`${dir}/${n}`);
+    }
+    // svscan still works: a killed service is restarted
+    const pid = statusPid(`${dir}/good`);
+    Deno.kill(pid, "SIGKILL");
+    await waitUp(`${dir}/good`, pid);
+    assertEquals(scan.err, "");
+  }));

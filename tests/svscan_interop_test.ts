@@ -6,16 +6,18 @@
  * Also svscanboot (ours only).
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { debian, haveDebian, maskStatus, prog, run, scratch, waitFor } from "./util.ts";
+import { alive, debian, haveDebian, maskStatus, prog, run, statusPid, waitFor } from "./util.ts";
+import { cat, decode } from "../lib/bytes.ts";
 import {
-  alive,
-  cleanup,
+  bytesTree,
+  exists,
+  hasBytes,
   processesUnder,
   readOr,
-  Scan,
   service,
-  statusPid,
+  stallTree,
   waitUp,
+  withScan,
 } from "./svscan_util.ts";
 
 const D = (name: string) => debian(name) ?? `/usr/bin/${name}`;
@@ -23,14 +25,12 @@ const D = (name: string) => debian(name) ?? `/usr/bin/${name}`;
 Deno.test({
   name: "svscan interop: Debian's svc, svstat, svok on services inside our svscan",
   ignore: !haveDebian,
-  fn: async () => {
-    const dir = await scratch();
-    let scan: Scan | undefined;
-    try {
+  fn: () =>
+    withScan(async ({ dir, start }) => {
       const a = await service(dir, "a", "#!/bin/sh\nexec sleep 1000\n", "#!/bin/sh\nexec cat\n");
       const b = await service(dir, "b", "#!/bin/sh\nexec sleep 1000\n");
       await Deno.writeTextFile(`${b}/down`, "");
-      scan = new Scan(dir);
+      start();
       const pid = await waitUp(a);
       await waitUp(`${a}/log`);
       await waitFor("b supervised", async () => (await run(D("svok"), [b])).code === 0);
@@ -56,19 +56,14 @@ Deno.test({
       await run(D("svc"), ["-dx", b]);
       await waitFor("b's supervisor gone", async () => (await run(D("svok"), [b])).code === 100);
       assertEquals((await run(D("svstat"), [b])).stdout, `${b}: supervise not running\n`);
-    } finally {
-      await cleanup(dir, scan);
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "svscan interop: daemontools-style run scripts (setuidgid, multilog t) on PATH",
   ignore: !haveDebian,
-  fn: async () => {
-    const dir = await scratch();
-    let scan: Scan | undefined;
-    try {
+  fn: () =>
+    withScan(async ({ dir, start }) => {
       await Deno.chmod(dir, 0o755);
       const svc = await service(
         dir,
@@ -77,7 +72,7 @@ Deno.test({
           "'for i in 1 2 3 4 5; do echo line $i as $(id -un); done; exec sleep 1000'\n",
         "#!/bin/sh\nexec multilog t ./main\n",
       );
-      scan = new Scan(dir, { path: "/usr/bin:/bin" });
+      const scan = start({ path: "/usr/bin:/bin" });
       await waitFor(
         "5 lines in main/current",
         () => readOr(`${svc}/log/main/current`).split("\n").length === 6,
@@ -88,52 +83,49 @@ Deno.test({
         [1, 2, 3, 4, 5].map((i) => `@T line ${i} as nobody`),
       );
       assertEquals(scan.err, "");
-    } finally {
-      await cleanup(dir, scan);
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "svscan interop: Debian's multilog receives every line through our pipe",
   ignore: !haveDebian,
-  fn: async () => {
-    const dir = await scratch();
-    let scan: Scan | undefined;
-    try {
+  fn: () =>
+    withScan(async ({ dir, start }) => {
       const svc = await service(
         dir,
         "burst",
         "#!/bin/sh\nseq 1 20000\nexec sleep 1000\n",
         `#!/bin/sh\nexec ${D("multilog")} s1000000 ./main\n`,
       );
-      scan = new Scan(dir);
+      start();
       await waitFor("20000 lines", () => readOr(`${svc}/log/main/current`).endsWith("\n20000\n"));
       const want = Array.from({ length: 20000 }, (_, i) => `${i + 1}\n`).join("");
       assertEquals(readOr(`${svc}/log/main/current`), want);
-    } finally {
-      await cleanup(dir, scan);
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "svscan interop: a lock held by Debian's supervise is reported, retried, then adopted",
   ignore: !haveDebian,
-  fn: async () => {
-    const dir = await scratch();
-    let scan: Scan | undefined;
-    let sup: Deno.ChildProcess | undefined;
-    try {
+  fn: () =>
+    withScan(async ({ dir, start, defer }) => {
       const svc = await service(dir, "held", "#!/bin/sh\nexec sleep 1000\n");
-      sup = new Deno.Command(D("supervise"), {
+      const sup = new Deno.Command(D("supervise"), {
         args: ["held"],
         cwd: dir,
         stdout: "null",
         stderr: "null",
       }).spawn();
+      defer(async () => {
+        try {
+          sup.kill("SIGKILL");
+        } catch {
+          // gone
+        }
+        await sup.status;
+      });
       const pid = await waitUp(svc);
-      scan = new Scan(dir);
+      const scan = start();
       await scan.waitErr(
         "supervise: fatal: unable to acquire held/supervise/lock: temporary failure\n",
       );
@@ -151,18 +143,7 @@ Deno.test({
       await run(D("svc"), ["-t", svc]);
       const again = await waitUp(svc, pid);
       assert(again !== pid);
-    } finally {
-      if (sup) {
-        try {
-          sup.kill("SIGKILL");
-        } catch {
-          // gone
-        }
-        await sup.status;
-      }
-      await cleanup(dir, scan);
-    }
-  },
+    }),
 });
 
 /** The same tree of bad service directories in `dir`. */
@@ -182,43 +163,113 @@ async function badTree(dir: string): Promise<void> {
 Deno.test({
   name: "svscan interop: same messages as Debian's svscan+supervise on bad directories",
   ignore: !haveDebian,
-  fn: async () => {
-    const a = await scratch(), b = await scratch();
-    let deb: Scan | undefined, ours: Scan | undefined;
-    try {
-      await badTree(a);
-      await badTree(b);
-      // both run with cwd = their directory and no argument: names print the same
-      deb = new Scan(undefined, { cmd: D("svscan"), cwd: a, path: "/usr/bin:/bin" });
-      ours = new Scan(undefined, { cwd: b });
-      const lines = (t: string) => [...new Set(t.split("\n").filter((l) => l))].sort();
-      const want = [
-        "supervise: fatal: unable to chdir to log: not a directory",
-        "supervise: fatal: unable to start noexec/run: access denied",
-        "supervise: fatal: unable to start norun/run: file does not exist",
-        "supervise: fatal: unable to start rundir/run: access denied",
-        "svscan: warning: unable to stat dangling: file does not exist",
-        "svscan: warning: unable to stat loop1: symbolic link loop",
-        "svscan: warning: unable to stat loop2: symbolic link loop",
-      ];
-      await waitFor("Debian's messages", () => lines(deb!.err).length >= want.length);
-      await waitFor("our messages", () => lines(ours!.err).length >= want.length);
-      assertEquals(lines(deb.err), want);
-      assertEquals(lines(ours.err), want);
-    } finally {
-      await cleanup(a, deb);
-      await cleanup(b, ours);
-    }
-  },
+  fn: () =>
+    withScan((a) =>
+      withScan(async (b) => {
+        await badTree(a.dir);
+        await badTree(b.dir);
+        // both run with cwd = their directory and no argument: names print the same
+        const deb = a.start({ cmd: D("svscan"), cwd: a.dir, args: [], path: "/usr/bin:/bin" });
+        const ours = b.start({ cwd: b.dir, args: [] });
+        const lines = (t: string) => [...new Set(t.split("\n").filter((l) => l))].sort();
+        const want = [
+          "supervise: fatal: unable to chdir to log: not a directory",
+          "supervise: fatal: unable to start noexec/run: access denied",
+          "supervise: fatal: unable to start norun/run: file does not exist",
+          "supervise: fatal: unable to start rundir/run: access denied",
+          "svscan: warning: unable to stat dangling: file does not exist",
+          "svscan: warning: unable to stat loop1: symbolic link loop",
+          "svscan: warning: unable to stat loop2: symbolic link loop",
+        ];
+        await waitFor("Debian's messages", () => lines(deb.err).length >= want.length);
+        await waitFor("our messages", () => lines(ours.err).length >= want.length);
+        assertEquals(lines(deb.err), want);
+        assertEquals(lines(ours.err), want);
+      })
+    ),
 });
 
-Deno.test("svscanboot DIR: svc -dx leftovers, svscan piped into readproctitle", async () => {
-  const dir = await scratch();
-  let boot: Scan | undefined;
-  try {
+/** Debian's svstat on `\xefbin` and `s\xff` in `dir`, as bytes (the names given as bytes). */
+async function svstatBytes(dir: string): Promise<Uint8Array> {
+  const r = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      `cd "$1" && exec "$2" "$(printf '\\357bin')" "$(printf 's\\377')"`,
+      "sh",
+      dir,
+      D("svstat"),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return cat(r.stdout, r.stderr);
+}
+
+Deno.test({
+  name: "svscan interop: names that are not UTF-8: started by ours as by Debian's svscan",
+  ignore: !haveDebian,
+  fn: () =>
+    withScan((a) =>
+      withScan(async (b) => {
+        await bytesTree(a.dir);
+        await bytesTree(b.dir);
+        const deb = a.start({ cmd: D("svscan"), cwd: a.dir, args: [], path: "/usr/bin:/bin" });
+        const ours = b.start({ cwd: b.dir, args: [] });
+        for (const t of [a, b]) {
+          await waitFor(
+            `both runs in ${t.dir}`,
+            () => exists(`${t.dir}/ef.started`) && exists(`${t.dir}/ff.started`),
+          );
+        }
+        // Debian's svstat shows both up, under their bytes, for either svscan
+        const want = "\\xefbin: up (pid P) S seconds\ns\\xff: up (pid P) S seconds\n";
+        const shown = async (dir: string) =>
+          maskStatus(decode(await svstatBytes(dir))).replace(
+            /[\udc80-\udcff]/g,
+            (c) => `\\x${(c.charCodeAt(0) - 0xdc00).toString(16)}`,
+          );
+        await waitFor("Debian's svscan: both up", async () => (await shown(a.dir)) === want);
+        assertEquals(await shown(b.dir), await shown(a.dir));
+        // the same warning, with the name's byte, from both
+        const warning = cat(
+          "svscan: warning: unable to stat d",
+          new Uint8Array([0xfe]),
+          ": file does not exist\n",
+        );
+        await waitFor("Debian's warning", () => hasBytes(deb.errBytes, warning));
+        await waitFor("our warning", () => hasBytes(ours.errBytes, warning));
+      })
+    ),
+});
+
+Deno.test({
+  name: "svscan interop: a status that is a FIFO or /dev/zero: started as by Debian's svscan",
+  ignore: !haveDebian,
+  fn: () =>
+    withScan((a) =>
+      withScan(async (b) => {
+        await stallTree(a.dir);
+        await stallTree(b.dir);
+        a.start({ cmd: D("svscan"), cwd: a.dir, args: [], path: "/usr/bin:/bin" });
+        b.start({ cwd: b.dir, args: [] });
+        const names = ["fifo", "good", "zero"];
+        const shown = async (dir: string) =>
+          maskStatus((await run(D("svstat"), names, { cwd: dir })).stdout);
+        const want = names.map((n) => `${n}: up (pid P) S seconds\n`).join("");
+        await waitFor("Debian's svscan: all up", async () => (await shown(a.dir)) === want);
+        await waitFor("ours: all up", async () => (await shown(b.dir)) === want);
+        for (const t of [a, b]) {
+          for (const n of names) await waitFor(`${n}'s run`, () => exists(`${t.dir}/${n}.started`));
+        }
+      })
+    ),
+});
+
+Deno.test("svscanboot DIR: svc -dx leftovers, svscan piped into readproctitle", () =>
+  withScan(async ({ dir, start }) => {
     await service(dir, "up", "#!/bin/sh\nexec sleep 1000\n");
     await Deno.symlink("nowhere", `${dir}/dangling`);
-    boot = new Scan(undefined, { cmd: prog("svscanboot"), args: [dir] });
+    const boot = start({ cmd: prog("svscanboot"), args: [dir] });
     await waitUp(`${dir}/up`);
     // readproctitle shows svscan's warning in its command line
     const rpt = await waitFor("readproctitle showing the warning", () => {
@@ -241,7 +292,4 @@ Deno.test("svscanboot DIR: svc -dx leftovers, svscan piped into readproctitle", 
     assertEquals(st.code, 0);
     await waitFor("readproctitle gone", () => !alive(rpt));
     assertEquals(boot.out + boot.err, "");
-  } finally {
-    await cleanup(dir, boot);
-  }
-});
+  }));

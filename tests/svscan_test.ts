@@ -1,17 +1,21 @@
 /**
  * svscan: scanning rules, messages, bad input, misuse guard, pickup, shutdown order.
- * Real svscan processes on scratch directories; every process is killed in a finally.
+ * Real svscan processes on scratch directories; every process is killed when a test ends
+ * (withScan).
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { prog, run, scratch, script, waitFor } from "./util.ts";
+import { alive, prog, run, script, statusPid, waitFor } from "./util.ts";
+import { cat, splitNul } from "../lib/bytes.ts";
 import {
-  cleanup,
+  bytesTree,
+  exists,
+  hasBytes,
   processesUnder,
   readOr,
-  Scan,
   service,
-  statusPid,
+  statusPidBytes,
   waitUp,
+  withScan,
 } from "./svscan_util.ts";
 
 Deno.test("svscan: chdir failure is fatal 111 with 0.76's message", async () => {
@@ -22,10 +26,8 @@ Deno.test("svscan: chdir failure is fatal 111 with 0.76's message", async () => 
   );
 });
 
-Deno.test("svscan: starts services, skips dot names and files, one supervisor per inode", async () => {
-  const dir = await scratch();
-  let scan: Scan | undefined;
-  try {
+Deno.test("svscan: starts services, skips dot names and files, one supervisor per inode", () =>
+  withScan(async ({ dir, start }) => {
     await service(
       dir,
       "a",
@@ -35,12 +37,13 @@ Deno.test("svscan: starts services, skips dot names and files, one supervisor pe
     await Deno.writeTextFile(`${dir}/plainfile`, "x");
     await Deno.symlink(`${dir}/a`, `${dir}/b-link`); // second name for a
     await Deno.symlink(`${dir}/nowhere`, `${dir}/dangling`);
-    scan = new Scan(dir);
+    const scan = start();
     await waitUp(`${dir}/a`);
     await scan.waitErr("svscan: warning: unable to stat dangling: file does not exist\n");
     await waitFor("a's run", () => readOr(`${dir}/a.starts`) === "started\n");
     assertEquals(readOr(`${dir}/hidden-ran`), "");
-    // services get svscan's environment, without what svscan used for itself (svscan_v8.ts)
+    // services get svscan's environment, without what svscan used for itself
+    // (lib/svscan/heap.ts)
     const env = readOr(`${dir}/a.env`);
     assertMatch(env, /^PATH=/m);
     assert(!/DENO_V8_FLAGS|DAEMONTOOLS_SVSCAN_V8/.test(env), env);
@@ -51,15 +54,10 @@ Deno.test("svscan: starts services, skips dot names and files, one supervisor pe
     assertEquals(processesUnder(`${dir}/a`), [statusPid(`${dir}/a`)]);
     const ok = await run(prog("svok"), [`${dir}/a`]);
     assertEquals(ok.code, 0);
-  } finally {
-    await cleanup(dir, scan);
-  }
-});
+  }));
 
-Deno.test("svscan: misuse guard: DIR with a run file, and a second svscan", async () => {
-  const dir = await scratch();
-  let first: Scan | undefined;
-  try {
+Deno.test("svscan: misuse guard: DIR with a run file, and a second svscan", () =>
+  withScan(async ({ dir, start }) => {
     await service(dir, "svc", "#!/bin/sh\nexec sleep 1000\n");
     const r = await run(prog("svscan"), [`${dir}/svc`]);
     assertEquals(r.code, 111);
@@ -69,22 +67,17 @@ Deno.test("svscan: misuse guard: DIR with a run file, and a second svscan", asyn
     );
     // nothing was started in it
     assertEquals(statusPid(`${dir}/svc`), 0);
-    first = new Scan(dir);
+    start();
     await waitUp(`${dir}/svc`);
     const second = await run(prog("svscan"), [dir]);
     assertEquals(
       [second.code, second.stderr],
       [111, `svscan: fatal: another svscan is already scanning ${dir}\n`],
     );
-  } finally {
-    await cleanup(dir, first);
-  }
-});
+  }));
 
-Deno.test("svscan: bad service directories give supervise's messages and are retried", async () => {
-  const dir = await scratch();
-  let scan: Scan | undefined;
-  try {
+Deno.test("svscan: bad service directories give supervise's messages and are retried", () =>
+  withScan(async ({ dir, start }) => {
     await Deno.mkdir(`${dir}/norun`);
     await service(dir, "noexec", "#!/bin/sh\nexit 0\n");
     await Deno.chmod(`${dir}/noexec/run`, 0o644);
@@ -95,7 +88,7 @@ Deno.test("svscan: bad service directories give supervise's messages and are ret
     await service(dir, "new\nline", "#!/bin/sh\nexec sleep 1000\n");
     await Deno.symlink("loop2", `${dir}/loop1`);
     await Deno.symlink("loop1", `${dir}/loop2`);
-    scan = new Scan(dir);
+    const scan = start();
     await scan.waitErr("supervise: fatal: unable to start norun/run: file does not exist\n");
     await scan.waitErr("supervise: fatal: unable to start noexec/run: access denied\n");
     await scan.waitErr("supervise: fatal: unable to start rundir/run: access denied\n");
@@ -105,7 +98,7 @@ Deno.test("svscan: bad service directories give supervise's messages and are ret
     await waitUp(`${dir}/new\nline`);
     await waitUp(`${dir}/logfile`);
     // 0.76 retries: a missing run keeps failing, about once a second
-    const count = () => scan!.err.split("unable to start norun/run").length - 1;
+    const count = () => scan.err.split("unable to start norun/run").length - 1;
     await waitFor("a second start attempt of norun", () => count() >= 2);
     // ... and starts as soon as run appears
     await script(`${dir}/norun/run`, "#!/bin/sh\nexec sleep 1000\n");
@@ -113,18 +106,13 @@ Deno.test("svscan: bad service directories give supervise's messages and are ret
     // the log supervisor is retried at the next scan (every 5 s), like 0.76's svscan
     await waitFor(
       "second chdir failure of logfile/log",
-      () => scan!.err.split("unable to chdir to log: not a directory").length >= 3,
+      () => scan.err.split("unable to chdir to log: not a directory").length >= 3,
       15_000,
     );
-  } finally {
-    await cleanup(dir, scan);
-  }
-});
+  }));
 
-Deno.test("svscan: 1001 service directories: 1000 supervised, the rest warned about", async () => {
-  const dir = await scratch();
-  let scan: Scan | undefined;
-  try {
+Deno.test("svscan: 1001 service directories: 1000 supervised, the rest warned about", () =>
+  withScan(async ({ dir, start }) => {
     const names: string[] = [];
     for (let i = 0; i < 1001; i++) names.push(`s${String(i).padStart(4, "0")}`);
     for (const n of names) {
@@ -132,7 +120,7 @@ Deno.test("svscan: 1001 service directories: 1000 supervised, the rest warned ab
       await Deno.writeTextFile(`${dir}/${n}/down`, "");
       await Deno.writeTextFile(`${dir}/${n}/run`, "#!/bin/sh\nexec sleep 1000\n", { mode: 0o755 });
     }
-    scan = new Scan(dir);
+    const scan = start();
     await scan.waitErr(/svscan: warning: unable to start s\d{4}: running too many services\n/);
     const m = scan.err.match(/unable to start (s\d{4}): running too many services/)!;
     const left = m[1];
@@ -151,16 +139,11 @@ Deno.test("svscan: 1001 service directories: 1000 supervised, the rest warned ab
       new RegExp(`(unable to start ${left}: running too many services\n)[^]*\\1`),
       15_000,
     );
-  } finally {
-    await cleanup(dir, scan);
-  }
-});
+  }));
 
-Deno.test("svscan: a new service directory is picked up; a half-made one is not started broken", async () => {
-  const dir = await scratch();
-  let scan: Scan | undefined;
-  try {
-    scan = new Scan(dir);
+Deno.test("svscan: a new service directory is picked up; a half-made one is not started broken", () =>
+  withScan(async ({ dir, start }) => {
+    const scan = start();
     await waitFor(
       "svscan lock",
       () => readOr(`${dir}/.svscan/lock`) === "" && Deno.statSync(`${dir}/.svscan/lock`),
@@ -176,15 +159,10 @@ Deno.test("svscan: a new service directory is picked up; a half-made one is not 
     await Deno.chmod(`${dir}/slow/run`, 0o755);
     await waitUp(`${dir}/slow`);
     assert(!scan.err.includes("slow/run"), scan.err);
-  } finally {
-    await cleanup(dir, scan);
-  }
-});
+  }));
 
-Deno.test("svscan: SIGTERM stops services first, loggers after draining, exit 0", async () => {
-  const dir = await scratch();
-  let scan: Scan | undefined;
-  try {
+Deno.test("svscan: SIGTERM stops services first, loggers after draining, exit 0", () =>
+  withScan(async ({ dir, start }) => {
     await service(
       dir,
       "talker",
@@ -192,7 +170,7 @@ Deno.test("svscan: SIGTERM stops services first, loggers after draining, exit 0"
       "#!/bin/sh\nexec cat >> ../../talker.log\n",
     );
     await service(dir, "quiet", "#!/bin/sh\nexec sleep 1000\n");
-    scan = new Scan(dir);
+    const scan = start();
     await waitFor("hello logged", () => readOr(`${dir}/talker.log`) === "hello\n");
     const s = await scan.stop("SIGTERM");
     assertEquals(s.code, 0);
@@ -204,39 +182,29 @@ Deno.test("svscan: SIGTERM stops services first, loggers after draining, exit 0"
       assertEquals(statusPid(`${dir}/${p}`), 0, p);
     }
     assertMatch(scan.err, /^$/);
-  } finally {
-    await cleanup(dir, scan);
-  }
-});
+  }));
 
-Deno.test("svscan: HUP rescans at once (a supervisor ended by svc -x comes back)", async () => {
-  const dir = await scratch();
-  let scan: Scan | undefined;
-  try {
+Deno.test("svscan: HUP rescans at once (a supervisor ended by svc -x comes back)", () =>
+  withScan(async ({ dir, start }) => {
     const svc = await service(dir, "x", "#!/bin/sh\nexec sleep 1000\n");
-    scan = new Scan(dir);
+    const scan = start();
     const pid = await waitUp(svc);
     await run(prog("svc"), ["-dx", svc]);
     await waitFor("supervisor gone", async () => (await run(prog("svok"), [svc])).code === 100);
     scan.child.kill("SIGHUP");
     const again = await waitUp(svc, pid);
     assert(again !== pid);
-  } finally {
-    await cleanup(dir, scan);
-  }
-});
+  }));
 
-Deno.test("svscan: daemontools' removal procedure: mv DIR/x DIR/.x; svc -dx DIR/.x DIR/.x/log", async () => {
-  const dir = await scratch();
-  let scan: Scan | undefined;
-  try {
+Deno.test("svscan: daemontools' removal procedure: mv DIR/x DIR/.x; svc -dx DIR/.x DIR/.x/log", () =>
+  withScan(async ({ dir, start }) => {
     const x = await service(
       dir,
       "x",
       "#!/bin/sh\necho hi\nexec sleep 1000\n",
       "#!/bin/sh\nexec cat > ../out\n",
     );
-    scan = new Scan(dir);
+    const scan = start();
     const pid = await waitUp(x);
     await waitUp(`${x}/log`);
     await waitFor("hi logged", () => readOr(`${x}/out`) === "hi\n");
@@ -255,44 +223,90 @@ Deno.test("svscan: daemontools' removal procedure: mv DIR/x DIR/.x; svc -dx DIR/
     assert(pid > 0);
     assertEquals(scan.err, "");
     assertEquals(readOr(`${dir}/.x/out`), "hi\n");
-  } finally {
-    await cleanup(dir, scan);
-  }
-});
+  }));
 
-Deno.test("svscan: TERM with nothing supervised exits 0 at once", async () => {
-  const dir = await scratch();
-  let scan: Scan | undefined;
-  try {
+Deno.test("svscan: TERM with nothing supervised exits 0 at once", () =>
+  withScan(async ({ dir, start }) => {
     await Deno.mkdir(`${dir}/.ignored`);
-    scan = new Scan(dir);
+    const scan = start();
     await waitFor("svscan lock", () => Deno.statSync(`${dir}/.svscan/lock`));
     // well inside the 10-second kill timeout of an orderly stop
     const st = await scan.stop("SIGTERM", 5000);
     assertEquals([st.code, st.signal], [0, null]);
-  } finally {
-    await cleanup(dir, scan);
-  }
-});
+  }));
 
 Deno.test("svscan: INT and PWR (a container stop signal) stop in order like TERM", async () => {
   for (const sig of ["SIGINT", "SIGPWR"] as Deno.Signal[]) {
-    const dir = await scratch();
-    let scan: Scan | undefined;
-    try {
+    await withScan(async ({ dir, start }) => {
       await service(
         dir,
         "talker",
         "#!/bin/sh\ntrap 'echo bye; exit 0' TERM\necho hi\nwhile :; do sleep 0.05; done\n",
         "#!/bin/sh\nexec cat >> ../../talker.log\n",
       );
-      scan = new Scan(dir);
+      const scan = start();
       await waitFor("hi logged", () => readOr(`${dir}/talker.log`) === "hi\n");
       const st = await scan.stop(sig);
       assertEquals([st.code, st.signal], [0, null], sig);
       assertEquals(readOr(`${dir}/talker.log`), "hi\nbye\n", sig);
-    } finally {
-      await cleanup(dir, scan);
-    }
+    });
   }
 });
+
+Deno.test("svscan: names are bytes: directories whose names are not UTF-8 are started", () =>
+  withScan(async ({ dir, start }) => {
+    await bytesTree(dir);
+    const scan = start();
+    await waitFor("the run of \\xefbin", () => exists(`${dir}/ef.started`));
+    await waitFor("the run of s\\xff", () => exists(`${dir}/ff.started`));
+    for (const name of [[0xef, 0x62, 0x69, 0x6e], [0x73, 0xff]]) {
+      const pid = await waitFor(
+        "its status",
+        () => statusPidBytes(cat(dir, "/", new Uint8Array(name))),
+      );
+      assert(alive(pid), `${name}: ${pid}`);
+    }
+    // messages carry the name's bytes too (0.76 prints them as they are)
+    const warning = cat(
+      "svscan: warning: unable to stat d",
+      new Uint8Array([0xfe]),
+      ": file does not exist\n",
+    );
+    await waitFor("the warning about d\\xfe", () => hasBytes(scan.errBytes, warning));
+    // no name was turned into U+FFFD anywhere
+    assert(!hasBytes(scan.errBytes, new Uint8Array([0xef, 0xbf, 0xbd])), scan.err);
+  }));
+
+Deno.test("svscan: its re-exec for a small heap keeps arguments and environment as bytes, in order", () =>
+  withScan(async ({ dir, start }) => {
+    // env -i: exactly these variables, two of them not UTF-8; a last argument (ignored by
+    // svscan) that is not UTF-8 either
+    const scan = start({
+      cmd: "sh",
+      args: [
+        "-c",
+        `exec env -i PATH="$PATH" X="$(printf 'v\\377')" "$(printf 'Y\\376')=1" W=ok ` +
+        `"$0" "$1" "$(printf 'a\\375')"`,
+        prog("svscan"),
+        dir,
+      ],
+      path: "/usr/bin:/bin",
+    });
+    const mark = cat("DAEMONTOOLS_SVSCAN_V8=");
+    const environ = await waitFor("the re-executed svscan", () => {
+      const e = Deno.readFileSync(`/proc/${scan.pid}/environ`);
+      return hasBytes(e, mark) ? e : undefined;
+    });
+    const b = (...x: (string | number[])[]) =>
+      cat(...x.map((p) => typeof p === "string" ? p : new Uint8Array(p)));
+    assertEquals(splitNul(environ), [
+      b("PATH=/usr/bin:/bin"),
+      b("X=v", [0xff]),
+      b("Y", [0xfe], "=1"),
+      b("W=ok"),
+      b("DENO_V8_FLAGS=--max-semi-space-size=1"),
+      b("DAEMONTOOLS_SVSCAN_V8=-"),
+    ]);
+    const argv = splitNul(Deno.readFileSync(`/proc/${scan.pid}/cmdline`));
+    assertEquals(argv.slice(-2), [b(dir), b("a", [0xfd])]);
+  }));

@@ -1,25 +1,35 @@
 /**
  * Helpers for the svscan tests: a running svscan whose stderr/stdout are collected, the
  * service tree it leaves behind, and a cleanup that kills every process started under a
- * scratch directory (found through /proc/PID/cwd), so no test leaks processes.
+ * scratch directory (found through /proc/PID/cwd), so no test leaks processes;
+ * {@linkcode withScan} puts the three together.
  */
-import { alive, baseEnv, prog, script, statusPid, waitFor } from "./util.ts";
-export { alive, statusPid };
+import { cat } from "../lib/bytes.ts";
+import { O_RDONLY } from "../lib/libc.ts";
+import { addr, NR, sys, sysPath } from "../lib/sys.ts";
+import { alive, baseEnv, prog, scratch, script, statusPid, waitFor } from "./util.ts";
 
 const dec = new TextDecoder();
+
+/** How to run an svscan: `cmd` (default ours) with `args` (default: the directory). */
+export interface ScanOptions {
+  cmd?: string;
+  cwd?: string;
+  args?: string[];
+  /** PATH of the svscan (default: our programs' directory first). */
+  path?: string;
+}
 
 /** A running svscan (ours unless `cmd` says otherwise). */
 export class Scan {
   readonly child: Deno.ChildProcess;
   err = "";
   out = "";
+  #errBytes: Uint8Array[] = [];
   #done: Promise<Deno.CommandStatus>;
   status: Deno.CommandStatus | undefined;
 
-  constructor(
-    dir: string | undefined,
-    opts: { cmd?: string; cwd?: string; args?: string[]; path?: string } = {},
-  ) {
+  constructor(dir: string | undefined, opts: ScanOptions = {}) {
     this.child = new Deno.Command(opts.cmd ?? prog("svscan"), {
       args: opts.args ?? (dir === undefined ? [] : [dir]),
       cwd: opts.cwd,
@@ -31,7 +41,7 @@ export class Scan {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    this.#collect(this.child.stderr, (s) => (this.err += s));
+    this.#collect(this.child.stderr, (s) => (this.err += s), this.#errBytes);
     this.#collect(this.child.stdout, (s) => (this.out += s));
     this.#done = this.child.status.then((s) => (this.status = s));
   }
@@ -40,8 +50,16 @@ export class Scan {
     return this.child.pid;
   }
 
-  async #collect(r: ReadableStream<Uint8Array>, add: (s: string) => void) {
-    for await (const chunk of r) add(dec.decode(chunk, { stream: true }));
+  async #collect(r: ReadableStream<Uint8Array>, add: (s: string) => void, raw?: Uint8Array[]) {
+    for await (const chunk of r) {
+      raw?.push(chunk);
+      add(dec.decode(chunk, { stream: true }));
+    }
+  }
+
+  /** stderr so far, as the exact bytes. */
+  get errBytes(): Uint8Array {
+    return cat(...this.#errBytes);
   }
 
   /** Wait until stderr contains `text` (or matches). */
@@ -144,4 +162,105 @@ export function readOr(path: string): string {
   } catch {
     return "";
   }
+}
+
+/** A scratch scan directory and the svscans started on it (see {@linkcode withScan}). */
+export interface Tree {
+  /** The scratch directory (absolute). */
+  readonly dir: string;
+  /** Start a svscan on `dir` (or as `opts` say); it is killed when the test ends. */
+  start(opts?: ScanOptions): Scan;
+  /** Run `fn` when the test ends, before the tree's processes are killed. */
+  defer(fn: () => Promise<void> | void): void;
+}
+
+/**
+ * Run `fn` on a fresh scratch directory; afterwards (also on failure) run what it deferred,
+ * kill its svscans and every process started under the directory, and remove it.
+ */
+export async function withScan(fn: (t: Tree) => Promise<void>): Promise<void> {
+  const dir = await scratch();
+  const scans: Scan[] = [];
+  const deferred: (() => Promise<void> | void)[] = [];
+  try {
+    await fn({
+      dir,
+      start: (opts = {}) => {
+        const s = new Scan(dir, opts);
+        scans.push(s);
+        return s;
+      },
+      defer: (f) => deferred.push(f),
+    });
+  } finally {
+    for (const f of deferred) await f();
+    await cleanup(dir, ...scans);
+  }
+}
+
+/**
+ * In `dir`, made by the shell so the names stay bytes: services `\xefbin` and `s\xff`, whose
+ * runs touch `../ef.started` and `../ff.started`, and a dangling symlink `d\xfe`.
+ */
+export async function bytesTree(dir: string): Promise<void> {
+  const r = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      `set -e; cd "$1"
+       for n in ef ff; do
+         case $n in ef) d=$(printf '\\357bin') ;; ff) d=$(printf 's\\377') ;; esac
+         mkdir "$d"
+         printf '#!/bin/sh\\ntouch ../%s.started\\nexec sleep 1000\\n' $n >"$d/run"
+         chmod +x "$d/run"
+       done
+       ln -s nowhere "$(printf 'd\\376')"`,
+      "sh",
+      dir,
+    ],
+  }).output();
+  if (!r.success) throw new Error(`bytesTree: ${new TextDecoder().decode(r.stderr)}`);
+}
+
+/** pid in `svc/supervise/status`, `svc` given as bytes (0 when down or unreadable). */
+export function statusPidBytes(svc: Uint8Array): number {
+  const fd = sysPath(NR.open, cat(svc, "/supervise/status"), O_RDONLY);
+  if (fd < 0) return 0;
+  const b = new Uint8Array(64);
+  const n = sys(NR.read, fd, addr(b), b.length);
+  sys(NR.close, fd);
+  return n >= 18 ? new DataView(b.buffer).getUint32(12, true) : 0;
+}
+
+/** True when `hay` holds the bytes of `needle`. */
+export function hasBytes(hay: Uint8Array, needle: Uint8Array): boolean {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let k = 0; k < needle.length; k++) if (hay[i + k] !== needle[k]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+/** True when `path` exists (an empty file included). */
+export function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * In `dir`: services `good`, `fifo` and `zero` whose runs touch `../NAME.started`; `fifo`'s
+ * `supervise/status` is a FIFO, `zero`'s a symlink to /dev/zero (left by hand or by a crash:
+ * opening the one blocks, reading the other never ends).
+ */
+export async function stallTree(dir: string): Promise<void> {
+  for (const n of ["good", "fifo", "zero"]) {
+    await service(dir, n, `#!/bin/sh\ntouch ../${n}.started\nexec sleep 1000\n`);
+    await Deno.mkdir(`${dir}/${n}/supervise`);
+  }
+  const r = await new Deno.Command("mkfifo", { args: [`${dir}/fifo/supervise/status`] }).output();
+  if (!r.success) throw new Error("mkfifo failed");
+  await Deno.symlink("/dev/zero", `${dir}/zero/supervise/status`);
 }

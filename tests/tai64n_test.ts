@@ -1,6 +1,7 @@
 /** tai64n and tai64nlocal: formats, partial lines, known vectors, Debian differential. */
 import { assert, assertEquals } from "./assert.ts";
-import { debian, prog, run, scratch } from "./util.ts";
+import { compare, differential, tree } from "./fixtures.ts";
+import { prog, run } from "./util.ts";
 
 const STAMPED = /^@[0-9a-f]{24} /;
 
@@ -26,20 +27,16 @@ Deno.test("tai64n: `@` + 24 hex + space on every line; partial last line kept as
 Deno.test("tai64n: large input passes through unchanged apart from the stamps", async () => {
   let input = "";
   for (let i = 0; i < 20000; i++) input += `${i} ${"z".repeat(i % 300)}\n`;
-  const dir = await scratch();
-  try {
-    // stdin from a file: run() writes all of stdin before reading stdout
-    Deno.writeTextFileSync(`${dir}/in`, input);
-    const r = await run("sh", ["-c", 'exec "$0" < "$1"', prog("tai64n"), `${dir}/in`]);
-    assertEquals(r.code, 0);
-    assertEquals(r.stdout.replace(/^@[0-9a-f]{24} /gm, ""), input);
-    // stamps never go backwards
-    const stamps = r.stdout.match(/^@[0-9a-f]{24}/gm)!;
-    assertEquals(stamps.length, 20000);
-    for (let i = 1; i < stamps.length; i++) assert(stamps[i - 1] <= stamps[i]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using t = await tree();
+  // stdin from a file: run() writes all of stdin before reading stdout
+  Deno.writeTextFileSync(t.path("in"), input);
+  const r = await run("sh", ["-c", 'exec "$0" < "$1"', prog("tai64n"), t.path("in")]);
+  assertEquals(r.code, 0);
+  assertEquals(r.stdout.replace(/^@[0-9a-f]{24} /gm, ""), input);
+  // stamps never go backwards
+  const stamps = r.stdout.match(/^@[0-9a-f]{24}/gm)!;
+  assertEquals(stamps.length, 20000);
+  for (let i = 1; i < stamps.length; i++) assert(stamps[i - 1] <= stamps[i]);
 });
 
 const VECTORS = "@4000000037c219bf2ef02e94 mark\n@400000000000000000000000 zero\nplain line\n" +
@@ -68,17 +65,14 @@ Deno.test("tai64nlocal: malformed stamps pass through; EOF inside a stamp drops 
   assertEquals(r.stdout, bad + "ok\n");
 });
 
-Deno.test({
-  name: "tai64n | tai64nlocal vs Debian: same output for well-formed stamps",
-  ignore: !debian("tai64nlocal"),
-  fn: async () => {
+differential(
+  "tai64n | tai64nlocal vs Debian: same output for well-formed stamps",
+  ["tai64nlocal"],
+  async () => {
     const stamped = await run(prog("tai64n"), [], { stdin: "a\nb b\n\nlast" });
     for (const tz of ["UTC", "US/Pacific", "Asia/Kolkata"]) {
       const input = stamped.stdout + "\n" + VECTORS;
-      const o = await run(prog("tai64nlocal"), [], { stdin: input, env: { TZ: tz } });
-      const d = await run(debian("tai64nlocal")!, [], { stdin: input, env: { TZ: tz } });
-      assertEquals(o.stdout, d.stdout, tz);
-      assertEquals(o.code, d.code);
+      await compare("tai64nlocal", [], { stdin: input, env: { TZ: tz } });
     }
   },
-});
+);

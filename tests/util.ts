@@ -1,9 +1,20 @@
 /**
- * Test harness: builds the launcher and its program links once per test
- * process (exactly as `make build` does), runs real processes, polls for
- * states with a bound. No fixed sleeps, no timing assertions.
+ * Test harness: builds the launcher and its program links once per test process (exactly as
+ * `make build` does), runs real processes capturing their exact bytes, and waits for states by
+ * bounded polling ({@linkcode waitFor}), never by a fixed sleep. A time is asserted only as a
+ * bound a slow machine cannot break (a throttle's lower bound, an interval read around a run).
+ *
+ * `DT_NO_DEBIAN=1` in the environment hides Debian's daemontools from {@linkcode debian} (and
+ * so {@linkcode haveDebian}): every comparison with Debian is then reported as ignored, which
+ * shows what the suite proves without it (see tests/fixtures.ts).
  * @module
  */
+import { decode } from "../lib/bytes.ts";
+import { S_IFIFO } from "../lib/stat.ts";
+import { decodeStatus, type RawStatus } from "../lib/status.ts";
+import { AT_FDCWD, NR, sys, sysAt, sysPath } from "../lib/sys.ts";
+import { ENOENT, ENXIO } from "../lib/errors.ts";
+import { O_NONBLOCK, O_WRONLY } from "../lib/libc.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 let binDir: string | undefined;
@@ -33,8 +44,12 @@ export function prog(name: string): string {
   return `${bin()}/${name}`;
 }
 
-/** Absolute path of Debian's `name`, or undefined when daemontools is not installed. */
+/**
+ * Absolute path of Debian's `name`, or undefined when daemontools is not installed (or
+ * `DT_NO_DEBIAN=1` is set).
+ */
 export function debian(name: string): string | undefined {
+  if (Deno.env.get("DT_NO_DEBIAN") === "1") return undefined;
   const p = `/usr/bin/${name}`;
   try {
     Deno.statSync(p);
@@ -48,7 +63,11 @@ export function debian(name: string): string | undefined {
 /** True when Debian's daemontools is installed (interop tests run). */
 export const haveDebian = debian("supervise") !== undefined && debian("svstat") !== undefined;
 
-/** Result of a finished command; stdout/stderr decoded as latin1-safe UTF-8. */
+/**
+ * Result of a finished command: `out`/`err` are the exact bytes, `stdout`/`stderr` the same
+ * decoded losslessly (lib/bytes.ts: a byte that is not UTF-8 stays distinct), so comparing the
+ * strings compares the bytes.
+ */
 export interface Ran {
   code: number;
   signal: Deno.Signal | null;
@@ -58,16 +77,23 @@ export interface Ran {
   err: Uint8Array;
 }
 
-const dec = new TextDecoder();
-
 /** Environment every test child gets on top of the caller's. */
 export const baseEnv: Record<string, string> = { RUST_BACKTRACE: "0", NO_COLOR: "1" };
+
+/** Where and how {@linkcode run} runs a command. */
+export interface RunOptions {
+  cwd?: string;
+  /** Added to the caller's environment and {@linkcode baseEnv}. */
+  env?: Record<string, string>;
+  /** Written to the child's stdin, then closed (stdin is /dev/null without it). */
+  stdin?: Uint8Array | string;
+}
 
 /** Run `cmd args` to completion, capturing exact bytes. */
 export async function run(
   cmd: string,
   args: string[] = [],
-  opts: { cwd?: string; env?: Record<string, string>; stdin?: Uint8Array | string } = {},
+  opts: RunOptions = {},
 ): Promise<Ran> {
   const c = new Deno.Command(cmd, {
     args,
@@ -89,14 +115,17 @@ export async function run(
   return {
     code: o.code,
     signal: o.signal,
-    stdout: dec.decode(o.stdout),
-    stderr: dec.decode(o.stderr),
+    stdout: decode(o.stdout),
+    stderr: decode(o.stderr),
     out: o.stdout,
     err: o.stderr,
   };
 }
 
-/** A fresh scratch directory, removed by the returned cleanup. */
+/**
+ * A fresh scratch directory; the caller removes it. (`tree()` in tests/fixtures.ts gives one
+ * that removes itself, with the processes still running in it.)
+ */
 export async function scratch(prefix = "dt-test-"): Promise<string> {
   return await Deno.makeTempDir({ prefix });
 }
@@ -150,15 +179,60 @@ export function alive(pid: number): boolean {
   }
 }
 
+/** The fields of `svc/supervise/status`; undefined when it is missing or shorter than 18 bytes. */
+export function readStatus(svc: string): RawStatus | undefined {
+  try {
+    return decodeStatus(Deno.readFileSync(`${svc}/supervise/status`));
+  } catch {
+    return undefined;
+  }
+}
+
 /** pid in `svc/supervise/status` (0 when down or unreadable). */
 export function statusPid(svc: string): number {
-  try {
-    const b = Deno.readFileSync(`${svc}/supervise/status`);
-    if (b.length < 18) return 0;
-    return new DataView(b.buffer, b.byteOffset).getUint32(12, true);
-  } catch {
-    return 0;
+  return readStatus(svc)?.pid ?? 0;
+}
+
+/** What svok does: true when `svc/supervise/ok` opens for writing (a supervise holds it). */
+export function okRunning(svc: string): boolean {
+  const fd = sysPath(NR.open, `${svc}/supervise/ok`, O_WRONLY | O_NONBLOCK, 0);
+  if (fd >= 0) {
+    sys(NR.close, fd);
+    return true;
   }
+  if (fd !== -ENXIO && fd !== -ENOENT) throw new Error(`open ${svc}/supervise/ok: errno ${-fd}`);
+  return false;
+}
+
+/** Make a FIFO at `path` (mode `mode` under the umask); throws on failure. */
+export function mkfifo(path: string, mode = 0o600): void {
+  const r = sysAt(NR.mknodat, AT_FDCWD, path, S_IFIFO | mode, 0);
+  if (r < 0) throw new Error(`mkfifo ${path}: errno ${-r}`);
+}
+
+/** Read a file as text, "" when it cannot be read. */
+export function readOr(path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return "";
+  }
+}
+
+/** pids of every process (this one aside) whose cwd is `dir` or lies below it. */
+export function processesUnder(dir: string): number[] {
+  const out: number[] = [];
+  for (const d of Deno.readDirSync("/proc")) {
+    const pid = Number(d.name);
+    if (!Number.isInteger(pid) || pid === Deno.pid) continue;
+    try {
+      const cwd = Deno.readLinkSync(`/proc/${pid}/cwd`);
+      if (cwd === dir || cwd.startsWith(`${dir}/`)) out.push(pid);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return out;
 }
 
 /**

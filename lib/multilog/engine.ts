@@ -305,9 +305,9 @@ export class Engine {
     const fd = this.fileFds[i];
     const rec = this.M.subarray(this.LINE, this.LINE + LINE_MAX + 1);
     for (;;) {
-      while (sys.seekBegin(fd) < 0) sys.pause(`unable to move to beginning of ${file}, pausing: `);
+      while (sys.seekBegin(fd) < 0) sys.pause(`unable to move to beginning of ${file}, pausing`);
       if (sys.write(fd, rec) === LINE_MAX + 1) break;
-      sys.pause(`unable to write ${file}, pausing: `);
+      sys.pause(`unable to write ${file}, pausing`);
     }
   }
 }

@@ -7,7 +7,8 @@
  * changed (setting O_NONBLOCK would leak into the next reader of the same pipe).
  * @module
  */
-import { EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLLIN, libc, SIZEOF_EPOLL_EVENT } from "../libc.ts";
+import { EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLLIN, SIZEOF_EPOLL_EVENT } from "../libc.ts";
+import { addr, NR, sys, sysAsync } from "../sys.ts";
 
 /** What ended a wait. */
 export type Woke = "ready" | "signal" | "spurious";
@@ -21,12 +22,11 @@ export class Readiness {
   private wake: () => void = () => {};
 
   constructor(fd: number) {
-    const c = libc();
-    this.ep = c.epoll_create1(EPOLL_CLOEXEC);
+    this.ep = sys(NR.epoll_create1, EPOLL_CLOEXEC);
     const ev = new Uint8Array(SIZEOF_EPOLL_EVENT);
     new DataView(ev.buffer).setUint32(0, EPOLLIN, true);
     // regular files and /dev/null cannot be polled (EPERM): they are always readable
-    this.pollable = this.ep >= 0 && c.epoll_ctl(this.ep, EPOLL_CTL_ADD, fd, ev) === 0;
+    this.pollable = this.ep >= 0 && sys(NR.epoll_ctl, this.ep, EPOLL_CTL_ADD, fd, addr(ev)) === 0;
   }
 
   /** End the current wait early (call from a signal listener). */
@@ -39,13 +39,13 @@ export class Readiness {
    * yields to the event loop at least once, so pending signals are handled.
    */
   async wait(): Promise<Woke> {
-    const c = libc();
     if (!this.pollable) {
-      await c.epoll_wait_async(this.ep, this.evs, 1, 0);
+      await sysAsync(NR.epoll_wait, this.ep, addr(this.evs), 1, 0);
       return "ready";
     }
     // a pending wait cannot be cancelled: a wait interrupted by a signal is reused
-    const p = this.pending ?? (this.pending = c.epoll_wait_async(this.ep, this.evs, 4, -1));
+    const p = this.pending ??
+      (this.pending = sysAsync(NR.epoll_wait, this.ep, addr(this.evs), 4, -1));
     const r = await new Promise<number | null>((res) => {
       this.wake = () => res(null);
       p.then(res);

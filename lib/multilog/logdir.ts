@@ -13,19 +13,30 @@
  * rotating at the recorded points.
  * @module
  */
-import { fatal, warn, writeErr } from "../msg.ts";
-import { ENOENT, errorStr } from "../errors.ts";
+import { fatalSys, line, warn, warnSys, writeErr } from "../msg.ts";
+import { ENOENT } from "../errors.ts";
 import { LOCK_EX, LOCK_NB } from "../libc.ts";
 import * as sys from "./sys.ts";
 import { pause } from "./sys.ts";
 import { stampNow } from "./stamp.ts";
 import { runProcessor } from "./processor.ts";
+import { startsWith } from "../bytes.ts";
+import type { Stat } from "../stat.ts";
 
 const P = "multilog";
 const BUFSIZE = 512; // 0.76: struct cyclog's char buf[512]
 const OUTSIZE = 8192; // djb buffer: BUFFER_OUTSIZE, the piece size of large puts
 
 const nameBuf = new Uint8Array(26);
+/** filesfit's start value, after every name of an old file (`@` + hex digits). */
+const OLDEST_NONE = new Uint8Array([64, 122]); // "@z"
+
+/** djb's `str_diff(a, b) < 0`: byte order, a proper prefix first. */
+function before(a: Uint8Array, b: Uint8Array): boolean {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] < b[i];
+  return a.length < b.length;
+}
 const latin1 = new TextDecoder("latin1");
 
 /** `@` + TAI64N(now): the name of a finished file, without its `.s`/`.u`. */
@@ -68,11 +79,6 @@ export class LogDir {
   ) {}
 
   // ---- simulation of 0.76's buffer + c_write ---------------------------------------
-
-  /** Room for `n` more pending bytes, committing first if needed. */
-  ensure(n: number): void {
-    if (this.len + n > this.cap) this.commit();
-  }
 
   /** 0.76 buffer_put of the `n` bytes just appended at [len-n, len). */
   put(n: number): void {
@@ -170,12 +176,12 @@ export class LogDir {
         from += w;
         continue;
       }
-      pause(`unable to write to ${this.dir}/current, pausing: `);
+      pause(`unable to write to ${this.dir}/current, pausing`);
     }
   }
 
   private cd(): void {
-    while (sys.fchdir(this.fddir) < 0) pause(`unable to switch to ${this.dir}, pausing: `);
+    while (sys.fchdir(this.fddir) < 0) pause(`unable to switch to ${this.dir}, pausing`);
   }
 
   /** Rotate now if `current` is not empty (SIGALRM). Pending bytes must be committed. */
@@ -190,19 +196,19 @@ export class LogDir {
   fullcurrent(): void {
     const d = this.dir;
     this.cd();
-    while (sys.fsync(this.fdcur) < 0) pause(`unable to write ${d}/current to disk, pausing: `);
+    while (sys.fsync(this.fdcur) < 0) pause(`unable to write ${d}/current to disk, pausing`);
     sys.close(this.fdcur);
-    while (!sys.ok(() => Deno.renameSync("current", "previous"))) {
-      pause(`unable to rename current to previous in directory ${d}, pausing: `);
+    while (sys.rename("current", "previous") < 0) {
+      pause(`unable to rename current to previous in directory ${d}, pausing`);
     }
     while ((this.fdcur = sys.openAppend("current")) < 0) {
-      pause(`unable to create ${d}/current, pausing: `);
+      pause(`unable to create ${d}/current, pausing`);
     }
     while (sys.fchmod(this.fdcur, 0o644) < 0) {
-      pause(`unable to set mode of ${d}/current, pausing: `);
+      pause(`unable to set mode of ${d}/current, pausing`);
     }
-    while (!sys.ok(() => Deno.chmodSync("previous", 0o744))) {
-      pause(`unable to set mode of ${d}/previous, pausing: `);
+    while (sys.chmod("previous", 0o744) < 0) {
+      pause(`unable to set mode of ${d}/previous, pausing`);
     }
     if (this.processor === null) {
       this.finish("previous", "s");
@@ -211,21 +217,21 @@ export class LogDir {
     this.runProcessor();
     let fd: number;
     while ((fd = sys.openAppend("processed")) < 0) {
-      pause(`unable to create ${d}/processed, pausing: `);
+      pause(`unable to create ${d}/processed, pausing`);
     }
-    while (sys.fsync(fd) < 0) pause(`unable to write ${d}/processed to disk, pausing: `);
-    while (sys.fchmod(fd, 0o744) < 0) pause(`unable to set mode of ${d}/processed, pausing: `);
+    while (sys.fsync(fd) < 0) pause(`unable to write ${d}/processed to disk, pausing`);
+    while (sys.fchmod(fd, 0o744) < 0) pause(`unable to set mode of ${d}/processed, pausing`);
     sys.close(fd);
     while ((fd = sys.openAppend("newstate")) < 0) {
-      pause(`unable to create ${d}/newstate, pausing: `);
+      pause(`unable to create ${d}/newstate, pausing`);
     }
-    while (sys.fsync(fd) < 0) pause(`unable to write ${d}/newstate to disk, pausing: `);
+    while (sys.fsync(fd) < 0) pause(`unable to write ${d}/newstate to disk, pausing`);
     sys.close(fd);
-    while (!sys.ok(() => Deno.removeSync("previous"))) {
-      pause(`unable to remove ${d}/previous, pausing: `);
+    while (sys.unlink("previous") < 0) {
+      pause(`unable to remove ${d}/previous, pausing`);
     }
-    while (!sys.ok(() => Deno.renameSync("newstate", "state"))) {
-      pause(`unable to rename newstate to state in directory ${d}, pausing: `);
+    while (sys.rename("newstate", "state") < 0) {
+      pause(`unable to rename newstate to state in directory ${d}, pausing`);
     }
     this.finish("processed", "s");
   }
@@ -238,14 +244,14 @@ export class LogDir {
       if (r.kind === "exited" && r.code === 0) return;
       if (r.kind === "unstartable") {
         // 0.76's forked child prints this and exits 111
-        writeErr(`${P}: fatal: ${r.text}\n`);
+        writeErr(line(P, "fatal", r.text));
       } else if (r.kind === "waitfailed") {
-        warn(P, `wait failed for processor in ${d}, pausing: ${errorStr(r.errno)}`);
+        warnSys(P, `wait failed for processor in ${d}, pausing`, r.errno);
         sys.deepsleep(5);
       } else if (r.kind === "crashed") {
         // 0.76 appends whatever errno is left over from an earlier failure (ENOENT from the
         // start-up stats, EINTR from a read interrupted by ALRM/TERM...): so do we
-        pause(`processor crashed in ${d}, pausing: `);
+        pause(`processor crashed in ${d}, pausing`);
       }
       warn(P, `processor failed in ${d}, pausing`);
       sys.deepsleep(5);
@@ -256,46 +262,46 @@ export class LogDir {
   /** 0.76 finish: hard-link `file` to @stamp.CODE, remove it, prune old files. */
   finish(file: string, code: string): void {
     const d = this.dir;
-    let st: Deno.FileInfo | undefined;
+    let st: Stat | undefined;
     for (;;) {
-      st = sys.attempt(() => Deno.statSync(file));
+      st = sys.stat(file);
       if (st) break;
       if (sys.lastErr() === ENOENT) return;
-      pause(`unable to stat ${d}/${file}, pausing: `);
+      pause(`unable to stat ${d}/${file}, pausing`);
     }
     if (st.nlink === 1) {
       for (;;) {
         const fn = `${stampName()}.${code}`;
-        if (sys.ok(() => Deno.linkSync(file, fn))) break;
-        pause(`unable to link to ${d}/${fn}, pausing: `);
+        if (sys.link(file, fn) === 0) break;
+        pause(`unable to link to ${d}/${fn}, pausing`);
       }
     }
-    while (!sys.ok(() => Deno.removeSync(file))) pause(`unable to remove ${d}/${file}, pausing: `);
+    while (sys.unlink(file) < 0) pause(`unable to remove ${d}/${file}, pausing`);
     for (;;) {
       const r = this.filesfit();
       if (r === 1) return;
-      if (r === -1) pause(`unable to read ${d}, pausing: `);
+      if (r === -1) pause(`unable to read ${d}, pausing`);
     }
   }
 
   /** 0.76 filesfit: 1 if fewer than NUM old files, else remove the oldest and return 0. */
   private filesfit(): number {
-    const names = sys.attempt(() => [...Deno.readDirSync(".")].map((e) => e.name));
+    const names = sys.names(".");
     if (!names) return -1;
     let count = 0;
-    let oldest = "@z";
+    let oldest: Uint8Array = OLDEST_NONE;
     for (const n of names) {
-      if (n.charCodeAt(0) === 64 && n.length >= 25) {
+      if (n[0] === 64 && n.length >= 25) {
         count++;
-        if (n < oldest) oldest = n.slice(0, 25);
+        if (before(n, oldest)) oldest = n.subarray(0, 25);
       }
     }
     if (count < this.num) return 1;
-    const again = sys.attempt(() => [...Deno.readDirSync(".")].map((e) => e.name));
+    const again = sys.names(".");
     if (!again) return -1;
     for (const n of again) {
-      if (n.charCodeAt(0) === 64 && n.length >= 25 && n.startsWith(oldest)) {
-        sys.ok(() => Deno.removeSync(n));
+      if (n[0] === 64 && n.length >= 25 && startsWith(n, oldest)) {
+        sys.unlink(n);
         break;
       }
     }
@@ -305,56 +311,56 @@ export class LogDir {
   /** 0.76 restart: lock the directory and recover from a crash; fatal errors exit 111. */
   restart(startFd: number): void {
     const d = this.dir;
-    const die = (text: string): never => fatal(P, text + sys.lastErrText());
-    if (sys.fchdir(startFd) < 0) die("unable to switch to starting directory: ");
-    sys.ok(() => Deno.mkdirSync(d, { mode: 0o700 }));
+    const die = (text: string): never => fatalSys(P, text, sys.lastErr());
+    if (sys.fchdir(startFd) < 0) die("unable to switch to starting directory");
+    sys.mkdir(d, 0o700);
     this.fddir = sys.openRead(d);
-    if (this.fddir < 0 || sys.fchdir(this.fddir) < 0) die(`unable to open directory ${d}: `);
+    if (this.fddir < 0 || sys.fchdir(this.fddir) < 0) die(`unable to open directory ${d}`);
     this.fdlock = sys.openAppend("lock");
     if (this.fdlock < 0 || sys.flock(this.fdlock, LOCK_EX | LOCK_NB) < 0) {
-      die(`unable to lock directory ${d}: `);
+      die(`unable to lock directory ${d}`);
     }
-    const cur = sys.attempt(() => Deno.statSync("current"));
+    const cur = sys.stat("current");
     if (!cur) {
-      if (sys.lastErr() !== ENOENT) die(`unable to stat ${d}/current: `);
-    } else if ((cur.mode ?? 0) & 0o100) {
+      if (sys.lastErr() !== ENOENT) die(`unable to stat ${d}/current`);
+    } else if (cur.mode & 0o100) {
       const fd = sys.openAppend("current");
-      if (fd < 0) die(`unable to append to ${d}/current: `);
-      if (sys.fchmod(fd, 0o644) < 0) die(`unable to set mode of ${d}/current: `);
+      if (fd < 0) die(`unable to append to ${d}/current`);
+      if (sys.fchmod(fd, 0o644) < 0) die(`unable to set mode of ${d}/current`);
       this.fdcur = fd;
       this.bytes = cur.size;
       return;
     }
-    sys.ok(() => Deno.removeSync("state"));
-    sys.ok(() => Deno.removeSync("newstate"));
+    sys.unlink("state");
+    sys.unlink("newstate");
     let flagprocessed = false;
-    const pr = sys.attempt(() => Deno.statSync("processed"));
+    const pr = sys.stat("processed");
     if (!pr) {
-      if (sys.lastErr() !== ENOENT) die(`unable to stat ${d}/processed: `);
-    } else if ((pr.mode ?? 0) & 0o100) flagprocessed = true;
+      if (sys.lastErr() !== ENOENT) die(`unable to stat ${d}/processed`);
+    } else if (pr.mode & 0o100) flagprocessed = true;
     if (flagprocessed) {
-      sys.ok(() => Deno.removeSync("previous"));
+      sys.unlink("previous");
       this.finish("processed", "s");
     } else {
-      sys.ok(() => Deno.removeSync("processed"));
+      sys.unlink("processed");
       this.finish("previous", "u");
     }
     this.finish("current", "u");
     const fd = sys.openTrunc("state");
-    if (fd < 0) die(`unable to write to ${d}/state: `);
+    if (fd < 0) die(`unable to write to ${d}/state`);
     sys.close(fd);
     this.fdcur = sys.openAppend("current");
-    if (this.fdcur < 0) die(`unable to write to ${d}/current: `);
-    if (sys.fchmod(this.fdcur, 0o644) < 0) die(`unable to set mode of ${d}/current: `);
+    if (this.fdcur < 0) die(`unable to write to ${d}/current`);
+    if (sys.fchmod(this.fdcur, 0o644) < 0) die(`unable to set mode of ${d}/current`);
     this.bytes = 0;
   }
 
   /** 0.76 c_quit for this directory (after the last commit): fsync, mode 0744. */
   quit(): void {
     const d = this.dir;
-    while (sys.fsync(this.fdcur) < 0) pause(`unable to write ${d}/current to disk, pausing: `);
+    while (sys.fsync(this.fdcur) < 0) pause(`unable to write ${d}/current to disk, pausing`);
     while (sys.fchmod(this.fdcur, 0o744) < 0) {
-      pause(`unable to set mode of ${d}/current, pausing: `);
+      pause(`unable to set mode of ${d}/current, pausing`);
     }
   }
 }

@@ -5,10 +5,9 @@
  * and none blocked (lib/spawn.ts); multilog waits for it.
  * @module
  */
-import { errno, libc } from "../libc.ts";
 import { EINTR, errorStr } from "../errors.ts";
 import { spawn } from "../spawn.ts";
-import { close, fcntl, lastErr, openRead, openTrunc } from "./sys.ts";
+import { close, fcntl, lastErr, openRead, openTrunc, waitpid } from "./sys.ts";
 
 const F_DUPFD_CLOEXEC = 1030;
 
@@ -20,7 +19,7 @@ export type Outcome =
   /** it could not be started: what 0.76's forked child would have printed, exit 111 */
   | { kind: "unstartable"; text: string };
 
-/** Open `path` with `open` and move it above the fds the child gets (0, 1, 4, 5). */
+/** Move a descriptor just opened (or -1, passed on) above the fds the child gets (0, 1, 4, 5). */
 function highFd(fd: number): number {
   if (fd < 0) return fd;
   const h = fcntl(fd, F_DUPFD_CLOEXEC, 10);
@@ -57,13 +56,12 @@ export function runProcessor(proc: string): Outcome {
     return { kind: "unstartable", text: `unable to run ${proc}: ${errorStr(r.errno)}` };
   }
   const pid = r.pid;
-  const c = libc();
   const status = new Int32Array(1);
   for (;;) {
-    const w = c.waitpid(pid, status, 0);
+    const w = waitpid(pid, status);
     if (w === pid) break;
-    if (w === -1 && errno() === EINTR) continue;
-    return { kind: "waitfailed", errno: w === -1 ? errno() : 0 };
+    if (w === -1 && lastErr() === EINTR) continue;
+    return { kind: "waitfailed", errno: w === -1 ? lastErr() : 0 };
   }
   const st = status[0];
   if ((st & 0x7f) !== 0) return { kind: "crashed", signal: st & 0x7f };

@@ -1,8 +1,11 @@
 /**
  * multilog's script: each argument is one action, decided by its first character
- * (0.76 semantics; unknown actions are ignored).
+ * (0.76 semantics; unknown actions are ignored). Arguments are strings decoded losslessly
+ * (lib/bytes.ts): patterns become the very bytes of the argument, and names (directories,
+ * `=FILE`, `!PROC`) go back to the kernel as those bytes.
  * @module
  */
+import { encode } from "../bytes.ts";
 
 /** A per-line action, in script order (settings such as `s`/`n`/`!` are folded into dirs). */
 export type Action =
@@ -40,8 +43,6 @@ export function scanUlong(s: string): bigint {
   return v;
 }
 
-const enc = new TextEncoder();
-
 /** Parse the arguments the way 0.76's f_init/c_init/doit read them. */
 export function parseScript(args: readonly string[]): Script {
   const out: Script = {
@@ -57,7 +58,7 @@ export function parseScript(args: readonly string[]): Script {
     switch (a[0]) {
       case "+":
       case "-":
-        out.actions.push({ kind: a[0], pat: enc.encode(a.slice(1)) });
+        out.actions.push({ kind: a[0], pat: encode(a.slice(1)) });
         break;
       case "e":
         out.actions.push({ kind: "e" });

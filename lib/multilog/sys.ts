@@ -1,23 +1,15 @@
 /**
- * The few system calls multilog needs on raw descriptors, through FFI, in djb's style:
- * every call returns -1 on failure and leaves the errno in {@linkcode lastErr}. Files are
- * opened as daemontools opens them (O_NONBLOCK, and close-on-exec like its `coe()`).
+ * The system calls multilog and the stamping filters make on raw descriptors, in djb's style
+ * over lib/sys.ts: every call returns -1 on failure and leaves its errno in
+ * {@linkcode lastErr} (taken from the call's own result, so nothing in between can change
+ * it). Files are opened as daemontools opens them (lib/open.ts).
  * @module
  */
-import {
-  cstr,
-  errno,
-  libc,
-  O_APPEND,
-  O_CLOEXEC,
-  O_CREAT,
-  O_NONBLOCK,
-  O_RDONLY,
-  O_TRUNC,
-  O_WRONLY,
-} from "../libc.ts";
-import { errnoOf, errorStr } from "../errors.ts";
-import { warn } from "../msg.ts";
+import { cstr } from "../bytes.ts";
+import { warnSys } from "../msg.ts";
+import * as open from "../open.ts";
+import { type Stat, stat as statPath } from "../stat.ts";
+import { addr, AT_FDCWD, NR, sys, sysAt, sysPath } from "../sys.ts";
 
 let err = 0;
 
@@ -34,101 +26,149 @@ export function setErr(e: number): void {
   err = e;
 }
 
-/** djb's text for the last failure. */
-export function lastErrText(): string {
-  return errorStr(err);
-}
-
+/** A lib/sys.ts result in djb's style: -1 with {@linkcode lastErr} set, or the result. */
 function check(r: number): number {
-  if (r < 0) err = errno();
-  return r;
+  if (r >= 0) return r;
+  err = -r;
+  return -1;
 }
 
-/** open(2) of `path` with `flags` (O_CLOEXEC added) and `mode`. */
-export function open(path: string, flags: number, mode = 0): number {
-  return check(libc().open(cstr(path), flags | O_CLOEXEC, mode));
-}
+type Bytes = Uint8Array<ArrayBuffer>;
 
 /** daemontools' open_read: O_RDONLY|O_NONBLOCK. */
-export function openRead(path: string): number {
-  return open(path, O_RDONLY | O_NONBLOCK);
+export function openRead(path: open.Path): number {
+  return check(open.openRead(path));
 }
 
 /** daemontools' open_write: O_WRONLY|O_NONBLOCK (no creation). */
-export function openWrite(path: string): number {
-  return open(path, O_WRONLY | O_NONBLOCK);
+export function openWrite(path: open.Path): number {
+  return check(open.openWrite(path));
 }
 
 /** daemontools' open_append: create 0600, append. */
-export function openAppend(path: string): number {
-  return open(path, O_WRONLY | O_NONBLOCK | O_APPEND | O_CREAT, 0o600);
+export function openAppend(path: open.Path): number {
+  return check(open.openAppend(path));
 }
 
 /** daemontools' open_trunc: create 0644, truncate. */
-export function openTrunc(path: string): number {
-  return open(path, O_WRONLY | O_NONBLOCK | O_TRUNC | O_CREAT, 0o644);
+export function openTrunc(path: open.Path): number {
+  return check(open.openTrunc(path));
+}
+
+/** mkdir(2). */
+export function mkdir(path: open.Path, mode: number): number {
+  return check(sysPath(NR.mkdir, path, mode));
 }
 
 /** close(2). */
 export function close(fd: number): number {
-  return check(libc().close(fd));
+  return check(sys(NR.close, fd));
 }
 
 /** write(2) of `buf` (a view; its offset is honoured). */
 export function write(fd: number, buf: Uint8Array): number {
-  return check(Number(libc().write(fd, buf as Uint8Array<ArrayBuffer>, BigInt(buf.length))));
+  return check(sys(NR.write, fd, addr(buf as Bytes), buf.length));
 }
 
 /** read(2) into `buf`. */
 export function read(fd: number, buf: Uint8Array): number {
-  return check(Number(libc().read(fd, buf as Uint8Array<ArrayBuffer>, BigInt(buf.length))));
+  return check(sys(NR.read, fd, addr(buf as Bytes), buf.length));
 }
 
 /** fsync(2). */
 export function fsync(fd: number): number {
-  return check(libc().fsync(fd));
+  return check(sys(NR.fsync, fd));
 }
 
 /** fchmod(2). */
 export function fchmod(fd: number, mode: number): number {
-  return check(libc().fchmod(fd, mode));
+  return check(sys(NR.fchmod, fd, mode));
 }
 
 /** fchdir(2). */
 export function fchdir(fd: number): number {
-  return check(libc().fchdir(fd));
+  return check(sys(NR.fchdir, fd));
 }
 
 /** flock(2). */
 export function flock(fd: number, op: number): number {
-  return check(libc().flock(fd, op));
+  return check(sys(NR.flock, fd, op));
 }
 
 /** lseek(fd, 0, SEEK_SET). */
 export function seekBegin(fd: number): number {
-  return check(Number(libc().lseek(fd, 0n, 0)));
+  return check(sys(NR.lseek, fd, 0, 0));
 }
 
 /** umask(2); returns the previous mask. */
 export function umask(mask: number): number {
-  return libc().umask(mask);
+  return sys(NR.umask, mask);
 }
 
 /** fcntl(2) with an int argument. */
 export function fcntl(fd: number, cmd: number, arg: number): number {
-  return check(libc().fcntl(fd, cmd, arg));
+  return check(sys(NR.fcntl, fd, cmd, arg));
 }
 
+/** waitpid(pid, status, 0) (wait4 without rusage). */
+export function waitpid(pid: number, status: Int32Array<ArrayBuffer>): number {
+  return check(sys(NR.wait4, pid, addr(status), 0, 0));
+}
+
+/** rename(2). */
+export function rename(from: open.Path, to: open.Path): number {
+  const a = cstr(from), b = cstr(to);
+  return check(sys(NR.rename, addr(a), addr(b)));
+}
+
+/** link(2). */
+export function link(from: open.Path, to: open.Path): number {
+  const a = cstr(from), b = cstr(to);
+  return check(sys(NR.link, addr(a), addr(b)));
+}
+
+/** unlink(2). */
+export function unlink(path: open.Path): number {
+  return check(sysPath(NR.unlink, path));
+}
+
+/** chmod(2). */
+export function chmod(path: open.Path, mode: number): number {
+  return check(sysAt(NR.fchmodat, AT_FDCWD, path, mode));
+}
+
+/** stat(2): the file's stat, or undefined with {@linkcode lastErr} set. */
+export function stat(path: open.Path): Stat | undefined {
+  const st = statPath(path);
+  if (typeof st !== "number") return st;
+  err = -st;
+  return undefined;
+}
+
+const dents = new Uint8Array(32768);
+const dentsView = new DataView(dents.buffer);
+
 /**
- * Run a Deno file-system call the djb way: its result, or undefined with
- * {@linkcode lastErr} set from the thrown error.
+ * The names in directory `path` (`.` and `..` included, as readdir gives them), as bytes, or
+ * undefined with {@linkcode lastErr} set.
  */
-export function attempt<T>(f: () => T): T | undefined {
-  try {
-    return f();
-  } catch (e) {
-    err = errnoOf(e);
-    return undefined;
+export function names(path: open.Path): Uint8Array[] | undefined {
+  const fd = openRead(path);
+  if (fd < 0) return undefined;
+  const out: Uint8Array[] = [];
+  for (;;) {
+    const n = sys(NR.getdents64, fd, addr(dents), dents.length);
+    if (n <= 0) {
+      sys(NR.close, fd);
+      if (n === 0) return out;
+      err = -n;
+      return undefined;
+    }
+    // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name (NUL-ended)
+    for (let off = 0; off < n; off += dentsView.getUint16(off + 16, true)) {
+      const name = off + 19;
+      out.push(dents.slice(name, dents.indexOf(0, name)));
+    }
   }
 }
 
@@ -142,19 +182,8 @@ export function deepsleep(seconds: number): void {
   Atomics.wait(sleeper, 0, 0, seconds * 1000);
 }
 
-/** Run a Deno file-system call that returns nothing: true, or false with lastErr set. */
-export function ok(f: () => void): boolean {
-  try {
-    f();
-    return true;
-  } catch (e) {
-    err = errnoOf(e);
-    return false;
-  }
-}
-
-/** 0.76's pause3/pause5: `multilog: warning: TEXT` + the errno text, then sleep 5 s. */
+/** 0.76's pause3/pause5: `multilog: warning: TEXT: ` + the errno text, then sleep 5 s. */
 export function pause(text: string): void {
-  warn("multilog", text + errorStr(err));
+  warnSys("multilog", text, err);
   deepsleep(5);
 }

@@ -6,12 +6,13 @@
  * unrelated process fails that test.
  * @module
  */
-import { cstr, libc } from "./libc.ts";
-import { decodeStatus } from "./status.ts";
-import { unixSeconds } from "./tai64n.ts";
+import { O_CLOEXEC, O_NONBLOCK, O_RDONLY } from "../libc.ts";
+import { HZ, procStat } from "../proc.ts";
+import { fstat, S_IFMT, S_IFREG } from "../stat.ts";
+import { decodeStatus } from "../status.ts";
+import { addr, NR, sys, sysPath } from "../sys.ts";
+import { unixSeconds } from "../tai64n.ts";
 
-/** Clock ticks per second of /proc/PID/stat's starttime (USER_HZ; 100 on Linux). */
-const HZ = 100;
 /** Largest accepted difference between the two ages, in seconds. */
 const SLACK_S = 1.5;
 
@@ -26,13 +27,27 @@ function uptime(): number | undefined {
 
 /** Start time of `pid` in seconds since boot, or undefined (gone, zombie, unreadable). */
 export function procStart(pid: number): number | undefined {
+  const st = procStat(pid);
+  if (!st || st.state === "Z" || st.state === "X") return undefined;
+  return st.startTicks / HZ;
+}
+
+/**
+ * The first bytes of a regular file, or undefined. Bounded whatever lies there: a FIFO would
+ * block the open (and with it every service of this svscan), `/dev/zero` never ends; neither
+ * is a status file, and one read of 64 bytes is all a status needs.
+ */
+function readSmall(path: string): Uint8Array | undefined {
+  const fd = sysPath(NR.open, path, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
+  if (fd < 0) return undefined;
   try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (f[0] === "Z" || f[0] === "X") return undefined;
-    return Number(f[22 - 3]) / HZ;
-  } catch {
-    return undefined;
+    const st = fstat(fd);
+    if (typeof st === "number" || (st.mode & S_IFMT) !== S_IFREG) return undefined;
+    const buf = new Uint8Array(64);
+    const n = sys(NR.read, fd, addr(buf), buf.length);
+    return n < 0 ? undefined : buf.subarray(0, n);
+  } finally {
+    sys(NR.close, fd);
   }
 }
 
@@ -41,14 +56,9 @@ export function procStart(pid: number): number | undefined {
  * says it did; else 0.
  */
 export function adoptable(statusPath: string): number {
-  let bytes: Uint8Array;
-  // no status file (a first start): say so without the cost of a thrown NotFound
-  if (libc().access(cstr(statusPath), 0) !== 0) return 0;
-  try {
-    bytes = Deno.readFileSync(statusPath);
-  } catch {
-    return 0;
-  }
+  // no status file (a first start): the usual case, answered by one open
+  const bytes = readSmall(statusPath);
+  if (!bytes) return 0;
   const st = decodeStatus(bytes);
   if (!st || !st.pid) return 0;
   const started = procStart(st.pid);

@@ -5,12 +5,17 @@
  * with a `log` (any file type, as 0.76) gets a pipe held for the entry's life; after the scan,
  * entries whose directory is gone and whose supervisors have both ended are dropped.
  *
- * Messages are 0.76's, `svscan: warning: ...` through the host.
+ * Messages are 0.76's, `svscan: warning: ...`.
  * @module
  */
-import { ENOENT, errnoOf, errorStr } from "./errors.ts";
-import { cstr, errno, libc, O_CLOEXEC, O_DIRECTORY, O_RDONLY } from "./libc.ts";
-import { closeLogPipe, type LogPipe, openLogPipe } from "./svscan_pipe.ts";
+import { encode } from "../bytes.ts";
+import { ENOENT } from "../errors.ts";
+import { O_CLOEXEC, O_DIRECTORY, O_RDONLY } from "../libc.ts";
+import { warn, warnSys } from "../msg.ts";
+import { isDir, S_IFMT, S_IFREG, stat } from "../stat.ts";
+import { NR, sys, sysPath } from "../sys.ts";
+import { closeLogPipe, type LogPipe, openLogPipe } from "./pipe.ts";
+import { readNames } from "./readdir.ts";
 
 /** 0.76's SERVICES. */
 export const MAX_SERVICES = 1000;
@@ -21,8 +26,8 @@ export interface Sup {
   readonly pid: number;
 }
 
-/** One service directory found by a scan. */
-export interface Entry {
+/** One service directory found by a scan; `S` is the host's supervisor type. */
+export interface Entry<S extends Sup = Sup> {
   /** Name under which readdir first returned the directory (used for every start). */
   name: string;
   dev: number;
@@ -30,8 +35,8 @@ export interface Entry {
   /** `NAME/log` existed when the entry was made. */
   hasLog: boolean;
   pipe?: LogPipe;
-  main?: Sup;
-  log?: Sup;
+  main?: S;
+  log?: S;
   /** Seen by the current scan. */
   active: boolean;
   /** Last start attempt of a supervisor for this entry failed; retried at the next scan. */
@@ -47,33 +52,29 @@ export interface Entry {
 }
 
 /** What the scan needs from svscan. */
-export interface ScanHost {
-  /** Print `svscan: warning: TEXT`. */
-  warn(text: string): void;
+export interface ScanHost<S extends Sup = Sup> {
   /** Start the supervisor of `e.name` (stdout = pipe's write end when has-log). */
-  startMain(e: Entry): Sup | undefined;
+  startMain(e: Entry<S>): S | undefined;
   /** Start the supervisor of `e.name/log` (stdin = pipe's read end). */
-  startLog(e: Entry): Sup | undefined;
+  startLog(e: Entry<S>): S | undefined;
   /** Named FIFOs may be used for log pipes. */
   readonly fifos: boolean;
 }
 
-function key(dev: number, ino: number): string {
+/** Key of the entry table for a directory's identity. */
+export function entryKey(dev: number, ino: number): string {
   return `${dev}:${ino}`;
 }
 
-/** Byte length of a name as 0.76 measures it. */
-const enc = new TextEncoder();
-
 /** The entry table and the scan itself. */
-export class Scanner {
+export class Scanner<S extends Sup = Sup> {
   /** Entries in creation order. */
-  readonly entries = new Map<string, Entry>();
-  #host: ScanHost;
+  readonly entries = new Map<string, Entry<S>>();
+  #host: ScanHost<S>;
   /** The last scan met something a later scan may resolve (warnings, failures, deferrals). */
   unsettled = false;
 
-  constructor(host: ScanHost) {
+  constructor(host: ScanHost<S>) {
     this.#host = host;
   }
 
@@ -87,12 +88,10 @@ export class Scanner {
     const deferred: string[] = [];
     this.unsettled = false;
     for (const e of this.entries.values()) e.active = false;
-    let names: string[];
-    try {
-      names = [];
-      for (const d of Deno.readDirSync(".")) names.push(d.name);
-    } catch (err) {
-      this.#host.warn(`unable to read directory: ${errorStr(errnoOf(err))}`);
+    // names as bytes (decoded losslessly): one that is not UTF-8 is started like any other
+    const names = readNames(".");
+    if (typeof names === "number") {
+      warnSys("svscan", "unable to read directory", -names);
       this.unsettled = true;
       // 0.76 aborts the scan: nothing is dropped, every entry stays as it was
       for (const e of this.entries.values()) e.active = true;
@@ -115,13 +114,13 @@ export class Scanner {
     const host = this.#host;
     const st = stat(name);
     if (typeof st === "number") {
-      host.warn(`unable to stat ${name}: ${errorStr(st)}`);
+      warnSys("svscan", `unable to stat ${name}`, -st);
       this.unsettled = true;
       return "skip";
     }
-    if (!st.dir) return "skip";
+    if (!isDir(st.mode)) return "skip";
     const { dev, ino } = st;
-    const k = key(dev, ino);
+    const k = entryKey(dev, ino);
     let e = this.entries.get(k);
     // 0.76 starts supervise under the name of the current scan (after a rename: the new one)
     if (e && !e.active) e.name = name;
@@ -131,7 +130,7 @@ export class Scanner {
         return "deferred";
       }
       if (this.entries.size >= MAX_SERVICES) {
-        host.warn(`unable to start ${name}: running too many services`);
+        warn("svscan", `unable to start ${name}: running too many services`);
         this.unsettled = true;
         return "skip";
       }
@@ -145,11 +144,12 @@ export class Scanner {
         deferred: false,
         fd: -1,
       };
-      if (enc.encode(name).length <= 255) {
+      // 0.76 looks for NAME/log only when the path fits its buffer
+      if (encode(name).length <= 255) {
         const log = stat(`${name}/log`);
         if (typeof log !== "number") e.hasLog = true;
-        else if (log !== ENOENT) {
-          host.warn(`unable to stat ${name}/log: ${errorStr(log)}`);
+        else if (log !== -ENOENT) {
+          warnSys("svscan", `unable to stat ${name}/log`, -log);
           this.unsettled = true;
           return "skip";
         }
@@ -157,13 +157,13 @@ export class Scanner {
       if (e.hasLog) {
         const p = openLogPipe(dev, ino, host.fifos);
         if (typeof p === "number") {
-          host.warn(`unable to create pipe for ${name}: ${errorStr(p)}`);
+          warnSys("svscan", `unable to create pipe for ${name}`, -p);
           this.unsettled = true;
           return "skip";
         }
         e.pipe = p;
       }
-      e.fd = libc().open(cstr(name), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+      e.fd = sysPath(NR.open, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
       this.entries.set(k, e);
     }
     e.active = true;
@@ -181,37 +181,15 @@ export class Scanner {
   }
 }
 
-const statBuf = new Uint8Array(144); // struct stat, x86_64
-const statView = new DataView(statBuf.buffer);
-const S_IFMT = 0o170000, S_IFDIR = 0o040000;
-
-/**
- * stat(2) through FFI: (st_dev, st_ino, is-directory) or the errno. Deno.statSync would
- * build a FileInfo (and an exception for every missing `log`): a rescan of 100 services
- * costs a fraction with this.
- */
-function stat(path: string): { dev: number; ino: number; dir: boolean } | number {
-  if (libc().stat(cstr(path), statBuf) !== 0) return errno();
-  return {
-    dev: Number(statView.getBigUint64(0, true)),
-    ino: Number(statView.getBigUint64(8, true)),
-    dir: (statView.getUint32(24, true) & S_IFMT) === S_IFDIR,
-  };
-}
-
 /** Release what an entry holds (its pipe and FIFO, its directory fd). */
-export function dropEntry(e: Entry): void {
+export function dropEntry(e: Entry<Sup>): void {
   if (e.pipe) closeLogPipe(e.pipe, true);
-  if (e.fd >= 0) libc().close(e.fd);
+  if (e.fd >= 0) sys(NR.close, e.fd);
   e.fd = -1;
 }
 
 /** `NAME/run` exists and is executable by someone (the last step of making a service). */
 export function runReady(name: string): boolean {
-  try {
-    const st = Deno.statSync(`${name}/run`);
-    return st.isFile && ((st.mode ?? 0) & 0o111) !== 0;
-  } catch {
-    return false;
-  }
+  const st = stat(`${name}/run`);
+  return typeof st !== "number" && (st.mode & S_IFMT) === S_IFREG && (st.mode & 0o111) !== 0;
 }

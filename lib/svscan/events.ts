@@ -1,8 +1,10 @@
 /**
- * Does the file system holding a directory report changes through inotify (Deno.watchFs)?
- * Local file systems do; network and FUSE file systems do not report changes made by other
- * hosts (or by the FUSE server), so svscan keeps 0.76's 5-second rescan there.
- * Decided from the type of the mount containing the directory (/proc/self/mountinfo).
+ * File-system events for the scanned directory: {@linkcode watchDir} reports changes of its
+ * entries (Deno.watchFs, inotify underneath, non-recursive), and {@linkcode eventsReliable}
+ * says whether such events can be trusted to be complete. Local file systems report every
+ * change; network and FUSE file systems do not report changes made by other hosts (or by the
+ * FUSE server), so svscan keeps 0.76's 5-second rescan there. Decided from the type of the
+ * mount containing the directory (/proc/self/mountinfo).
  * @module
  */
 
@@ -62,4 +64,44 @@ export function fsType(path: string): string | undefined {
 export function eventsReliable(path: string): boolean {
   const t = fsType(path);
   return t !== undefined && LOCAL.has(t);
+}
+
+/** A running directory watch. */
+export interface DirWatch {
+  /** Stop watching (`onEnd` is then called too). */
+  close(): void;
+}
+
+/**
+ * Call `onChange` for every change of `path`'s entries (not of what lies deeper), and
+ * `onEnd` once the watch is closed or fails. Undefined when no watch can be made here.
+ */
+export function watchDir(
+  path: string,
+  onChange: () => void,
+  onEnd: () => void,
+): DirWatch | undefined {
+  let w: Deno.FsWatcher;
+  try {
+    w = Deno.watchFs(path, { recursive: false });
+  } catch {
+    return undefined;
+  }
+  (async () => {
+    try {
+      for await (const _ev of w) onChange();
+    } catch {
+      // the watcher failed
+    }
+    onEnd();
+  })();
+  return {
+    close: () => {
+      try {
+        w.close();
+      } catch {
+        // already closed
+      }
+    },
+  };
 }

@@ -17,8 +17,10 @@
  * used instead, as in daemontools (no reconnection after an svscan restart then).
  * @module
  */
-import { cstr, errno, libc, O_CLOEXEC, O_RDONLY, O_RDWR, O_WRONLY } from "./libc.ts";
-import { EEXIST } from "./errors.ts";
+import { EEXIST } from "../errors.ts";
+import { O_CLOEXEC, O_RDONLY, O_RDWR, O_WRONLY } from "../libc.ts";
+import { fstat, S_IFIFO, S_IFMT } from "../stat.ts";
+import { addr, AT_FDCWD, NR, sys, sysAt, sysPath } from "../sys.ts";
 
 /** One held pipe. */
 export interface LogPipe {
@@ -46,22 +48,20 @@ export function fifoPath(dev: number, ino: number): string {
 }
 
 function openFifo(path: string): LogPipe | undefined {
-  const c = libc();
-  const p = cstr(path);
-  if (c.mkfifo(p, 0o600) !== 0 && errno() !== EEXIST) return undefined;
-  const rw = c.open(p, O_RDWR | O_CLOEXEC, 0);
+  const made = sysAt(NR.mknodat, AT_FDCWD, path, S_IFIFO | 0o600, 0);
+  if (made < 0 && made !== -EEXIST) return undefined;
+  const rw = sysPath(NR.open, path, O_RDWR | O_CLOEXEC, 0);
   if (rw < 0) return undefined;
-  const r = c.open(p, O_RDONLY | O_CLOEXEC, 0);
-  const w = r < 0 ? -1 : c.open(p, O_WRONLY | O_CLOEXEC, 0);
+  const r = sysPath(NR.open, path, O_RDONLY | O_CLOEXEC, 0);
+  const w = r < 0 ? -1 : sysPath(NR.open, path, O_WRONLY | O_CLOEXEC, 0);
   const pipe = { r, w, rw, path };
   if (r < 0 || w < 0) {
     closeLogPipe(pipe, false);
     return undefined;
   }
   // a stale regular file of that name would not be a pipe: refuse it
-  try {
-    if (!Deno.statSync(`/proc/self/fd/${r}`).isFifo) throw new Error("not a fifo");
-  } catch {
+  const st = fstat(r);
+  if (typeof st === "number" || (st.mode & S_IFMT) !== S_IFIFO) {
     closeLogPipe(pipe, false);
     return undefined;
   }
@@ -70,7 +70,7 @@ function openFifo(path: string): LogPipe | undefined {
 
 /**
  * Open (or create) the entry's pipe. `useFifo` false (no state directory): anonymous.
- * Returns the pipe or the errno of the failing pipe2.
+ * Returns the pipe or `-errno` of the failing pipe2.
  */
 export function openLogPipe(dev: number, ino: number, useFifo: boolean): LogPipe | number {
   if (useFifo) {
@@ -78,28 +78,23 @@ export function openLogPipe(dev: number, ino: number, useFifo: boolean): LogPipe
     if (p) return p;
   }
   const fds = new Int32Array(2);
-  if (libc().pipe2(new Uint8Array(fds.buffer), O_CLOEXEC) !== 0) return errno();
+  const r = sys(NR.pipe2, addr(fds), O_CLOEXEC);
+  if (r < 0) return r;
   return { r: fds[0], w: fds[1], rw: -1 };
 }
 
 /** Close whatever is still open; `unlink` also removes the FIFO (entry dropped). */
 export function closeLogPipe(p: LogPipe, unlink: boolean): void {
-  const c = libc();
-  for (const fd of [p.r, p.w, p.rw]) if (fd >= 0) c.close(fd);
+  for (const fd of [p.r, p.w, p.rw]) if (fd >= 0) sys(NR.close, fd);
   p.r = p.w = p.rw = -1;
-  if (unlink && p.path) {
-    try {
-      Deno.removeSync(p.path);
-    } catch {
-      // already gone
-    }
-  }
+  // already gone: nothing to do
+  if (unlink && p.path) sysPath(NR.unlink, p.path);
 }
 
 /** Close svscan's writers: the logger sees EOF once the service's copies are gone too. */
 export function closeWriteEnd(p: LogPipe): void {
-  if (p.w >= 0) libc().close(p.w);
-  if (p.rw >= 0) libc().close(p.rw);
+  if (p.w >= 0) sys(NR.close, p.w);
+  if (p.rw >= 0) sys(NR.close, p.rw);
   p.w = p.rw = -1;
 }
 
