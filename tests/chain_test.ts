@@ -6,6 +6,7 @@
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { alive, asleep, bin, debian, haveDebian, prog, run, waitFor } from "./util.ts";
+import { tree } from "./fixtures.ts";
 import { writeFds } from "../cmd/fghack.ts";
 
 const LINKS = ["envdir", "envuidgid", "fghack", "pgrphack", "setlock", "setuidgid", "softlimit"];
@@ -423,6 +424,55 @@ Deno.test("errno under load: every run reports the errno of the call that failed
   } finally {
     held.close();
   }
+});
+
+Deno.test("a program of ours run in-process at the end of a chain hands the chain's environment on as bytes", async () => {
+  await using t = await tree("dt-chain-env-");
+  // ./run's environ exactly as execve gave it (a shell would drop a name that is not one)
+  const svc = await t.service("s", {
+    run: "#!/usr/bin/perl\nopen(E, '<', '/proc/self/environ'); local $/; my $e = <E>;\n" +
+      "open(O, '>', 'env.tmp'); print O $e; close O; rename('env.tmp', 'env.out');\n" +
+      "exec('sleep', '100000');\n",
+  });
+  // envdir's variable: name and value not UTF-8 (V ff = v fe)
+  Deno.mkdirSync(t.path("e"));
+  const made = await run("sh", [
+    "-c",
+    `printf 'v\\376\\n' >"$1/V$(printf '\\377')"`,
+    "sh",
+    t.path("e"),
+  ]);
+  assertEquals(made.code, 0, made.stderr);
+  const child = new Deno.Command(prog("envdir"), {
+    args: [t.path("e"), prog("supervise"), svc],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  t.defer(async () => {
+    if (alive(child.pid)) Deno.kill(child.pid, "SIGKILL");
+    await child.status;
+  });
+  const out = `${svc}/env.out`;
+  const env = await waitFor("./run's environment", () => {
+    try {
+      const b = Deno.readFileSync(out);
+      return b.length > 0 ? b : undefined;
+    } catch {
+      return undefined;
+    }
+  });
+  const lines: Uint8Array[] = [];
+  for (let i = 0, start = 0; i < env.length; i++) {
+    if (env[i] === 0) lines.push(env.subarray(start, i)), start = i + 1;
+  }
+  assertEquals(lines.filter((l) => l[0] === 86 && l[1] === 0xff).map((l) => [...l]), [[
+    86,
+    0xff,
+    61,
+    118,
+    0xfe,
+  ]]);
 });
 
 Deno.test("envdir: first line, trailing blanks, NUL -> newline, empty file removes, -p prefix", async () => {

@@ -1,47 +1,13 @@
 /**
- * The environment of a chain as raw `NAME=value` byte strings, read from /proc/self/environ
- * and changed with djb's `pathexec_env` algorithm, so the exec'd program gets the same bytes in
- * the same order as under 0.76.
+ * The environment of a chain as raw `NAME=value` byte strings: the caller's (lib/launch.ts
+ * `environ()`: the launcher's exact copy, else /proc/self/environ), changed with djb's
+ * `pathexec_env` algorithm, so the exec'd program gets the same bytes in the same order as
+ * under 0.76.
  * @module
  */
-import { cat, decode, splitNul, startsWith } from "../bytes.ts";
-import { O_CLOEXEC, O_RDONLY } from "../libc.ts";
-import { addr, NR, sys, sysPath } from "../sys.ts";
-
-/**
- * A whole /proc file through raw system calls (the first Deno file operation of a process costs
- * milliseconds; the chain loads FFI anyway). Empty when it cannot be read.
- */
-export function readProc(path: string): Uint8Array {
-  const fd = sysPath(NR.open, path, O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  for (;;) {
-    const buf = new Uint8Array(16384);
-    const n = sys(NR.read, fd, addr(buf), buf.length);
-    if (n <= 0) break;
-    chunks.push(buf.subarray(0, n));
-  }
-  sys(NR.close, fd);
-  return cat(...chunks);
-}
-
-/** The environ of this process exactly as the kernel handed it over. */
-export function readEnviron(): Uint8Array[] {
-  return splitNul(readProc("/proc/self/environ"));
-}
-
-let current: Uint8Array[] | undefined;
-
-/**
- * The environment of this process as bytes, in order: what the kernel handed over, or, for a
- * program of ours run in-process at the end of a chain, what the chain made it (envdir's
- * variables included, which /proc/self/environ does not show). Whatever hands an environment
- * on to a child should start from this.
- */
-export function environ(): Uint8Array[] {
-  return current ??= readEnviron();
-}
+import { cat, decode, startsWith } from "../bytes.ts";
+import { environ, setEnviron } from "../launch.ts";
+import { setCurrentEnv } from "../spawn.ts";
 
 /** The environment the next program of a chain gets, and the changes the running link makes. */
 export class Environ {
@@ -88,12 +54,13 @@ export class Environ {
   }
 
   /**
-   * Make this the environment of the process, for a program of ours run in-process:
-   * {@linkcode environ} returns it, and Deno.env shows it (as far as strings can: a name or value
-   * that is not UTF-8 shows with U+FFFD there; environ() has its bytes).
+   * Make this the environment of the process, for a program of ours run in-process: its
+   * children get it (lib/spawn.ts `currentEnv()`, lib/launch.ts `environ()`: bytes, in order),
+   * and Deno.env shows it (as far as strings can: what is not UTF-8 shows with U+FFFD there).
    */
   publish(): void {
-    current = this.entries;
+    setEnviron(this.entries);
+    setCurrentEnv(this.entries);
     this.syncDeno();
   }
 

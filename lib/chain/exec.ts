@@ -7,6 +7,7 @@
 import { cat, encode } from "../bytes.ts";
 import { EACCES, EISDIR, ENOENT, EPERM } from "../errors.ts";
 import { SIG_DFL, SIGPIPE, SIZEOF_SIGSET } from "../libc.ts";
+import { launcherId } from "../launch.ts";
 import { stat } from "../stat.ts";
 import { addr, NR, sys } from "../sys.ts";
 import { applyPlan, type LimitPlan, NO_LIMITS } from "./limits.ts";
@@ -54,13 +55,14 @@ let selfId: string | null | undefined;
 
 /**
  * Identity (device:inode) of this executable: the compiled binary, or the launcher the program
- * links point to. A candidate is "this executable" when it is the same file (a stat, no
+ * links point to (as the launcher tells, else the main module). A candidate is "this executable" when it is the same file (a stat, no
  * realpath: the first Deno file operation of a process costs milliseconds). null: never chain
  * in-process.
  */
 export function self(): string | null {
   if (selfId !== undefined) return selfId;
-  selfId = null;
+  selfId = launcherId(); // what the launcher (scripts/launcher.pl) says it is, if it ran
+  if (selfId !== null) return selfId;
   try {
     if (Deno.build.standalone) {
       selfId = fileId("/proc/self/exe");
