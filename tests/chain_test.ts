@@ -320,6 +320,7 @@ const BYTES_CASES: string[] = [
   'envdir "none$X" true',
   'softlimit -o 64 /bin/echo "$X"',
   'softlimit -o "$X" true',
+  'softlimit "-$X" true; setlock "-$X" lk true',
   'fghack /bin/echo "$X"',
   'setuidgid root /bin/echo "$X"',
   'setuidgid "no$X" true',
