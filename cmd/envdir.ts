@@ -8,30 +8,28 @@
  * (0.76 would reuse the previous entry's value).
  * @module
  */
-import { addr, type Apply, cat, dieSys, NR, runChain, sys, sysPath } from "../lib/exec.ts";
-import { usage } from "../lib/msg.ts";
-import { errno, O_CLOEXEC, O_DIRECTORY, O_NONBLOCK, O_RDONLY } from "../lib/libc.ts";
+import { cat } from "../lib/bytes.ts";
+import { type Apply, runChain } from "../lib/chain/run.ts";
 import { EINTR, ENOENT } from "../lib/errors.ts";
+import { O_CLOEXEC, O_DIRECTORY, O_NONBLOCK, O_RDONLY } from "../lib/libc.ts";
+import { fatalSys, usage } from "../lib/msg.ts";
+import { addr, NR, sys, sysPath } from "../lib/sys.ts";
 
 const PROG = "envdir";
 
 /** The whole file, or null when it does not exist, or the errno. */
 function readFile(name: Uint8Array): Uint8Array | null | number {
   const fd = sysPath(NR.open, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
-  if (fd === -1) {
-    const e = errno();
-    return e === ENOENT ? null : e;
-  }
+  if (fd < 0) return fd === -ENOENT ? null : -fd;
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
     const buf = new Uint8Array(total < 256 ? 256 : total);
     const n = sys(NR.read, fd, addr(buf), buf.length);
-    if (n === -1) {
-      const e = errno();
-      if (e === EINTR) continue;
+    if (n < 0) {
+      if (n === -EINTR) continue;
       sys(NR.close, fd);
-      return e;
+      return -n;
     }
     if (n === 0) break;
     chunks.push(buf.subarray(0, n));
@@ -69,17 +67,18 @@ export const apply: Apply = (args, ctx) => {
   if (a.length < 2) usageExit();
   const fn = a[0];
   const orig = sysPath(NR.open, ".", O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
-  if (orig === -1) dieSys(PROG, "unable to switch to current directory", errno());
-  if (sysPath(NR.chdir, fn) === -1) dieSys(PROG, `unable to switch to directory ${fn}`, errno());
+  if (orig < 0) fatalSys(PROG, "unable to switch to current directory", -orig);
+  const cd = sysPath(NR.chdir, fn);
+  if (cd < 0) fatalSys(PROG, `unable to switch to directory ${fn}`, -cd);
   // opendir(".") + readdir, as getdents64 on an O_DIRECTORY descriptor
   const dir = sysPath(NR.open, ".", O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC, 0);
-  if (dir === -1) dieSys(PROG, `unable to read directory ${fn}`, errno());
+  if (dir < 0) fatalSys(PROG, `unable to read directory ${fn}`, -dir);
   const pfx = cat(prefix);
   const buf = new Uint8Array(32768);
   const view = new DataView(buf.buffer);
   for (;;) {
     const n = sys(NR.getdents64, dir, addr(buf), buf.length);
-    if (n === -1) dieSys(PROG, `unable to read directory ${fn}`, errno());
+    if (n < 0) fatalSys(PROG, `unable to read directory ${fn}`, -n);
     if (n === 0) break;
     // struct linux_dirent64: d_ino@0 (8), d_off@8 (8), d_reclen@16 (2), d_type@18, d_name@19
     for (let off = 0; off < n;) {
@@ -90,13 +89,14 @@ export const apply: Apply = (args, ctx) => {
       const name = buf.slice(start, buf.indexOf(0, start));
       const content = readFile(name);
       if (typeof content === "number") {
-        dieSys(PROG, cat("unable to read ", fn, "/", name), content);
+        fatalSys(PROG, cat("unable to read ", fn, "/", name), content);
       }
-      ctx.setenv(cat(pfx, name), content === null ? null : valueOf(content));
+      ctx.env.set(cat(pfx, name), content === null ? null : valueOf(content));
     }
   }
   sys(NR.close, dir);
-  if (sys(NR.fchdir, orig) === -1) dieSys(PROG, "unable to switch to starting directory", errno());
+  const back = sys(NR.fchdir, orig);
+  if (back < 0) fatalSys(PROG, "unable to switch to starting directory", -back);
   sys(NR.close, orig);
   return a.slice(1);
 };

@@ -4,7 +4,7 @@
  * @module
  */
 import { getpwnam } from "../lib/account.ts";
-import { type Apply, runChain } from "../lib/exec.ts";
+import { type Apply, runChain } from "../lib/chain/run.ts";
 import { fatal, usage } from "../lib/msg.ts";
 
 const PROG = "envuidgid";
@@ -14,8 +14,8 @@ export const apply: Apply = (args, ctx) => {
   if (args.length < 2) usage(PROG, "envuidgid account child");
   const pw = getpwnam(args[0]);
   if (!pw) fatal(PROG, `unknown account ${args[0]}`);
-  ctx.setenv("GID", String(pw.gid));
-  ctx.setenv("UID", String(pw.uid));
+  ctx.env.set("GID", String(pw.gid));
+  ctx.env.set("UID", String(pw.uid));
   return args.slice(1);
 };
 

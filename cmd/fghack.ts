@@ -10,22 +10,15 @@
  * fghack stays resident by design.
  * @module
  */
-import {
-  type Apply,
-  Chain,
-  dieSys,
-  F_DUPFD_CLOEXEC,
-  lowestFree,
-  NR,
-  runChain,
-  sys,
-  vectors,
-} from "../lib/exec.ts";
-import { EACCES, EINTR, EISDIR, ENOENT, EPERM } from "../lib/errors.ts";
+import { cstr, cstrArray, encode } from "../lib/bytes.ts";
+import type { Chain } from "../lib/chain/chain.ts";
+import { F_DUPFD_CLOEXEC, lowestFree } from "../lib/chain/descriptors.ts";
+import { pathexecRun, sigdefault } from "../lib/chain/exec.ts";
+import { applyPlan } from "../lib/chain/limits.ts";
+import { type Apply, runChain } from "../lib/chain/run.ts";
+import { EINTR } from "../lib/errors.ts";
 import {
   bindNow,
-  cstr,
-  errno,
   libc,
   O_CLOEXEC,
   POSIX_SPAWN_SETSIGDEF,
@@ -35,7 +28,8 @@ import {
   SIZEOF_FILE_ACTIONS,
   SIZEOF_SPAWNATTR,
 } from "../lib/libc.ts";
-import { fatal, usage } from "../lib/msg.ts";
+import { fatal, fatalSys, usage } from "../lib/msg.ts";
+import { addr, NR, sys } from "../lib/sys.ts";
 
 const PROG = "fghack";
 
@@ -64,56 +58,40 @@ function spawn(
   fa: Uint8Array,
   attr: Uint8Array,
 ): { pid: number } | { errno: number } {
-  const envp = ctx.commit();
-  const path = ctx.getenv("PATH");
-  const candidates: string[] = [];
-  if (file.includes("/")) candidates.push(file);
-  else {
-    const dirs = path === undefined ? "/bin:/usr/bin" : new TextDecoder().decode(path);
-    for (const d of dirs.split(":")) candidates.push(`${d === "" ? "." : d}/${file}`);
-  }
-  const vec = vectors(argv, envp);
+  const path = ctx.env.get("PATH");
+  const envp = ctx.env.commit();
+  const args = cstrArray(argv);
+  const env = cstrArray(envp);
   const pid = new Int32Array(1);
-  let saved = 0;
-  let err = ENOENT;
   // the child gets the deferred limits: the harmless ones are set here around the spawn (the
   // stack limit must be there at exec); address space and data would starve posix_spawn
   // itself, and our threads count against processes, so those go to the child with prlimit
   // right after
   const memory = (r: number) => r === RLIMIT_AS || r === RLIMIT_DATA || r === RLIMIT_NPROC;
-  const here = ctx.limitPlan((r) => !memory(r));
-  const later = ctx.limitPlan(memory);
-  ctx.applyPlan(here);
+  const here = ctx.limits.plan((r) => !memory(r));
+  const later = ctx.limits.plan(memory);
+  applyPlan(here);
+  let err: number;
   try {
-    for (const cand of candidates) {
-      err = libc().posix_spawn(pid, cstr(cand), fa, attr, vec.argv, vec.envp);
-      if (err === 0) {
-        for (let i = 0; i < later.res.length; i++) {
-          sys(NR.prlimit64, pid[0], later.res[i], later.set[i], 0);
-        }
-        return { pid: pid[0] };
-      }
-      if (file.includes("/")) break;
-      if (err !== ENOENT) {
-        saved = err;
-        if (err !== EACCES && err !== EPERM && err !== EISDIR) break;
-      }
-    }
+    err = pathexecRun(
+      encode(file),
+      path,
+      (cand) => libc().posix_spawn(pid, cstr(cand), fa, attr, args.ptrs, env.ptrs),
+    );
   } finally {
-    ctx.applyPlan(here, true);
+    applyPlan(here, true);
   }
-  return { errno: saved || err };
+  if (err !== 0) return { errno: err };
+  for (let i = 0; i < later.res.length; i++) {
+    sys(NR.prlimit64, pid[0], later.res[i], later.set[i], 0);
+  }
+  return { pid: pid[0] };
 }
 
 /** Run the child and wait for it; returns fghack's exit code. */
 export const apply: Apply = (args, ctx) => {
   if (args.length < 1) usage(PROG, "fghack child");
   bindNow( // one dlopen for all of them
-    "pipe2",
-    "fcntl",
-    "close",
-    "read",
-    "waitpid",
     "posix_spawn",
     "posix_spawn_file_actions_init",
     "posix_spawn_file_actions_adddup2",
@@ -125,50 +103,50 @@ export const apply: Apply = (args, ctx) => {
   );
   const L = libc();
   const pi = new Int32Array(2);
-  if (L.pipe2(pi, O_CLOEXEC) === -1) dieSys(PROG, "unable to create pipe", errno());
-  const targets = writeFds(ctx.childFds());
+  const piped = sys(NR.pipe2, addr(pi), O_CLOEXEC);
+  if (piped < 0) fatalSys(PROG, "unable to create pipe", -piped);
+  const targets = writeFds(ctx.fds.childFds());
   // sources above every target number, so no dup2 in the child clobbers a later source
   let top = Math.max(...targets) + 1;
-  for (const h of ctx.handoffs()) top = Math.max(top, h.target + 1);
+  for (const h of ctx.fds.all()) top = Math.max(top, h.target + 1);
   const tmps: number[] = [];
   const high = (fd: number) => {
-    const t = L.fcntl(fd, F_DUPFD_CLOEXEC, top);
-    if (t === -1) dieSys(PROG, "unable to create pipe", errno());
+    const t = sys(NR.fcntl, fd, F_DUPFD_CLOEXEC, top);
+    if (t < 0) fatalSys(PROG, "unable to create pipe", -t);
     tmps.push(t);
     return t;
   };
   const fa = new Uint8Array(SIZEOF_FILE_ACTIONS);
   const attr = new Uint8Array(SIZEOF_SPAWNATTR);
   L.posix_spawn_file_actions_init(fa);
-  for (const h of ctx.handoffs()) L.posix_spawn_file_actions_adddup2(fa, high(h.fd), h.target);
+  for (const h of ctx.fds.all()) L.posix_spawn_file_actions_adddup2(fa, high(h.fd), h.target);
   const w = high(pi[1]);
   for (const fd of targets) L.posix_spawn_file_actions_adddup2(fa, w, fd);
   L.posix_spawnattr_init(attr);
-  L.posix_spawnattr_setsigdefault(attr, ctx.sigdefault());
+  L.posix_spawnattr_setsigdefault(attr, sigdefault());
   L.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF);
   const r = spawn(ctx, args[0], args, fa, attr);
   L.posix_spawn_file_actions_destroy(fa);
   L.posix_spawnattr_destroy(attr);
-  L.close(pi[1]);
-  for (const t of tmps) L.close(t);
+  sys(NR.close, pi[1]);
+  for (const t of tmps) sys(NR.close, t);
   if ("errno" in r) {
     // 0.76's child reports this and exits 111, which the parent passes on
-    L.close(pi[0]);
-    dieSys(PROG, `unable to run ${args[0]}`, r.errno);
+    sys(NR.close, pi[0]);
+    fatalSys(PROG, `unable to run ${args[0]}`, r.errno);
   }
   const buf = new Uint8Array(4096);
   for (;;) {
-    const n = Number(L.read(pi[0], buf, BigInt(buf.length)));
-    if (n === -1 && errno() === EINTR) continue;
-    if (n > 0) continue;
+    const n = sys(NR.read, pi[0], addr(buf), buf.length);
+    if (n === -EINTR || n > 0) continue;
     break;
   }
-  L.close(pi[0]);
+  sys(NR.close, pi[0]);
   const wstat = new Int32Array(1);
   for (;;) {
-    if (L.waitpid(r.pid, wstat, 0) !== -1) break;
-    const e = errno();
-    if (e !== EINTR) dieSys(PROG, "wait failed", e);
+    const got = sys(NR.wait4, r.pid, addr(wstat), 0, 0);
+    if (got >= 0) break;
+    if (got !== -EINTR) fatalSys(PROG, "wait failed", -got);
   }
   if (wstat[0] & 127) fatal(PROG, "child crashed");
   return (wstat[0] >> 8) & 255;

@@ -3,8 +3,9 @@
  * group (`setsid`, errors ignored as in 0.76).
  * @module
  */
-import { type Apply, NR, runChain, sys } from "../lib/exec.ts";
+import { type Apply, runChain } from "../lib/chain/run.ts";
 import { usage } from "../lib/msg.ts";
+import { NR, sys } from "../lib/sys.ts";
 
 const PROG = "pgrphack";
 

@@ -6,9 +6,8 @@
  * inherits it. `-x`: exit 0 silently if FILE cannot be opened or locked.
  * @module
  */
-import { type Apply, dieSys, NR, runChain, sys, sysPath } from "../lib/exec.ts";
+import { type Apply, runChain } from "../lib/chain/run.ts";
 import {
-  errno,
   LOCK_EX,
   LOCK_NB,
   O_APPEND,
@@ -17,8 +16,9 @@ import {
   O_NONBLOCK,
   O_WRONLY,
 } from "../lib/libc.ts";
-import { usage, writeErr } from "../lib/msg.ts";
+import { fatalSys, usage, writeErr } from "../lib/msg.ts";
 import { getopt, optionProblemText } from "../lib/options.ts";
+import { NR, sys, sysPath } from "../lib/sys.ts";
 
 const PROG = "setlock";
 const USAGE = "setlock [ -nNxX ] file program [ arg ... ]";
@@ -43,17 +43,16 @@ export const apply: Apply = (args, ctx, argv0) => {
   // close-on-exec here: the runtime may go on; the exec hands it on at 0.76's number
   const flags = O_WRONLY | O_NONBLOCK | O_APPEND | O_CREAT | O_CLOEXEC;
   const fd = sysPath(NR.open, file, flags, 0o600);
-  if (fd === -1) {
-    const e = errno();
+  if (fd < 0) {
     if (quiet) Deno.exit(0);
-    dieSys(PROG, `unable to open ${file}`, e);
+    fatalSys(PROG, `unable to open ${file}`, -fd);
   }
-  if (sys(NR.flock, fd, ndelay ? LOCK_EX | LOCK_NB : LOCK_EX) === -1) {
-    const e = errno();
+  const locked = sys(NR.flock, fd, ndelay ? LOCK_EX | LOCK_NB : LOCK_EX);
+  if (locked < 0) {
     if (quiet) Deno.exit(0);
-    dieSys(PROG, `unable to lock ${file}`, e);
+    fatalSys(PROG, `unable to lock ${file}`, -locked);
   }
-  ctx.handOn(fd);
+  ctx.fds.handOn(fd);
   return p.operands.slice(1);
 };
 

@@ -8,10 +8,9 @@
  * process: then every thread does (lib/account.ts).
  * @module
  */
-import { initgroups, protGid, protUid } from "../lib/account.ts";
-import { getpwnam } from "../lib/account.ts";
-import { type Apply, dieSys, runChain } from "../lib/exec.ts";
-import { fatal, usage } from "../lib/msg.ts";
+import { getpwnam, initgroups, protGid, protUid } from "../lib/account.ts";
+import { type Apply, runChain } from "../lib/chain/run.ts";
+import { fatal, fatalSys, usage } from "../lib/msg.ts";
 
 const PROG = "setuidgid";
 
@@ -27,13 +26,13 @@ export const apply: Apply = (args, ctx) => {
   const pw = getpwnam(a[0]);
   if (!pw) fatal(PROG, `unknown account ${a[0]}`);
   let e = protGid(pw.gid, ctx.reach);
-  if (e !== 0) dieSys(PROG, "unable to setgid", e);
+  if (e !== 0) fatalSys(PROG, "unable to setgid", e);
   if (all) {
     e = initgroups(pw.name, pw.gid, ctx.reach);
-    if (e !== 0) dieSys(PROG, "unable to initgroups", e);
+    if (e !== 0) fatalSys(PROG, "unable to initgroups", e);
   }
   e = protUid(pw.uid, ctx.reach);
-  if (e !== 0) dieSys(PROG, "unable to setuid", e);
+  if (e !== 0) fatalSys(PROG, "unable to setuid", e);
   return a.slice(1);
 };
 

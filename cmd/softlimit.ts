@@ -10,9 +10,10 @@
  * that can fail, is done at once so errors show where 0.76 shows them.
  * @module
  */
-import { addr, type Apply, Chain, dieSys, NR, runChain, sys } from "../lib/exec.ts";
+import type { Chain } from "../lib/chain/chain.ts";
+import { isDeferred } from "../lib/chain/limits.ts";
+import { type Apply, runChain } from "../lib/chain/run.ts";
 import {
-  errno,
   RLIM_INFINITY,
   RLIMIT_AS,
   RLIMIT_CORE,
@@ -25,8 +26,9 @@ import {
   RLIMIT_RSS,
   RLIMIT_STACK,
 } from "../lib/libc.ts";
-import { usage, writeErr } from "../lib/msg.ts";
+import { fatalSys, usage, writeErr } from "../lib/msg.ts";
 import { getopt, optionProblemText } from "../lib/options.ts";
+import { addr, NR, sys } from "../lib/sys.ts";
 
 const PROG = "softlimit";
 const USAGE = "softlimit [-a allbytes] [-c corebytes] [-d databytes] [-f filebytes] " +
@@ -63,8 +65,9 @@ function scanUlong(s: string): bigint | undefined {
 
 function doit(ctx: Chain, resource: number, arg: string): void {
   const r = new BigUint64Array(2);
-  if (sys(NR.getrlimit, resource, addr(r)) === -1) dieSys(PROG, "getrlimit failed", errno());
-  const pending = ctx.pendingSoft(resource);
+  const got = sys(NR.getrlimit, resource, addr(r));
+  if (got < 0) fatalSys(PROG, "getrlimit failed", -got);
+  const pending = ctx.limits.pendingSoft(resource);
   if (pending !== undefined) r[0] = pending;
   let max: bigint | undefined;
   if (arg === "=") {
@@ -76,11 +79,12 @@ function doit(ctx: Chain, resource: number, arg: string): void {
     if (u === undefined) usage(PROG, USAGE);
     r[0] = u > r[1] ? r[1] : u;
   }
-  if (Chain.deferred(resource)) {
-    const e = ctx.limit(resource, r[0], max);
-    if (e !== 0) dieSys(PROG, "setrlimit failed", e);
-  } else if (sys(NR.setrlimit, resource, addr(r)) === -1) {
-    dieSys(PROG, "setrlimit failed", errno());
+  if (isDeferred(resource)) {
+    const e = ctx.limits.limit(resource, r[0], max);
+    if (e !== 0) fatalSys(PROG, "setrlimit failed", e);
+  } else {
+    const set = sys(NR.setrlimit, resource, addr(r));
+    if (set < 0) fatalSys(PROG, "setrlimit failed", -set);
   }
 }
 

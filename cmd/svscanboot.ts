@@ -16,7 +16,8 @@
  * the ones run.
  * @module
  */
-import { cstr, cstrArray, libc, O_CLOEXEC, O_RDWR, SIG_DFL, SIGPIPE } from "../lib/libc.ts";
+import { cstr, cstrArray } from "../lib/bytes.ts";
+import { libc, O_CLOEXEC, O_RDWR, SIG_DFL, SIGPIPE } from "../lib/libc.ts";
 import { spawn } from "../lib/spawn.ts";
 
 const BASE_PATH =

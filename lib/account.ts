@@ -1,10 +1,20 @@
 /**
  * Accounts through libc (`getpwnam`, `getgrouplist`: NSS included, as the
  * C tools see them) and the privilege drop of daemontools' `prot_gid` /
- * `prot_uid`, all through FFI.
+ * `prot_uid`, through FFI.
+ *
+ * Errors come with their results: the calling thread's changes are raw system calls
+ * (lib/sys.ts). glibc's all-threads `setgroups`/`setgid`/`setuid` report a failure as -1 and
+ * errno, which something may overwrite before it is read; but glibc makes the call on the
+ * calling thread first and touches no other thread when that fails, so after a -1 nothing has
+ * changed and the same raw call, repeated on the calling thread, fails the same way and gives
+ * the errno with its result.
  * @module
  */
-import { cstr, errno, libc } from "./libc.ts";
+import { cstr } from "./bytes.ts";
+import { EPERM } from "./errors.ts";
+import { libc } from "./libc.ts";
+import { addr, NR, sys } from "./sys.ts";
 
 /** The fields of `struct passwd` the chain loaders use. */
 export interface Account {
@@ -17,9 +27,6 @@ export interface Account {
 // struct passwd on x86_64 glibc: pw_name@0, pw_passwd@8, pw_uid@16, pw_gid@20
 const PW_UID = 16;
 const PW_GID = 20;
-const SYS_setuid = 105n;
-const SYS_setgid = 106n;
-const SYS_setgroups = 116n;
 
 /**
  * Which threads a credential change reaches.
@@ -48,30 +55,39 @@ export function getpwnam(name: string | Uint8Array): Account | undefined {
   return { name: nameBytes, uid: v.getUint32(PW_UID), gid: v.getUint32(PW_GID) };
 }
 
-function raw(nr: bigint, a: bigint, b = 0n): number {
-  return libc().syscall6i(nr, a, b, 0n, 0n, 0n, 0n) === -1 ? errno() : 0;
+/** A raw system call on the calling thread: 0, or the errno. */
+function raw(nr: number, a: number | bigint, b: number | bigint = 0): number {
+  const r = sys(nr, a, b);
+  return r < 0 ? -r : 0;
+}
+
+/**
+ * A glibc all-threads call's result: 0, or (it returned -1) the errno of the same raw call
+ * `again` repeated on the calling thread (see the module's text).
+ */
+function allThreads(result: number, again: () => number): number {
+  if (result !== -1) return 0;
+  // should the repeat succeed (it cannot: nothing changed in between), still report a failure:
+  // EPERM, what a refused credential change gives
+  return again() || EPERM;
 }
 
 /** `setgroups(n, gids)`: 0, or the errno. */
 export function setgroups(gids: number[], reach: Reach = "all"): number {
   const a = new Uint32Array(Math.max(gids.length, 1));
   a.set(gids);
-  if (reach === "caller") {
-    return raw(
-      SYS_setgroups,
-      BigInt(gids.length),
-      BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(a))),
-    );
-  }
-  return libc().setgroups(BigInt(gids.length), a) === -1 ? errno() : 0;
+  const once = () => raw(NR.setgroups, gids.length, addr(a));
+  if (reach === "caller") return once();
+  return allThreads(libc().setgroups(BigInt(gids.length), a), once);
 }
 
 /** daemontools' `prot_gid`: groups = [gid], then setgid. 0, or the errno. */
 export function protGid(gid: number, reach: Reach = "all"): number {
   const e = setgroups([gid], reach);
   if (e !== 0) return e;
-  if (reach === "caller") return raw(SYS_setgid, BigInt(gid));
-  return libc().setgid(gid) === -1 ? errno() : 0;
+  const once = () => raw(NR.setgid, gid);
+  if (reach === "caller") return once();
+  return allThreads(libc().setgid(gid), once);
 }
 
 /**
@@ -84,9 +100,10 @@ export function protGid(gid: number, reach: Reach = "all"): number {
  * single-threaded process, not with the runtime's threads already counted.
  */
 export function protUid(uid: number, reach: Reach = "all"): number {
-  const e = raw(SYS_setuid, BigInt(uid));
+  const once = () => raw(NR.setuid, uid);
+  const e = once();
   if (e !== 0 || reach === "caller") return e;
-  return libc().setuid(uid) === -1 ? errno() : 0;
+  return allThreads(libc().setuid(uid), once);
 }
 
 /**

@@ -150,3 +150,21 @@ export function basename(p: string): string {
   const i = p.lastIndexOf("/");
   return i < 0 ? p : p.slice(i + 1);
 }
+
+/** A `char**` (NULL-terminated) and the NUL-terminated strings it points to. */
+export interface CstrArray {
+  /** The pointers, for a `buffer` parameter or `addr()`. */
+  ptrs: BigUint64Array<ArrayBuffer>;
+  /** The strings: keep the object referenced until the call has returned. */
+  keep: Uint8Array[];
+}
+
+/** A `char**` for exec/spawn (argv, envp): strings are encoded, bytes taken as they are. */
+export function cstrArray(items: readonly (string | Uint8Array)[]): CstrArray {
+  const keep = items.map((s) => cstr(s));
+  const ptrs = new BigUint64Array(keep.length + 1);
+  keep.forEach((b, i) => {
+    ptrs[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b)));
+  });
+  return { ptrs, keep };
+}

@@ -8,7 +8,7 @@ set -eu
 out=$1
 src=$(cd "$2" && pwd)
 case $DENO in /*) deno=$DENO ;; *) deno=$(command -v "$DENO") ;; esac
-programs=$(sed -n '/^export const PROGRAMS/,/] as const/p' "$src/main.ts" | grep -o '"[a-z0-9]*"' | tr -d '"')
+programs=$(sed -n '/^export const PROGRAMS/,/] as const/p' "$src/lib/programs.ts" | grep -o '"[a-z0-9]*"' | tr -d '"')
 mkdir -p "$out"
 rm -f "$out/daemontools"
 denort=${DENORT_BIN:-}

@@ -1,5 +1,5 @@
 import { assertEquals } from "./assert.ts";
-import { bin, root, run } from "./util.ts";
+import { bin, prog, root, run } from "./util.ts";
 
 const USAGE_HEAD = "daemontools: usage: daemontools program [arg ...]\n";
 
@@ -24,7 +24,7 @@ Deno.test("daemontools without a program name: usage, exit 100", async () => {
 });
 
 Deno.test("every program has its link and its module", async () => {
-  const { PROGRAMS } = await import("../main.ts");
+  const { PROGRAMS } = await import("../lib/programs.ts");
   for (const p of PROGRAMS) {
     assertEquals(Deno.lstatSync(`${bin()}/${p}`).isSymlink, true, p);
     assertEquals(Deno.statSync(new URL(`../cmd/${p}.ts`, import.meta.url)).isFile, true, p);
@@ -102,4 +102,19 @@ Deno.test("no bundle (deno bundle fails): the launcher runs the TypeScript sourc
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("arguments reach the program as bytes (not UTF-8: from /proc/self/cmdline)", async () => {
+  // bytes ff fe, then a valid U+FFFD (ef bf bd) and a lone continuation byte, then plain text
+  const script =
+    `"$0" pgrphack /bin/echo "$(printf '\\377\\376')" "$(printf '\\357\\277\\275\\200')" ok`;
+  const want = [0xff, 0xfe, 32, 0xef, 0xbf, 0xbd, 0x80, 32, 111, 107, 10];
+  const busybox = await run("sh", ["-c", script, `${bin()}/daemontools`]);
+  assertEquals([busybox.code, [...busybox.out], busybox.stderr], [0, want, ""]);
+  const viaLink = await run("sh", [
+    "-c",
+    script.replace('"$0" pgrphack', '"$0"'),
+    prog("pgrphack"),
+  ]);
+  assertEquals([viaLink.code, [...viaLink.out], viaLink.stderr], [0, want, ""]);
 });

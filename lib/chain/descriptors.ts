@@ -1,0 +1,106 @@
+/**
+ * Descriptors a chain hands to the program it runs. Deno's own descriptors are all
+ * close-on-exec; what our parent passed us (not close-on-exec) passes through; a descriptor a
+ * link opens for the program (setlock's lock) is opened close-on-exec, because the runtime may
+ * go on, and moved to the number 0.76 would have given it right before the exec.
+ * @module
+ */
+import { F_GETFD, F_SETFD, FD_CLOEXEC, O_CLOEXEC, O_DIRECTORY, O_RDONLY } from "../libc.ts";
+import { addr, NR, sys, sysPath } from "../sys.ts";
+
+/** fcntl command: duplicate to the lowest free fd >= arg, close-on-exec. */
+export const F_DUPFD_CLOEXEC = 1030;
+
+/** Descriptors an exec'd program would get: open here and not close-on-exec. */
+export function inheritedFds(): Set<number> {
+  const out = new Set<number>();
+  const dir = sysPath(NR.open, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (dir < 0) return out;
+  const buf = new Uint8Array(16384);
+  const view = new DataView(buf.buffer);
+  for (;;) {
+    const n = sys(NR.getdents64, dir, addr(buf), buf.length);
+    if (n <= 0) break;
+    // struct linux_dirent64: d_reclen@16, d_name@19
+    for (let off = 0; off < n; off += view.getUint16(off + 16, true)) {
+      let fd = 0;
+      let i = off + 19;
+      for (; buf[i] >= 48 && buf[i] <= 57; i++) fd = fd * 10 + buf[i] - 48;
+      if (i === off + 19 || buf[i] !== 0 || fd === dir) continue; // ".", "..", the listing
+      const flags = sys(NR.fcntl, fd, F_GETFD);
+      if (flags >= 0 && (flags & FD_CLOEXEC) === 0) out.add(fd);
+    }
+  }
+  sys(NR.close, dir);
+  return out;
+}
+
+/** Lowest descriptor number not in `used`. */
+export function lowestFree(used: Set<number>): number {
+  let fd = 0;
+  while (used.has(fd)) fd++;
+  return fd;
+}
+
+/** A descriptor handed on: open here as `fd`, at `target` in the program. */
+export interface Handoff {
+  fd: number;
+  target: number;
+}
+
+/** The descriptors a chain hands to its program, at their numbers there. */
+export class Handoffs {
+  private list: Handoff[] = [];
+
+  /**
+   * Hand `fd` (opened close-on-exec: the runtime keeps running) to the exec'd program at the
+   * number 0.76 would have given it: the lowest one not open for the program (Deno's own
+   * descriptors do not count).
+   */
+  handOn(fd: number): void {
+    this.list.push({ fd, target: lowestFree(this.childFds()) });
+  }
+
+  /** Descriptors handed on so far (source here, number in the program). */
+  all(): readonly Handoff[] {
+    return this.list;
+  }
+
+  /** The descriptors the next program will have open. */
+  childFds(): Set<number> {
+    const used = inheritedFds();
+    for (const h of this.list) used.add(h.target);
+    return used;
+  }
+
+  /** For a program of ours run in this process: the handed-on descriptors stay open for its children. */
+  keepOpen(): void {
+    for (const h of this.list) sys(NR.fcntl, h.fd, F_SETFD, 0);
+  }
+
+  /**
+   * Put every handed-on descriptor at its number (the runtime's descriptor there is saved).
+   * Returns how to undo it if every execve fails.
+   */
+  place(): () => void {
+    let top = 0;
+    for (const h of this.list) top = Math.max(top, h.target + 1);
+    const moves: { target: number; saved: number; tmp: number }[] = [];
+    for (const h of this.list) {
+      const tmp = sys(NR.fcntl, h.fd, F_DUPFD_CLOEXEC, top);
+      moves.push({ target: h.target, saved: sys(NR.fcntl, h.target, F_DUPFD_CLOEXEC, top), tmp });
+    }
+    for (const m of moves) sys(NR.dup2, m.tmp, m.target);
+    return () => {
+      for (const m of moves.reverse()) {
+        if (m.saved < 0) sys(NR.close, m.target);
+        else {
+          sys(NR.dup2, m.saved, m.target);
+          sys(NR.fcntl, m.target, F_SETFD, FD_CLOEXEC);
+          sys(NR.close, m.saved);
+        }
+        sys(NR.close, m.tmp);
+      }
+    };
+  }
+}
