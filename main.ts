@@ -1,11 +1,12 @@
 /**
- * The multi-call entry: the program is the basename of the name this was
- * invoked by (a symlink to the launcher or to the compiled binary), or the
- * first argument when invoked as `daemontools` (busybox style). Only the
- * invoked program's module is loaded (the table: lib/programs.ts).
+ * The multi-call entry: the program is the basename of the name this was invoked by (a symlink
+ * to the launcher, which passes that name as the first argument, or to the compiled binary), or
+ * the first argument when invoked as `daemontools` (busybox style). Only the invoked program's
+ * module is loaded (the table: lib/programs.ts).
  * @module
  */
 import { basename, decode, splitNul } from "./lib/bytes.ts";
+import { launched, takeLaunch } from "./lib/launch.ts";
 import { writeErr } from "./lib/msg.ts";
 import {
   isLink,
@@ -49,8 +50,14 @@ function rawArgs(): string[] {
 
 /** Run the program this process was invoked as. */
 export async function dispatch(): Promise<void> {
-  let name = invokedAs();
+  takeLaunch();
   let args = rawArgs();
+  let name: string;
+  if (launched()) {
+    // scripts/launcher.pl puts the name it was invoked by first
+    name = basename(args[0] ?? "");
+    args = args.slice(1);
+  } else name = invokedAs();
   if (!isProgram(name) && args.length > 0 && isProgram(basename(args[0]))) {
     name = basename(args[0]);
     args = args.slice(1);

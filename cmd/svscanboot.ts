@@ -16,9 +16,14 @@
  * the ones run.
  * @module
  */
-import { cstr, cstrArray } from "../lib/bytes.ts";
-import { libc, O_CLOEXEC, O_RDWR, SIG_DFL, SIGPIPE } from "../lib/libc.ts";
+import { cstr, cstrArray, encode, startsWith } from "../lib/bytes.ts";
+import { environ } from "../lib/launch.ts";
+import { pathexecRun, resetSignals } from "../lib/chain/exec.ts";
+import { O_CLOEXEC, O_RDWR } from "../lib/libc.ts";
 import { spawn } from "../lib/spawn.ts";
+import { lstat } from "../lib/stat.ts";
+import { readNames } from "../lib/svscan/readdir.ts";
+import { addr, NR, sys, sysPath } from "../lib/sys.ts";
 
 const BASE_PATH =
   "/command:/usr/local/bin:/usr/local/sbin:/bin:/sbin:/usr/bin:/usr/sbin:/usr/X11R6/bin";
@@ -39,32 +44,36 @@ function ownBinDir(): string | undefined {
   }
 }
 
-/** `sh` glob `DIR/*` (+ suffix): sorted non-dot names, or the pattern itself. */
+/** `sh` glob `DIR/*` (+ suffix): sorted non-dot names (as bytes), or the pattern itself. */
 function glob(dir: string, suffix: string): string[] {
+  const names = readNames(dir);
   const out: string[] = [];
-  try {
-    for (const e of Deno.readDirSync(dir)) {
-      if (e.name.startsWith(".")) continue;
-      if (suffix) {
-        try {
-          Deno.lstatSync(`${dir}/${e.name}${suffix}`);
-        } catch {
-          continue;
-        }
-      }
-      out.push(`${dir}/${e.name}${suffix}`);
+  if (typeof names !== "number") {
+    for (const name of names) {
+      if (name.startsWith(".")) continue;
+      const path = `${dir}/${name}${suffix}`;
+      if (suffix && typeof lstat(path) === "number") continue;
+      out.push(path);
     }
-  } catch {
-    // unreadable: the shell leaves the pattern as is
   }
-  out.sort();
+  // the shell sorts by the bytes (C locale)
+  const key = (s: string) => encode(s);
+  out.sort((a, b) => compareBytes(key(a), key(b)));
   return out.length ? out : [`${dir}/*${suffix}`];
 }
 
-/** posix_spawnp `argv` with fd 0 = `stdin` (1, 2 already /dev/null); returns the pid or -1. */
-function run(argv: string[], stdin: number): number {
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length && i < b.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+/**
+ * posix_spawnp `argv` with fd 0 = `stdin` (1, 2 already /dev/null) and environment `env`;
+ * returns the pid or -1.
+ */
+function run(argv: string[], stdin: number, env: Uint8Array[]): number {
   // as the shell script's children: nothing closed, signals at their defaults
-  return spawn(argv[0], argv, { stdin, search: true, closeFrom: null }).pid || -1;
+  return spawn(argv[0], argv, { stdin, search: true, closeFrom: null, env }).pid || -1;
 }
 
 /** Entry point: never returns on success (becomes svscan). */
@@ -72,25 +81,31 @@ export function main(args: string[]): number {
   const dir = args[0] ?? "/etc/service";
   const own = ownBinDir();
   const path = own ? `${own}:${BASE_PATH}` : BASE_PATH;
-  Deno.env.set("PATH", path);
-  const c = libc();
-  const devnull = c.open(cstr("/dev/null"), O_RDWR, 0);
+  Deno.env.set("PATH", path); // posix_spawnp searches this process's PATH
+  // the script's `export PATH`: the caller's environment with PATH replaced (or added)
+  const env = environ().filter((e) => !startsWith(e, encode("PATH=")));
+  env.push(encode(`PATH=${path}`));
+  const devnull = sysPath(NR.open, "/dev/null", O_RDWR, 0);
   if (devnull >= 0) {
-    for (const fd of [0, 1, 2]) c.dup2(devnull, fd);
-    if (devnull > 2) c.close(devnull);
+    for (const fd of [0, 1, 2]) sys(NR.dup2, devnull, fd);
+    if (devnull > 2) sys(NR.close, devnull);
   }
-  const svc = run(["svc", "-dx", ...glob(dir, ""), ...glob(dir, "/log")], 0);
-  if (svc > 0) c.waitpid(svc, new Uint8Array(4), 0);
+  const svc = run(["svc", "-dx", ...glob(dir, ""), ...glob(dir, "/log")], 0, env);
+  if (svc > 0) sys(NR.wait4, svc, addr(new Int32Array(1)), 0, 0);
   const fds = new Int32Array(2);
-  if (c.pipe2(new Uint8Array(fds.buffer), O_CLOEXEC) !== 0) return 111;
+  if (sys(NR.pipe2, addr(fds), O_CLOEXEC) < 0) return 111;
   const dots = ".".repeat(400);
-  run(["env", "-", `PATH=${path}`, "readproctitle", "service", "errors:", dots], fds[0]);
-  c.close(fds[0]);
-  c.dup2(fds[1], 1);
-  c.dup2(fds[1], 2);
-  c.close(fds[1]);
-  c.signal(SIGPIPE, SIG_DFL);
+  run(["env", "-", `PATH=${path}`, "readproctitle", "service", "errors:", dots], fds[0], env);
+  sys(NR.close, fds[0]);
+  sys(NR.dup2, fds[1], 1);
+  sys(NR.dup2, fds[1], 2);
+  sys(NR.close, fds[1]);
+  resetSignals();
   const argv = cstrArray(["env", "-", `PATH=${path}`, "svscan", dir]);
-  c.execvp(cstr("env"), argv.ptrs);
+  const envp = cstrArray([`PATH=${path}`]);
+  pathexecRun(encode("env"), encode(path), (cand) => {
+    const file = cstr(cand);
+    return -sys(NR.execve, addr(file), addr(argv.ptrs), addr(envp.ptrs));
+  });
   return 111;
 }

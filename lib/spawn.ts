@@ -5,15 +5,16 @@
  * descriptor from 3 up closed unless asked otherwise, all signal dispositions reset to default
  * (SIGPIPE included: Deno ignores it) and an empty signal mask. No setsid: the child stays in
  * the caller's process group, as under 0.76. Path, arguments and environment go over as bytes
- * (strings encoded losslessly, lib/bytes.ts): the environment is libc's `environ`, raw.
+ * (strings encoded losslessly, lib/bytes.ts); the environment is the caller's, exactly
+ * (lib/launch.ts). Descriptors among 0-2 the caller had closed are closed in the child too.
  *
  * Unlike fork+exec, posix_spawn reports a failing exec (or chdir) as an error instead of
  * a child that exits: callers decide how to show that.
  * @module
  */
 import { cstr } from "./bytes.ts";
+import { closedFds, environ } from "./launch.ts";
 import {
-  environ,
   libc,
   POSIX_SPAWN_SETSIGDEF,
   POSIX_SPAWN_SETSIGMASK,
@@ -52,23 +53,12 @@ export type SpawnResult = { pid: number; errno: 0 } | { pid: 0; errno: number };
 const ALL = new Uint8Array(SIZEOF_SIGSET).fill(0xff);
 const NONE = new Uint8Array(SIZEOF_SIGSET);
 
-let handedOn: Uint8Array[] | undefined;
-
 /**
- * The environment children get by default: the one set with {@linkcode setCurrentEnv}, else
- * libc's `environ` as raw bytes (entries that are not UTF-8 included, order kept; it follows
- * `Deno.env` changes made in this process).
+ * The environment children get by default: the caller's, every entry as bytes in order
+ * (lib/launch.ts `environ()`; a chain that runs a program of ours in-process sets its own).
  */
 export function currentEnv(): Uint8Array[] {
-  return handedOn ?? environ();
-}
-
-/**
- * Make `env` the environment of this process's children from now on: for a program of ours
- * run in-process at the end of a chain, whose environment is the chain's (raw bytes).
- */
-export function setCurrentEnv(env: Uint8Array[]): void {
-  handedOn = env;
+  return environ();
 }
 
 /** A `char**` (NULL-terminated) over NUL-terminated copies; `keep` owns the strings. */
@@ -106,6 +96,10 @@ export function spawn(path: string, argv: readonly string[], opts: SpawnOptions 
     const fds = [opts.stdin, opts.stdout, opts.stderr];
     fds.forEach((fd, target) => {
       if (fd !== undefined && fd !== target) c.posix_spawn_file_actions_adddup2(fa, fd, target);
+      // closed for us (the launcher's stand-in): closed for the child, as through fork+exec
+      else if (fd === undefined && closedFds().includes(target)) {
+        c.posix_spawn_file_actions_addclose(fa, target);
+      }
     });
     for (const [fd, target] of opts.dup ?? []) c.posix_spawn_file_actions_adddup2(fa, fd, target);
     const closeFrom = opts.closeFrom === undefined ? 3 : opts.closeFrom;

@@ -46,12 +46,23 @@ else
     rm -rf "$js.new"
     echo "build: deno bundle failed: the launcher runs the TypeScript sources"
   fi
-  {
-    echo "#!/usr/bin/env -S $deno run -A --no-config --no-lock --quiet"
-    echo "// launcher: symlinks to this file dispatch on their own name (Deno.mainModule)"
-    echo "import { dispatch } from \"$entry\";"
-    echo "await dispatch();"
-  } >"$out/daemontools"
+  launcher=$src/scripts/launcher.pl
+  [ -f "$launcher" ] || launcher=$(dirname "$0")/launcher.pl
+  entrypath=${entry#file://}
+  case "$deno$entrypath" in *\'*|*\\*|*'|'*|*'&'*) perl=no ;; *) perl=yes ;; esac
+  if [ "$perl" = yes ] && [ -x /usr/bin/perl ] && [ -f "$launcher" ]; then
+    # the Perl launcher (perl-base is Essential in Debian): closed fds 0-2 and the exact
+    # environment reach the program past the runtime (docs/launcher.md)
+    sed -e "s|@DENO@|$deno|g" -e "s|@ENTRY@|$entrypath|g" "$launcher" >"$out/daemontools.new"
+    mv -f "$out/daemontools.new" "$out/daemontools"
+  else
+    {
+      echo "#!/usr/bin/env -S $deno run -A --no-config --no-lock --quiet"
+      echo "// launcher: symlinks to this file dispatch on their own name (Deno.mainModule)"
+      echo "import { dispatch } from \"$entry\";"
+      echo "await dispatch();"
+    } >"$out/daemontools"
+  fi
   chmod 755 "$out/daemontools"
   # warm the code cache so the first run of each program starts fast
   "$deno" cache --no-config --no-lock --quiet "$src/main.ts" "$src"/cmd/*.ts 2>/dev/null || true

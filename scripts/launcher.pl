@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# The launcher of daemontools in Deno, written by scripts/build.sh (@DENO@, @ENTRY@ filled in).
+# The launcher of daemontools in Deno, written by scripts/build.sh (Deno and entry filled in).
 # Program links point here; it runs the program they are named for (its name goes first in
 # the arguments) with Deno, after two things the runtime would otherwise get wrong
 # (docs/launcher.md):

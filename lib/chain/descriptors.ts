@@ -6,6 +6,7 @@
  * @module
  */
 import { F_GETFD, F_SETFD, FD_CLOEXEC, O_CLOEXEC, O_DIRECTORY, O_RDONLY } from "../libc.ts";
+import { closedFds } from "../launch.ts";
 import { addr, NR, sys, sysPath } from "../sys.ts";
 
 /** fcntl command: duplicate to the lowest free fd >= arg, close-on-exec. */
@@ -66,9 +67,13 @@ export class Handoffs {
     return this.list;
   }
 
-  /** The descriptors the next program will have open. */
+  /**
+   * The descriptors the next program will have open (not those among 0-2 the caller had closed:
+   * the launcher's stand-ins are closed for it).
+   */
   childFds(): Set<number> {
     const used = inheritedFds();
+    for (const fd of closedFds()) used.delete(fd);
     for (const h of this.list) used.add(h.target);
     return used;
   }
@@ -91,7 +96,19 @@ export class Handoffs {
       moves.push({ target: h.target, saved: sys(NR.fcntl, h.target, F_DUPFD_CLOEXEC, top), tmp });
     }
     for (const m of moves) sys(NR.dup2, m.tmp, m.target);
+    // the caller's closed descriptors are closed for the program (their stand-ins saved)
+    const shut: { fd: number; saved: number }[] = [];
+    for (const fd of closedFds()) {
+      if (this.list.some((h) => h.target === fd)) continue;
+      shut.push({ fd, saved: sys(NR.fcntl, fd, F_DUPFD_CLOEXEC, top) });
+      sys(NR.close, fd);
+    }
     return () => {
+      for (const c of shut) {
+        if (c.saved < 0) continue;
+        sys(NR.dup2, c.saved, c.fd);
+        sys(NR.close, c.saved);
+      }
       for (const m of moves.reverse()) {
         if (m.saved < 0) sys(NR.close, m.target);
         else {

@@ -7,7 +7,6 @@
  */
 import { cat, decode, startsWith } from "../bytes.ts";
 import { environ, setEnviron } from "../launch.ts";
-import { setCurrentEnv } from "../spawn.ts";
 
 /** The environment the next program of a chain gets, and the changes the running link makes. */
 export class Environ {
@@ -55,12 +54,11 @@ export class Environ {
 
   /**
    * Make this the environment of the process, for a program of ours run in-process: its
-   * children get it (lib/spawn.ts `currentEnv()`, lib/launch.ts `environ()`: bytes, in order),
+   * children get it (lib/launch.ts `environ()`: bytes, in order),
    * and Deno.env shows it (as far as strings can: what is not UTF-8 shows with U+FFFD there).
    */
   publish(): void {
     setEnviron(this.entries);
-    setCurrentEnv(this.entries);
     this.syncDeno();
   }
 

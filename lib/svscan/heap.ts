@@ -8,7 +8,8 @@
  * inherit. main.ts calls it before svscan's other modules are loaded.
  * @module
  */
-import { cat, cstr, decode, encode, splitNul, startsWith } from "../bytes.ts";
+import { cat, cstr, cstrArray, decode, encode, splitNul, startsWith } from "../bytes.ts";
+import { launched, setEnviron } from "../launch.ts";
 import { libc, SIG_DFL, SIGPIPE } from "../libc.ts";
 import { addr, NR, sys } from "../sys.ts";
 
@@ -20,7 +21,6 @@ const FLAGS = "DENO_V8_FLAGS";
  */
 const MARK = "DAEMONTOOLS_SVSCAN_V8";
 let done = false;
-let caller: string[] | undefined;
 
 /** The NUL-separated items of a /proc/self file, as bytes (undefined: unreadable). */
 function procList(name: string): Uint8Array[] | undefined {
@@ -37,14 +37,6 @@ function valueOf(entry: Uint8Array, name: string): Uint8Array | undefined {
   return startsWith(entry, prefix) ? entry.subarray(prefix.length) : undefined;
 }
 
-/** A NULL-terminated `char**` of byte strings; keep the result referenced across the call. */
-function vector(items: Uint8Array[]): { ptrs: BigUint64Array<ArrayBuffer>; keep: Uint8Array[] } {
-  const keep = items.map((b) => cstr(b));
-  const ptrs = new BigUint64Array(keep.length + 1);
-  keep.forEach((b, i) => (ptrs[i] = addr(b)));
-  return { ptrs, keep };
-}
-
 /**
  * Either re-execute this process with the flag (does not return on success) or, in the
  * re-executed process, put DENO_V8_FLAGS back as the caller had it. Arguments and environment
@@ -53,10 +45,13 @@ function vector(items: Uint8Array[]): { ptrs: BigUint64Array<ArrayBuffer>; keep:
 export function leanHeap(): void {
   if (done) return; // once per process (main.ts calls it before loading svscan)
   done = true;
+  // the launcher passes the flag on the command line (and keeps the caller's environment)
+  if (launched()) return;
   const env = procList("environ");
   if (env === undefined) return;
   const mark = env.map((e) => valueOf(e, MARK)).find((v) => v !== undefined);
   if (mark !== undefined) {
+    setEnviron(callerEnv(env, mark));
     Deno.env.delete(MARK);
     try {
       if (mark[0] === 0x2b /* + */) Deno.env.set(FLAGS, decode(mark.subarray(1)));
@@ -82,8 +77,8 @@ export function leanHeap(): void {
   if (i < 0) next.push(flags);
   else next[i] = flags;
   next.push(orig === undefined ? encode(`${MARK}=-`) : cat(`${MARK}=+`, orig));
-  const a = vector(argv);
-  const e = vector(next);
+  const a = cstrArray(argv);
+  const e = cstrArray(next);
   libc().signal(SIGPIPE, SIG_DFL); // Deno ignores SIGPIPE; a new runtime sets its own
   const exe = cstr("/proc/self/exe");
   sys(NR.execve, addr(exe), addr(a.ptrs), addr(e.ptrs));
@@ -93,24 +88,17 @@ export function leanHeap(): void {
 
 /**
  * The environment svscan was started with, for its services: every entry as the caller gave
- * it (bytes decoded losslessly, in order), without what {@linkcode leanHeap} added. Taken from
- * /proc/self/environ once; undefined when that cannot be read.
+ * it, in order, without what {@linkcode leanHeap} added (`mark`: the marker's value).
  */
-export function callerEnv(): string[] | undefined {
-  if (caller) return caller;
-  const env = procList("environ");
-  if (env === undefined) return undefined;
-  const mark = env.map((e) => valueOf(e, MARK)).find((v) => v !== undefined);
-  const out: string[] = [];
+function callerEnv(env: Uint8Array[], mark: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
   for (const entry of env) {
-    if (mark !== undefined) {
-      if (valueOf(entry, MARK) !== undefined) continue;
-      if (valueOf(entry, FLAGS) !== undefined) {
-        if (mark[0] === 0x2b) out.push(decode(cat(`${FLAGS}=`, mark.subarray(1))));
-        continue;
-      }
+    if (valueOf(entry, MARK) !== undefined) continue;
+    if (valueOf(entry, FLAGS) !== undefined) {
+      if (mark[0] === 0x2b) out.push(cat(`${FLAGS}=`, mark.subarray(1)));
+      continue;
     }
-    out.push(decode(entry));
+    out.push(entry);
   }
-  return caller = out;
+  return out;
 }

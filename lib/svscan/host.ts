@@ -16,7 +16,6 @@ import { currentEnv } from "../spawn.ts";
 import { isDir, stat } from "../stat.ts";
 import { NR, sys } from "../sys.ts";
 import { adoptable } from "./adopt.ts";
-import { callerEnv } from "./heap.ts";
 import { type DirWatch, eventsReliable, watchDir } from "./events.ts";
 import { guard } from "./guard.ts";
 import { closeLogPipe, closeWriteEnd, serviceEnd } from "./pipe.ts";
@@ -55,7 +54,7 @@ export class SvScan implements ScanHost<Service> {
   #pid1: boolean;
   #reliable: boolean;
   /** Every service's environment: the caller's, taken once (encoded once: lib/spawn.ts). */
-  #env = callerEnv() ?? currentEnv();
+  #env = currentEnv();
   /** `/proc/PID/fd` when /proc is there (see Entry.fd), else "". */
   #procFd = ((p) => {
     const st = stat(p);
