@@ -3,7 +3,8 @@
 # is available, else a one-file launcher with the same dispatch (running a JavaScript bundle of
 # the sources, written to JSDIR, default OUTDIR/.js); plus one symlink per program.
 # DENO names the deno binary; DENORT_BIN, if set, the runtime base for `deno compile`;
-# LAUNCHER_ONLY=1 skips any compile attempt (tests never depend on a runtime base).
+# LAUNCHER_ONLY=1 skips any compile attempt (tests never depend on a runtime base); LAUNCHER=env
+# writes the `#!/usr/bin/env -S deno run` launcher even where /usr/bin/perl is (docs/launcher.md).
 set -eu
 out=$1
 src=$(cd "$2" && pwd)
@@ -50,7 +51,7 @@ else
   [ -f "$launcher" ] || launcher=$(dirname "$0")/launcher.pl
   entrypath=${entry#file://}
   case "$deno$entrypath" in *\'*|*\\*|*'|'*|*'&'*) perl=no ;; *) perl=yes ;; esac
-  if [ "$perl" = yes ] && [ -x /usr/bin/perl ] && [ -f "$launcher" ]; then
+  if [ "${LAUNCHER:-perl}" = perl ] && [ "$perl" = yes ] && [ -x /usr/bin/perl ] && [ -f "$launcher" ]; then
     # the Perl launcher (perl-base is Essential in Debian): closed fds 0-2 and the exact
     # environment reach the program past the runtime (docs/launcher.md)
     sed -e "s|@DENO@|$deno|g" -e "s|@ENTRY@|$entrypath|g" "$launcher" >"$out/daemontools.new"

@@ -51,10 +51,15 @@ Deno.test("busybox style: daemontools PROGRAM ARGS runs PROGRAM", async () => {
   }
 });
 
+/** The module a launcher runs: the Perl launcher's `$entry`, or the env launcher's import. */
+function launcherEntry(launcher: string): string | undefined {
+  return /^my \$entry = '(.*)';$/m.exec(launcher)?.[1] ??
+    /^import \{ dispatch \} from "file:\/\/(.*)";$/m.exec(launcher)?.[1];
+}
+
 Deno.test("the launcher runs the JavaScript bundle scripts/build.sh made", async () => {
   const launcher = Deno.readTextFileSync(`${bin()}/daemontools`);
-  const entry = /^import \{ dispatch \} from "file:\/\/(.*)";$/m.exec(launcher)?.[1];
-  assertEquals(entry, `${Deno.realPathSync(bin())}/.js/main.js`);
+  assertEquals(launcherEntry(launcher), `${Deno.realPathSync(bin())}/.js/main.js`);
   for (const p of ["svok", "envdir", "setuidgid", "softlimit", "multilog", "svscan"]) {
     assertEquals(Deno.statSync(`${bin()}/.js/cmd/${p}.js`).isFile, true, p);
   }
@@ -93,12 +98,35 @@ Deno.test("no bundle (deno bundle fails): the launcher runs the TypeScript sourc
     assertEquals(b.code, 0, b.stderr);
     assertEquals(b.stdout.includes("deno bundle failed"), true, b.stdout);
     const launcher = Deno.readTextFileSync(`${dir}/bin/daemontools`);
-    assertEquals(launcher.includes(`from "file://${root}/main.ts"`), true, launcher);
+    assertEquals(launcherEntry(launcher), `${root}/main.ts`, launcher);
     const r = await run(`${dir}/bin/svok`, [`${dir}/missing`]);
     assertEquals(
       [r.code, r.stderr],
       [111, `svok: fatal: unable to chdir to ${dir}/missing: file does not exist\n`],
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the env launcher (where there is no Perl) dispatches as the Perl one does", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dt-envlauncher-" });
+  try {
+    const b = await run("sh", [`${root}/scripts/build.sh`, `${dir}/bin`, root], {
+      env: { DENO: Deno.execPath(), DENORT_BIN: "", LAUNCHER_ONLY: "1", LAUNCHER: "env" },
+    });
+    assertEquals(b.code, 0, b.stderr);
+    const launcher = Deno.readTextFileSync(`${dir}/bin/daemontools`);
+    assertEquals(launcher.startsWith("#!/usr/bin/env -S "), true, launcher);
+    const r = await run(`${dir}/bin/svok`, [`${dir}/missing`]);
+    assertEquals(
+      [r.code, r.stderr],
+      [111, `svok: fatal: unable to chdir to ${dir}/missing: file does not exist\n`],
+    );
+    await Deno.mkdir(`${dir}/env`);
+    await Deno.writeTextFile(`${dir}/env/X`, "x\n");
+    const e = await run(`${dir}/bin/daemontools`, ["envdir", `${dir}/env`, "sh", "-c", "echo $X"]);
+    assertEquals([e.code, e.stdout, e.stderr], [0, "x\n", ""]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
