@@ -111,6 +111,12 @@ export const O_NONBLOCK = 0o4000;
 export const O_DIRECTORY = 0o200000;
 export const O_CLOEXEC = 0o2000000;
 
+export const S_IFMT = 0o170000;
+export const S_IFDIR = 0o040000;
+export const S_IFREG = 0o100000;
+export const S_IFLNK = 0o120000;
+export const S_IFIFO = 0o010000;
+
 export const F_GETFD = 1;
 export const F_SETFD = 2;
 export const F_GETFL = 3;

@@ -4,16 +4,13 @@
  * exception is built) and exact where names are bytes.
  * @module
  */
+import { S_IFDIR, S_IFMT } from "./libc.ts";
 import { addr, AT_FDCWD, AT_SYMLINK_NOFOLLOW, NR, sys, sysAt } from "./sys.ts";
 
 /** Size of `struct stat` on x86_64. */
 export const SIZEOF_STAT = 144;
 
-export const S_IFMT = 0o170000;
-export const S_IFDIR = 0o040000;
-export const S_IFREG = 0o100000;
-export const S_IFLNK = 0o120000;
-export const S_IFIFO = 0o010000;
+export { S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG } from "./libc.ts";
 
 /** The fields of `struct stat` this project reads. */
 export interface Stat {

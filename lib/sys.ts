@@ -203,35 +203,25 @@ export function sys(
   return (call ??= bind())(nr, a, b, c, d, e, f);
 }
 
+/** Six arguments, missing ones 0. */
+function six(args: Arg[]): [Arg, Arg, Arg, Arg, Arg, Arg] {
+  const [a = 0, b = 0, c = 0, d = 0, e = 0, f = 0] = args;
+  return [a, b, c, d, e, f];
+}
+
 /** {@linkcode sys} for calls whose result needs 64 bits (lseek offsets). */
-export function sys64(
-  nr: number,
-  a: Arg = 0,
-  b: Arg = 0,
-  c: Arg = 0,
-  d: Arg = 0,
-  e: Arg = 0,
-  f: Arg = 0,
-): bigint {
+export function sys64(nr: number, ...args: Arg[]): bigint {
   call ??= bind();
-  if (stub === null) return BigInt(call(nr, a, b, c, d, e, f));
+  if (stub === null) return BigInt(call(nr, ...six(args)));
   call64 ??= stubCall("i64") as (...args: Arg[]) => bigint;
-  return BigInt(call64(nr, a, b, c, d, e, f));
+  return BigInt(call64(nr, ...six(args)));
 }
 
 /**
  * {@linkcode sys} on a thread of the runtime's pool: the returned promise settles with the
  * result, so a blocking call (epoll_wait) does not hold up the event loop.
  */
-export function sysAsync(
-  nr: number,
-  a: Arg = 0,
-  b: Arg = 0,
-  c: Arg = 0,
-  d: Arg = 0,
-  e: Arg = 0,
-  f: Arg = 0,
-): Promise<number> {
+export function sysAsync(nr: number, ...args: Arg[]): Promise<number> {
   if (asyncCall === undefined) {
     call ??= bind();
     if (stub !== null) {
@@ -241,7 +231,7 @@ export function sysAsync(
       asyncCall = (...args) => Promise.resolve(sync(...args));
     }
   }
-  return asyncCall(nr, a, b, c, d, e, f);
+  return asyncCall(nr, ...six(args));
 }
 
 /** Address of a buffer for a raw system call (keep the buffer referenced across the call). */

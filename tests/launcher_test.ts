@@ -6,7 +6,7 @@
  * stop nor steer a program, and reach its children exactly, in order.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { differential, same, SLEEP, tree } from "./fixtures.ts";
+import { differential, same, SLEEP, type Tree, tree } from "./fixtures.ts";
 import { prog, readOr, script, waitFor } from "./util.ts";
 
 /** `sh -c SCRIPT` with an empty environment but PATH: exit code, stdout, stderr as bytes. */
@@ -21,6 +21,23 @@ async function sh(cmd: string, cwd: string, env: Record<string, string> = {}) {
     stderr: "piped",
   }).output();
   return { code: out.code, out: [...out.stdout], err: [...out.stderr] };
+}
+
+/**
+ * Start `supervise DIR` through `sh -c "exec ENV SUPERVISE DIR REDIR"` (stopped with `svc -dx`
+ * when the tree is disposed of).
+ */
+function superviseVia(t: Tree, svc: string, supervise: string, dir: string, env = "", redir = "") {
+  const child = new Deno.Command("/bin/sh", {
+    args: ["-c", `exec ${env} '${supervise}' '${dir}' ${redir}`],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  t.defer(async () => {
+    await new Deno.Command(svc, { args: ["-dx", dir] }).output();
+    await child.status;
+  });
 }
 
 Deno.test("launcher: a closed stdout makes tai64n fail (111), not write into /dev/null", async () => {
@@ -64,15 +81,7 @@ differential("launcher: supervise's ./run gets the caller's closed stdout closed
     "exec sleep 100000\n";
   for (const [who, supervise] of [["ours", prog("supervise")], ["debian", deb.supervise]]) {
     const dir = await t.service(who, { run });
-    const child = new Deno.Command("/bin/sh", {
-      args: ["-c", `exec '${supervise}' '${dir}' >&-`],
-      stdin: "null",
-      stderr: "null",
-    }).spawn();
-    t.defer(async () => {
-      await new Deno.Command(deb.svc, { args: ["-dx", dir] }).output();
-      await child.status;
-    });
+    superviseVia(t, deb.svc, supervise, dir, "", ">&-");
     await waitFor(`${who} result`, () => readOr(`${dir}/result`) !== "");
   }
   assertEquals(readOr(`${t.root}/ours/result`), "closed\n");
@@ -115,16 +124,7 @@ differential("launcher: runtime variables reach children as under Debian", [
   for (const [who, supervise] of [["ours", prog("supervise")], ["debian", deb.supervise]]) {
     const dir = await t.service(who, { run: SLEEP });
     await script(`${dir}/run`, "#!/bin/sh\n/usr/bin/env >env.out\nexec sleep 100000\n");
-    const child = new Deno.Command("/bin/sh", {
-      args: ["-c", `exec env -i ${RUNTIME_ENV} '${supervise}' '${dir}'`],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    t.defer(async () => {
-      await new Deno.Command(deb.svc, { args: ["-dx", dir] }).output();
-      await child.status;
-    });
+    superviseVia(t, deb.svc, supervise, dir, `env -i ${RUNTIME_ENV}`);
     await waitFor(`${who} env`, () => readOr(`${dir}/env.out`).includes("Z=last"));
     outs.push(readOr(`${dir}/env.out`));
   }

@@ -7,7 +7,19 @@
 import { cat } from "../lib/bytes.ts";
 import { O_RDONLY } from "../lib/libc.ts";
 import { addr, NR, sys, sysPath } from "../lib/sys.ts";
-import { alive, baseEnv, prog, scratch, script, statusPid, waitFor } from "./util.ts";
+import {
+  alive,
+  baseEnv,
+  processesUnder,
+  prog,
+  readOr,
+  scratch,
+  script,
+  statusPid,
+  waitFor,
+} from "./util.ts";
+
+export { processesUnder, readOr };
 
 const dec = new TextDecoder();
 
@@ -94,22 +106,6 @@ export class Scan {
   }
 }
 
-/** pids of every process whose cwd (or exe path) lies under `dir`. */
-export function processesUnder(dir: string): number[] {
-  const out: number[] = [];
-  for (const d of Deno.readDirSync("/proc")) {
-    const pid = Number(d.name);
-    if (!Number.isInteger(pid) || pid === Deno.pid) continue;
-    try {
-      const cwd = Deno.readLinkSync(`/proc/${pid}/cwd`);
-      if (cwd === dir || cwd.startsWith(dir + "/")) out.push(pid);
-    } catch {
-      // gone or not ours
-    }
-  }
-  return out;
-}
-
 /** Kill every process started under `dir`, then remove it. */
 export async function cleanup(dir: string, ...scans: (Scan | undefined)[]): Promise<void> {
   for (const s of scans) if (s) await s.stop("SIGKILL");
@@ -153,15 +149,6 @@ export async function waitUp(svc: string, not = 0, timeoutMs = 10_000): Promise<
     const p = statusPid(svc);
     return p && p !== not && alive(p) ? p : 0;
   }, timeoutMs);
-}
-
-/** Read a file, "" when missing. */
-export function readOr(path: string): string {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return "";
-  }
 }
 
 /** A scratch scan directory and the svscans started on it (see {@linkcode withScan}). */
