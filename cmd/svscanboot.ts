@@ -17,7 +17,7 @@
  * @module
  */
 import { cstr, cstrArray, encode, startsWith } from "../lib/bytes.ts";
-import { environ } from "../lib/launch.ts";
+import { environ, launcherPath } from "../lib/launch.ts";
 import { pathexecRun, resetSignals } from "../lib/chain/exec.ts";
 import { O_CLOEXEC, O_RDWR } from "../lib/libc.ts";
 import { spawn } from "../lib/spawn.ts";
@@ -35,6 +35,8 @@ function dirname(p: string): string {
 
 /** Directory holding the program links this process was started from. */
 function ownBinDir(): string | undefined {
+  const link = launcherPath(); // through the launcher: the link this was invoked by
+  if (link.includes("/")) return dirname(link);
   try {
     const mod = decodeURIComponent(new URL(Deno.mainModule).pathname);
     if (!mod.endsWith("/main.ts")) return dirname(mod);

@@ -1,11 +1,12 @@
 /**
  * What the launcher (scripts/launcher.pl) hands over, and the process's environment as bytes.
  *
- * The launcher sets `DAEMONTOOLS_LAUNCH="ENVFD CLOSED SELF"`: a memfd holding the caller's
+ * The launcher sets `DAEMONTOOLS_LAUNCH="ENVFD CLOSED SELF PATH"`: a memfd holding the caller's
  * environ exactly (every byte, in order: the runtime itself saw it without its own
  * variables), the descriptors among 0-2 the caller had closed (`-`: none; the launcher put
  * /dev/null there the wrong way round, so reads and writes fail with EBADF), and the launcher
- * file's `dev:ino` (what program links resolve to, for in-process chaining). Without the
+ * file's `dev:ino` (what program links resolve to, for in-process chaining), and the path it
+ * was invoked by (a program link; svscanboot puts its directory first in PATH). Without the
  * launcher (the sources run directly, a compiled binary) the environ comes from
  * /proc/self/environ and nothing is known closed.
  * @module
@@ -21,10 +22,16 @@ interface Launch {
   envFd: number;
   closed: number[];
   self: string | null;
+  path: string;
 }
 
 let parsed: Launch | null | undefined;
 let env: Uint8Array[] | undefined;
+
+/** The path of the program link the launcher was invoked by ("" without the launcher). */
+export function launcherPath(): string {
+  return launch()?.path ?? "";
+}
 
 /** Read (once) and remove DAEMONTOOLS_LAUNCH; the memfd is made close-on-exec at once. */
 function launch(): Launch | null {
@@ -37,7 +44,7 @@ function launch(): Launch | null {
   } catch {
     return null; // no env permission: no launcher either
   }
-  const m = v === undefined ? null : /^(-?\d+) (\S+) (\S+)$/.exec(v);
+  const m = v === undefined ? null : /^(-?\d+) (\S+) (\S+) ?(.*)$/.exec(v);
   if (!m) return null;
   const envFd = Number(m[1]);
   if (envFd >= 0) sys(NR.fcntl, envFd, F_SETFD, FD_CLOEXEC);
@@ -45,6 +52,7 @@ function launch(): Launch | null {
     envFd,
     closed: m[2] === "-" ? [] : m[2].split(",").map(Number),
     self: m[3] === "-" ? null : m[3],
+    path: m[4],
   };
   return parsed;
 }

@@ -53,7 +53,8 @@ for my $fd (@closed) {
   if ($dup >= 0 && $dup != $fd) { syscall(33, $dup, $fd); syscall(3, $dup) }
 }
 for (keys %ENV) { delete $ENV{$_} if /^(?:DENO_(?!DIR$)|RUST_|NO_COLOR$)/ }
-$ENV{DAEMONTOOLS_LAUNCH} = join(" ", $envfd, join(",", @closed) || "-", @me ? "$me[0]:$me[1]" : "-");
+$ENV{DAEMONTOOLS_LAUNCH} =
+  join(" ", $envfd, join(",", @closed) || "-", @me ? "$me[0]:$me[1]" : "-", $0);
 my $name = $0;
 $name =~ s{.*/}{};
 my @flags = ("run", "-A", "--no-config", "--no-lock", "--quiet");

@@ -38,6 +38,7 @@ export class Scan {
   err = "";
   out = "";
   #errBytes: Uint8Array[] = [];
+  #outBytes: Uint8Array[] = [];
   #done: Promise<Deno.CommandStatus>;
   status: Deno.CommandStatus | undefined;
 
@@ -54,7 +55,7 @@ export class Scan {
       stderr: "piped",
     }).spawn();
     this.#collect(this.child.stderr, (s) => (this.err += s), this.#errBytes);
-    this.#collect(this.child.stdout, (s) => (this.out += s));
+    this.#collect(this.child.stdout, (s) => (this.out += s), this.#outBytes);
     this.#done = this.child.status.then((s) => (this.status = s));
   }
 
@@ -67,6 +68,11 @@ export class Scan {
       raw?.push(chunk);
       add(dec.decode(chunk, { stream: true }));
     }
+  }
+
+  /** stdout so far, as the exact bytes. */
+  get outBytes(): Uint8Array {
+    return cat(...this.#outBytes);
   }
 
   /** stderr so far, as the exact bytes. */
