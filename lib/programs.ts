@@ -81,7 +81,7 @@ const EXT = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
  */
 const ROOT = new URL(EXT === ".ts" ? "../" : "./", import.meta.url);
 
-/** URL of one of our modules (`cmd/svc`, `lib/svscan_v8`), for a dynamic import. */
+/** URL of one of our modules (`cmd/svc`, `lib/svscan/heap`), for a dynamic import. */
 export function moduleUrl(path: string): string {
   // a URL computed at run time: a literal import would put every program in the start-up graph
   return new URL(`${path}${EXT}`, ROOT).href;

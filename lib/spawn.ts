@@ -12,7 +12,7 @@
  * a child that exits: callers decide how to show that.
  * @module
  */
-import { cstr } from "./bytes.ts";
+import { cstr, type CstrArray, cstrArray } from "./bytes.ts";
 import { closedFds, environ } from "./launch.ts";
 import {
   libc,
@@ -61,26 +61,11 @@ export function currentEnv(): Uint8Array[] {
   return environ();
 }
 
-/** A `char**` (NULL-terminated) over NUL-terminated copies; `keep` owns the strings. */
-interface Vector {
-  ptrs: BigUint64Array<ArrayBuffer>;
-  keep: Uint8Array[];
-}
-
-function vector(items: readonly (string | Uint8Array)[]): Vector {
-  const keep = items.map((s) => cstr(s));
-  const ptrs = new BigUint64Array(keep.length + 1);
-  keep.forEach((b, i) => {
-    ptrs[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b)));
-  });
-  return { ptrs, keep };
-}
-
 /** A caller's env array made into a vector once (svscan passes the same array for every service). */
-const envCache = new WeakMap<readonly (string | Uint8Array)[], Vector>();
-function envVector(env: readonly (string | Uint8Array)[]): Vector {
+const envCache = new WeakMap<readonly (string | Uint8Array)[], CstrArray>();
+function envVector(env: readonly (string | Uint8Array)[]): CstrArray {
   let e = envCache.get(env);
-  if (!e) envCache.set(env, e = vector(env));
+  if (!e) envCache.set(env, e = cstrArray(env));
   return e;
 }
 
@@ -110,7 +95,7 @@ export function spawn(path: string, argv: readonly string[], opts: SpawnOptions 
     c.posix_spawnattr_setsigmask(attr, NONE);
     const pidOut = new Int32Array(1);
     const file = cstr(path);
-    const args = vector(argv);
+    const args = cstrArray(argv);
     const env = envVector(opts.env ?? currentEnv());
     const r = (opts.search ? c.posix_spawnp : c.posix_spawn)(
       pidOut,
