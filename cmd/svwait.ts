@@ -11,7 +11,7 @@
  * @module
  */
 import { decode } from "../lib/bytes.ts";
-import { EAGAIN, EINTR, ENXIO } from "../lib/errors.ts";
+import { EAGAIN, EINTR, ENOENT, ENXIO } from "../lib/errors.ts";
 import { readExtra } from "../lib/extra_status.ts";
 import { EPOLL_CLOEXEC, O_CLOEXEC, O_NONBLOCK } from "../lib/libc.ts";
 import { notifyFdOf } from "../lib/lifecycle.ts";
@@ -37,10 +37,10 @@ const USAGE = "svwait: usage: svwait [ -u | -U | -d | -D ] [ -a | -o ] [ -t ms ]
 /** What is waited for. */
 export type Goal = "u" | "U" | "d" | "D";
 
-/** One DIR's state as far as svwait cares; "dead": supervise is not running. */
+/** One DIR's state as far as svwait cares; "dead": supervise is not running (or never ran). */
 export function reached(dir: string, goal: Goal): boolean | "dead" {
   const fd = openWrite(`${dir}/supervise/ok`);
-  if (fd === -ENXIO) return "dead";
+  if (fd === -ENXIO || fd === -ENOENT) return "dead"; // no reader, or no ok FIFO at all
   if (fd >= 0) sys(NR.close, fd);
   const sfd = openRead(`${dir}/supervise/status`);
   if (sfd < 0) return false;

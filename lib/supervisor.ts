@@ -279,12 +279,15 @@ export class Machine {
     this.#ready = undefined;
     this.#setDeadline(undefined);
     this.#pidchange();
-    this.#announce();
-    this.#extra();
     this.#updateBackoff();
     if (this.#cfg.finish) {
+      // the status shows down once ./finish is known to run (svwait -D never sees a gap)
       this.#out.push({ type: "finish", code: this.#code, signal: this.#signal });
-    } else this.#afterExit();
+      return this.#flush();
+    }
+    this.#announce();
+    this.#extra();
+    this.#afterExit();
     return this.#flush();
   }
 
@@ -307,11 +310,14 @@ export class Machine {
       this.#setDeadline(this.#clock.mono() + this.#cfg.timeoutFinish);
     }
     this.#extra();
+    this.#announce();
     return this.#flush();
   }
 
   /** `./finish` could not be started (the driver warns): carry on as if it had ended. */
   finishFailed(): Action[] {
+    this.#announce();
+    this.#extra();
     this.#afterExit();
     return this.#flush();
   }

@@ -369,10 +369,11 @@ Deno.test("lifecycle: finish runs after run with its exit code and signal; the r
   m.configure(cfg({ finish: true }));
   clock.advance(3000);
   const out = m.exited(100, 256, 15);
-  assertEquals(show(out), ["status:0:0:u", "extra", "finish"]);
-  assertEquals(out.at(-1), { type: "finish", code: 256, signal: 15 });
+  assertEquals(out, [{ type: "finish", code: 256, signal: 15 }]);
   const sp = m.finishSpawned(200);
   assertEquals(extraOf(sp), ["finish:200"]);
+  // extra first, then the status shows down: a reader never sees down without finish
+  assertEquals(show(sp).filter((a) => a !== "deadline"), ["extra", "status:0:0:u"]);
   assert(sp.some((a) => a.type === "deadline" && a.at === clock.t + 5000));
   assertEquals(m.control(ch("u")).filter((a) => a.type === "spawn"), []); // not while finishing
   clock.advance(100);
