@@ -6,11 +6,18 @@
  * `supervise/status` (layout: lib/status.ts, decoded here inline to keep
  * start-up to as few modules as possible). All lines go to stdout in one
  * write at the end, like 0.76's buffered output.
+ *
+ * Beyond 0.76, only for a directory with `notification-fd` or `finish` (docs/lifecycle.md):
+ * `, ready N seconds` / `, not ready` after an up service's seconds (a usable
+ * `notification-fd` only), `, finishing` after a
+ * down one's while `./finish` runs (from `supervise/extra`).
  * @module
  */
 import { cat, encode } from "../lib/bytes.ts";
 import { EINTR, ENOENT, ENXIO, EPIPE } from "../lib/errors.ts";
+import { readExtra } from "../lib/extra_status.ts";
 import { SIGPIPE } from "../lib/libc.ts";
+import { notifyFdOf } from "../lib/lifecycle.ts";
 import { fatalSys, sysText } from "../lib/msg.ts";
 import { openRead, openWrite } from "../lib/open.ts";
 import { stat } from "../lib/stat.ts";
@@ -58,6 +65,14 @@ function report(dir: string): string | Uint8Array {
 
   let s = pid ? `up (pid ${pid}) ` : "down ";
   s += `${secs} seconds`;
+  if (pid && notifyFdOf(".") !== undefined) {
+    const ready = readExtra(".")?.ready;
+    if (ready && ready.pid === pid) {
+      const at = ready.stamp.sec;
+      s += `, ready ${now < at ? 0n : BigInt(Number(now - at))} seconds`;
+    } else s += ", not ready";
+  }
+  if (!pid && typeof stat("finish") !== "number" && readExtra(".")?.finish) s += ", finishing";
   if (pid && !normallyUp) s += ", normally down";
   if (!pid && normallyUp) s += ", normally up";
   if (pid && status[16]) s += ", paused";

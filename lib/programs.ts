@@ -23,6 +23,7 @@ export const PROGRAMS = [
   "svscan",
   "svscanboot",
   "svstat",
+  "svwait",
   "tai64n",
   "tai64nlocal",
 ] as const;

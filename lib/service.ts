@@ -7,6 +7,11 @@
  * child runs, a pidfd, all in the reactor's epoll set; one timer entry only while a start
  * waits for the 1-second throttle. No per-service JS timers or pending reads.
  *
+ * Lifecycle files (lib/lifecycle.ts, docs/lifecycle.md) are re-read before each event that
+ * uses them (a start, an exit, a control byte); a warning is printed when a file's content
+ * changes to something unusable. While `./run` has a readiness pipe, its read end is in the
+ * reactor too; `./finish` is watched through a pidfd like `./run`.
+ *
  * Usage:
  * ```ts
  * const svc = new Service("web", { reactor: reactor(), log: (line) => writeErr(line) });
@@ -18,7 +23,16 @@
  */
 import { cat, cstr, decode, encode } from "./bytes.ts";
 import { EAGAIN, ECHILD, EEXIST, ENOENT, ENOMEM, EPERM, errorStr } from "./errors.ts";
-import { LOCK_EX, LOCK_NB, WNOHANG } from "./libc.ts";
+import { readExtra } from "./extra_status.ts";
+import {
+  type Lifecycle,
+  type LifecycleFiles,
+  parseLifecycle,
+  PLAIN,
+  readLifecycleFiles,
+} from "./lifecycle.ts";
+import { LOCK_EX, LOCK_NB, O_CLOEXEC, O_NONBLOCK, WNOHANG } from "./libc.ts";
+import { procStat } from "./proc.ts";
 import { line, sysText, type Text, writeErr } from "./msg.ts";
 import { openAppend, openRead, openTrunc, openWrite } from "./open.ts";
 import { type Reactor, reactor as sharedReactor, type TimerHandle } from "./reactor.ts";
@@ -104,6 +118,13 @@ export class Service {
   #resolve!: () => void;
   #wstat = new Int32Array(1);
   #chunk = new Uint8Array(64);
+  #cfg: Lifecycle = PLAIN;
+  #cfgSeen = "";
+  #notifyFd = -1; // read end of the running child's readiness pipe
+  #notifyPid = 0;
+  #finishPid = 0;
+  #finishPidfd = -1;
+  #deadline: TimerHandle | undefined;
 
   /**
    * @param dir the service directory as daemontools prints it in messages
@@ -126,6 +147,11 @@ export class Service {
   /** True once supervision is over (or the service was closed). */
   get finished(): boolean {
     return this.#closed;
+  }
+
+  /** pid of `./finish` while it runs (0: none). */
+  get finishPid(): number {
+    return this.#finishPid;
   }
 
   /** The state machine's state (undefined before `start()`). */
@@ -155,6 +181,7 @@ export class Service {
   /** Act on control bytes as if written to `supervise/control` (e.g. `"dx"`). */
   control(bytes: string | Uint8Array): void {
     const b = typeof bytes === "string" ? encode(bytes) : bytes;
+    if (!this.#closed && this.#machine) this.#refresh();
     for (const byte of b) {
       if (this.#closed || !this.#machine) return;
       this.#reap();
@@ -232,6 +259,10 @@ export class Service {
     // 8. status (pid 0; skipped when adopting, so svstat never sees the service down meanwhile)
     const machine = new Machine(dir, wantUp, this.#opts.clock ?? realClock);
     this.#machine = machine;
+    this.#refresh();
+    // readiness survives a restart of svscan: the old extra file names the ready pid
+    const oldExtra = adopted ? readExtra(this.#root) : undefined;
+    const ready = oldExtra?.ready?.pid === adopted ? oldExtra.ready.stamp : undefined;
     const boot = machine.boot();
     if (!adopted) this.#apply(boot);
     // 9. ok FIFO (from here on svok succeeds)
@@ -251,7 +282,12 @@ export class Service {
     // 10. start ./run (or take the adopted one) and enter the loop
     const same = old !== undefined && old.pid === adopted;
     this.#apply(
-      machine.run(adopted, same ? old.stamp : undefined, same ? old.pausedByte !== 0 : false),
+      machine.run(
+        adopted,
+        same ? old.stamp : undefined,
+        same ? old.pausedByte !== 0 : false,
+        same ? ready : undefined,
+      ),
     );
   }
 
@@ -310,7 +346,7 @@ export class Service {
     const pid = this.#childPid;
     if (!pid || this.#closed) return;
     const r = sys(NR.wait4, pid, addr(this.#wstat), WNOHANG, 0);
-    if (r === pid || r === -ECHILD) this.#childGone(pid);
+    if (r === pid || r === -ECHILD) this.#childGone(pid, r === pid);
   }
 
   #onPidExit(pid: number): void {
@@ -323,13 +359,96 @@ export class Service {
     this.#childGone(pid);
   }
 
-  #childGone(pid: number): void {
-    if (this.#childPid === pid) this.#childPid = 0;
+  #childGone(pid: number, known = true): void {
+    const ours = this.#childPid === pid;
+    if (ours) this.#childPid = 0;
     if (this.#pidfd >= 0) this.#reactor.unwatchPid(this.#pidfd);
     this.#pidfd = -1;
     this.#pollTimer?.cancel();
     this.#pollTimer = undefined;
-    this.#apply(this.#machine!.exited(pid));
+    if (this.#notifyPid === pid) this.#closeNotify();
+    this.#refresh();
+    const [code, signal] = ours && known ? exitOf(this.#wstat[0]) : [-1, 0];
+    this.#apply(this.#machine!.exited(pid, code, signal));
+  }
+
+  // ---------------------------------------------------------------- lifecycle files
+
+  /** Re-read the lifecycle files; warn once per change to something unusable. */
+  #refresh(): void {
+    const files: LifecycleFiles = readLifecycleFiles(this.#root);
+    const key = JSON.stringify(files);
+    if (key !== this.#cfgSeen) {
+      this.#cfgSeen = key;
+      const { cfg, warnings } = parseLifecycle(files, this.dir);
+      this.#cfg = cfg;
+      for (const w of warnings) this.#log(decode(line("supervise", "warning", w)));
+    }
+    this.#machine?.configure(this.#cfg);
+  }
+
+  /** One read per wake-up: the first newline means ready; EOF first means never. */
+  #onNotify(): void {
+    if (this.#notifyFd < 0 || !this.#machine) return;
+    const n = sys(NR.read, this.#notifyFd, addr(this.#chunk), this.#chunk.length);
+    if (n === -EAGAIN || n === -4 /* EINTR */) return;
+    const pid = this.#notifyPid;
+    if (n > 0 && !this.#chunk.subarray(0, n).includes(10)) return; // no newline yet
+    this.#closeNotify();
+    if (n > 0) this.#apply(this.#machine.ready(pid));
+  }
+
+  #closeNotify(): void {
+    if (this.#notifyFd < 0) return;
+    this.#reactor.unwatch(this.#notifyFd);
+    sys(NR.close, this.#notifyFd);
+    this.#notifyFd = -1;
+    this.#notifyPid = 0;
+  }
+
+  #spawnFinish(code: number, signal: number): void {
+    const m = this.#machine!;
+    const r = spawn("./finish", ["./finish", String(code), String(signal)], {
+      cwd: this.#root === "." ? undefined : this.#root,
+      stdin: this.#opts.stdin,
+      stdout: this.#opts.stdout,
+      env: this.#opts.env,
+    });
+    if (r.errno !== 0) {
+      this.#log(
+        decode(
+          line("supervise", "warning", sysText(`unable to start ${this.dir}/finish`, r.errno)),
+        ),
+      );
+      this.#apply(m.finishFailed());
+      return;
+    }
+    const pid = r.pid;
+    this.#finishPid = pid;
+    const done = () => {
+      this.#finishPidfd = -1;
+      const w = sys(NR.wait4, pid, addr(this.#wstat), 0, 0);
+      this.#finishPid = 0;
+      if (this.#closed || !this.#machine) return;
+      this.#refresh();
+      this.#apply(this.#machine.finishExited(pid, w === pid ? exitOf(this.#wstat[0])[0] : -1));
+    };
+    this.#finishPidfd = this.#reactor.watchPid(pid, done);
+    if (this.#finishPidfd < 0) {
+      // no pidfd (old kernel): poll for it
+      const poll = () => {
+        if (this.#closed) return;
+        const w = sys(NR.wait4, pid, addr(this.#wstat), WNOHANG, 0);
+        if (w === 0) this.#reactor.at(performance.now() + 100, poll);
+        else {
+          this.#finishPid = 0;
+          this.#refresh();
+          this.#apply(m.finishExited(pid, w === pid ? exitOf(this.#wstat[0])[0] : -1));
+        }
+      };
+      this.#reactor.at(performance.now() + 100, poll);
+    }
+    this.#apply(m.finishSpawned(pid));
   }
 
   // ---------------------------------------------------------------- actions
@@ -342,7 +461,20 @@ export class Service {
           this.#writeStatus(a.bytes);
           break;
         case "kill":
-          sys(NR.kill, a.pid, a.signal);
+          sys(NR.kill, a.group && procStat(a.pid)?.pgrp === a.pid ? -a.pid : a.pid, a.signal);
+          break;
+        case "extra":
+          this.#writeFile("extra", a.bytes);
+          break;
+        case "finish":
+          this.#spawnFinish(a.code, a.signal);
+          break;
+        case "deadline":
+          this.#deadline?.cancel();
+          this.#deadline = a.at === undefined ? undefined : this.#reactor.at(a.at, () => {
+            this.#deadline = undefined;
+            if (!this.#closed && this.#machine) this.#apply(this.#machine.deadline());
+          });
           break;
         case "timer":
           this.#timer?.cancel();
@@ -366,12 +498,28 @@ export class Service {
 
   #spawn(): void {
     const m = this.#machine!;
+    this.#refresh();
+    // readiness: a fresh pipe, its write end on the child's notification fd
+    const nfd = this.#cfg.notifyFd;
+    const pipe = new Int32Array(2);
+    const piped = nfd !== undefined &&
+      sys(NR.pipe2, addr(pipe), O_CLOEXEC | O_NONBLOCK) === 0;
     const r = spawn("./run", ["./run"], {
       cwd: this.#root === "." ? undefined : this.#root,
       stdin: this.#opts.stdin,
       stdout: this.#opts.stdout,
       env: this.#opts.env,
+      dup: piped ? [[pipe[1], nfd!]] : undefined,
     });
+    if (piped) {
+      sys(NR.close, pipe[1]);
+      if (r.errno === 0) {
+        this.#closeNotify();
+        this.#notifyFd = pipe[0];
+        this.#notifyPid = r.pid;
+        if (this.#reactor.watch(pipe[0], () => this.#onNotify()) !== 0) this.#closeNotify();
+      } else sys(NR.close, pipe[0]);
+    }
     if (r.errno !== 0) {
       const fork = r.errno === EAGAIN || r.errno === ENOMEM;
       // 0.76's child prints this and exits 111; posix_spawn hands us the errno instead
@@ -401,20 +549,25 @@ export class Service {
 
   /** status.new (trunc-create 0644) + one write + rename, warnings as 0.76 (spec §1.5). */
   #writeStatus(bytes: Uint8Array): void {
+    this.#writeFile("status", bytes);
+  }
+
+  /** `supervise/NAME.new` + one write + rename `NAME`. */
+  #writeFile(name: string, bytes: Uint8Array): void {
     const warn = (text: Text) => this.#log(decode(line("supervise", "warning", text)));
     const dir = this.dir;
-    const tmp = this.#p("supervise/status.new");
+    const tmp = this.#p(`supervise/${name}.new`);
     const fd = openTrunc(tmp);
-    if (fd < 0) return warn(sysText(`unable to open ${dir}/supervise/status.new`, -fd));
+    if (fd < 0) return warn(sysText(`unable to open ${dir}/supervise/${name}.new`, -fd));
     const r = sys(NR.write, fd, addr(bytes as Uint8Array<ArrayBuffer>), bytes.length);
     sys(NR.close, fd);
-    if (r < 0) return warn(sysText(`unable to write ${dir}/supervise/status.new`, -r));
+    if (r < 0) return warn(sysText(`unable to write ${dir}/supervise/${name}.new`, -r));
     if (r < bytes.length) {
-      return warn(`unable to write ${dir}/supervise/status.new: partial write`);
+      return warn(`unable to write ${dir}/supervise/${name}.new: partial write`);
     }
-    const from = cstr(tmp), to = cstr(this.#p("supervise/status"));
+    const from = cstr(tmp), to = cstr(this.#p(`supervise/${name}`));
     const e = sys(NR.rename, addr(from), addr(to));
-    if (e < 0) warn(sysText(`unable to rename ${dir}/supervise/status.new to status`, -e));
+    if (e < 0) warn(sysText(`unable to rename ${dir}/supervise/${name}.new to ${name}`, -e));
   }
 
   #release(finished = false): void {
@@ -423,6 +576,10 @@ export class Service {
     this.#timer?.cancel();
     this.#pollTimer?.cancel();
     this.#controlTimer?.cancel();
+    this.#deadline?.cancel();
+    this.#closeNotify();
+    if (this.#finishPidfd >= 0) this.#reactor.unwatchPid(this.#finishPidfd);
+    this.#finishPidfd = -1;
     if (this.#pidfd >= 0) this.#reactor.unwatchPid(this.#pidfd);
     this.#pidfd = -1;
     if (this.#fdControl >= 0) this.#reactor.unwatch(this.#fdControl);
@@ -437,4 +594,10 @@ export class Service {
     this.#resolve();
     if (finished) this.#opts.onExit?.(this);
   }
+}
+
+/** `./finish`'s arguments from a wait status: [exit code, 0] or [256, signal]. */
+function exitOf(wstat: number): [number, number] {
+  const sig = wstat & 0x7f;
+  return sig === 0 ? [(wstat >> 8) & 0xff, 0] : [256, sig];
 }

@@ -88,7 +88,16 @@ export function spawn(path: string, argv: readonly string[], opts: SpawnOptions 
     });
     for (const [fd, target] of opts.dup ?? []) c.posix_spawn_file_actions_adddup2(fa, fd, target);
     const closeFrom = opts.closeFrom === undefined ? 3 : opts.closeFrom;
-    if (closeFrom !== null) c.posix_spawn_file_actions_addclosefrom_np(fa, closeFrom);
+    if (closeFrom !== null) {
+      // a dup target at or above closeFrom survives: close around it (an fd that is not open
+      // is no error for glibc's close action), then everything above the highest one
+      const keep = new Set((opts.dup ?? []).map(([, t]) => t).filter((t) => t >= closeFrom));
+      const top = keep.size ? Math.max(...keep) : closeFrom - 1;
+      for (let fd = closeFrom; fd <= top; fd++) {
+        if (!keep.has(fd)) c.posix_spawn_file_actions_addclose(fa, fd);
+      }
+      c.posix_spawn_file_actions_addclosefrom_np(fa, top + 1);
+    }
     if (cwd) c.posix_spawn_file_actions_addchdir_np(fa, cwd);
     c.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     c.posix_spawnattr_setsigdefault(attr, ALL);

@@ -14,9 +14,25 @@
  *   in the status and no signal is sent to it (the driver has reaped it already).
  * - A fork failure makes 0.76 sleep 60 s and (Debian patch 0003) retry. Here the retry is a
  *   timer 60 s later; control bytes are still handled meanwhile.
+ *
+ * Beyond 0.76 (s6's service-directory files, read by the driver and handed in with
+ * {@linkcode Machine.configure}; docs/lifecycle.md). With {@linkcode PLAIN} (no such file) none
+ * of this happens and the actions are 0.76's:
+ * - readiness: {@linkcode Machine.ready} marks the running pid ready (an `extra` action);
+ *   readiness ends with the process.
+ * - `d` sends the configured down signal (then CONT); with `timeout-kill`, a `deadline` then
+ *   KILLs the process (its group if it leads one) if it is still there.
+ * - after `./run` ends (and is reported), a `finish` action runs `./finish`; the next start,
+ *   or the exit after `x`, waits for it ({@linkcode Machine.finishExited}); `timeout-finish`
+ *   KILLs it; exit code 125 sets the want to down.
+ * - `restart-backoff`: a run shorter than a second doubles the pause before the next start
+ *   (1 s, 2 s, 4 s ... up to the maximum, counted from the previous start); a longer run
+ *   resets it.
  * @module
  */
 import { SIGALRM, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGSTOP, SIGTERM } from "./libc.ts";
+import { encodeExtra } from "./extra_status.ts";
+import { type Lifecycle, PLAIN } from "./lifecycle.ts";
 import { encodeStatus, type Want } from "./status.ts";
 import type { Tai64n } from "./tai64n.ts";
 
@@ -40,8 +56,17 @@ export interface Clock {
 export type Action =
   /** posix_spawn `./run`, then report the result with `spawned` or `spawnFailed`. */
   | { type: "spawn" }
-  /** kill(pid, sig) (the single child only, never a group). */
-  | { type: "kill"; pid: number; signal: number }
+  /**
+   * kill(pid, sig): the single child only, except with `group` (a KILL after a timeout): then
+   * its whole process group when it leads one (pgid = pid), else the process alone.
+   */
+  | { type: "kill"; pid: number; signal: number; group?: boolean }
+  /** posix_spawn `./finish CODE SIGNAL`; report with `finishSpawned` or `finishFailed`. */
+  | { type: "finish"; code: number; signal: number }
+  /** Write these bytes as `supervise/extra` (extra.new + rename; lib/extra_status.ts). */
+  | { type: "extra"; bytes: Uint8Array }
+  /** Call `deadline()` at this monotonic time (replaces any earlier one); undefined cancels. */
+  | { type: "deadline"; at: number | undefined }
   /** Write these 18 bytes as `supervise/status` (status.new + rename). */
   | { type: "status"; bytes: Uint8Array }
   /** Call `timer()` at this monotonic time (replaces any earlier timer); undefined cancels. */
@@ -78,6 +103,12 @@ export interface MachineState {
   /** No start before this monotonic time (fork-failure pause). */
   retryAt: number;
   finished: boolean;
+  /** Wall-clock time the running pid reported readiness (undefined: not ready). */
+  ready: Tai64n | undefined;
+  /** pid of `./finish` while it runs, else 0. */
+  finishPid: number;
+  /** Current crash-loop pause in ms (0: none; `restart-backoff` only). */
+  backoff: number;
 }
 
 /** One supervised service's state machine. */
@@ -97,6 +128,16 @@ export class Machine {
   #child = false; // the pid was spawned by us (not adopted)
   #gone = false; // the child exited within a second of its start: reported at the second
   #out: Action[] = [];
+  #cfg: Lifecycle = PLAIN;
+  #ready: Tai64n | undefined = undefined;
+  #finishPid = 0;
+  #finishStamp: Tai64n | undefined = undefined;
+  #deadlineAt: number | undefined = undefined;
+  #backoff = 0;
+  #runEnd = 0; // monotonic time the child was seen to exit
+  #code = -1; // its exit code (256: killed by a signal; -1: unknown, e.g. adopted)
+  #signal = 0;
+  #extraOn = false; // an extra action was emitted: keep the file current
 
   /**
    * @param dir the service directory as messages print it
@@ -122,7 +163,15 @@ export class Machine {
       exitPending: this.#gone,
       retryAt: this.#retryAt,
       finished: this.#finished,
+      ready: this.#ready,
+      finishPid: this.#finishPid,
+      backoff: this.#backoff,
     };
+  }
+
+  /** Take the lifecycle files' current meaning (read by the driver before an event). */
+  configure(cfg: Lifecycle): void {
+    this.#cfg = cfg;
   }
 
   /** pid of `./run`, 0 when down. */
@@ -139,6 +188,7 @@ export class Machine {
   boot(): Action[] {
     this.#pidchange();
     this.#announce();
+    this.#extra();
     return this.#flush();
   }
 
@@ -147,11 +197,13 @@ export class Machine {
    * `adoptPid` adopts a process already running (svscan restarted): no start; `stamp` and
    * `paused` come from its old status file when known.
    */
-  run(adoptPid = 0, stamp?: Tai64n, paused = false): Action[] {
+  run(adoptPid = 0, stamp?: Tai64n, paused = false, ready?: Tai64n): Action[] {
     if (adoptPid > 0) {
       this.#child = false;
       this.#pid = adoptPid;
       this.#paused = paused;
+      this.#ready = ready;
+      if (ready) this.#extra();
       if (stamp) this.#stamp = stamp;
       else this.#pidchange();
     } else if (this.#want !== "d") this.#tryStart();
@@ -201,9 +253,15 @@ export class Machine {
     return this.#flush();
   }
 
-  /** The child `pid` was reaped (exit status ignored, as in 0.76). */
-  exited(pid: number): Action[] {
+  /**
+   * The child `pid` was reaped. `code` (256 when killed by a signal; -1 unknown) and `signal`
+   * go to `./finish` only (0.76 ignores the exit status).
+   */
+  exited(pid: number, code = -1, signal = 0): Action[] {
     if (pid !== this.#pid || pid === 0 || this.#gone) return [];
+    this.#runEnd = this.#clock.mono();
+    this.#code = code;
+    this.#signal = signal;
     const settle = this.#lastStart === undefined ? -Infinity : this.#lastStart + START_INTERVAL_MS;
     if (this.#child && this.#clock.mono() < settle) {
       // 0.76 reaps only after the second that follows a start: until then the status keeps
@@ -218,9 +276,83 @@ export class Machine {
   #reaped(): Action[] {
     this.#gone = false;
     this.#pid = 0;
+    this.#ready = undefined;
+    this.#setDeadline(undefined);
     this.#pidchange();
+    this.#updateBackoff();
+    if (this.#cfg.finish) {
+      // the status shows down once ./finish is known to run (svwait -D never sees a gap)
+      this.#out.push({ type: "finish", code: this.#code, signal: this.#signal });
+      return this.#flush();
+    }
     this.#announce();
+    this.#extra();
     this.#afterExit();
+    return this.#flush();
+  }
+
+  #updateBackoff(): void {
+    const max = this.#cfg.backoffMax;
+    if (max === undefined || this.#lastStart === undefined) {
+      this.#backoff = 0;
+      return;
+    }
+    const ran = this.#runEnd - this.#lastStart;
+    if (ran >= START_INTERVAL_MS) this.#backoff = 0;
+    else this.#backoff = Math.min(this.#backoff ? this.#backoff * 2 : START_INTERVAL_MS, max);
+  }
+
+  /** `./finish` was started as `pid`: `timeout-finish` counts from now. */
+  finishSpawned(pid: number): Action[] {
+    this.#finishPid = pid;
+    this.#finishStamp = this.#clock.stamp();
+    if (this.#cfg.timeoutFinish > 0) {
+      this.#setDeadline(this.#clock.mono() + this.#cfg.timeoutFinish);
+    }
+    this.#extra();
+    this.#announce();
+    return this.#flush();
+  }
+
+  /** `./finish` could not be started (the driver warns): carry on as if it had ended. */
+  finishFailed(): Action[] {
+    this.#announce();
+    this.#extra();
+    this.#afterExit();
+    return this.#flush();
+  }
+
+  /** `./finish` (`pid`) ended with exit `code` (125: do not restart; -1 / 256: none). */
+  finishExited(pid: number, code: number): Action[] {
+    if (pid !== this.#finishPid || pid === 0) return [];
+    this.#finishPid = 0;
+    this.#finishStamp = undefined;
+    this.#setDeadline(undefined);
+    if (code === 125 && this.#want !== "d") {
+      this.#want = "d";
+      this.#announce();
+    }
+    this.#extra();
+    this.#afterExit();
+    return this.#flush();
+  }
+
+  /** The running pid said it is ready (first newline on the notification pipe). */
+  ready(pid: number): Action[] {
+    if (pid !== this.#pid || pid === 0 || this.#gone || this.#ready) return [];
+    this.#ready = this.#clock.stamp();
+    this.#extra();
+    return this.#flush();
+  }
+
+  /** The time set by a `deadline` action came: KILL what overstayed. */
+  deadline(): Action[] {
+    this.#deadlineAt = undefined;
+    if (this.#finishPid) {
+      this.#out.push({ type: "kill", pid: this.#finishPid, signal: SIG.KILL, group: true });
+    } else if (this.#pid && !this.#gone) {
+      this.#out.push({ type: "kill", pid: this.#pid, signal: SIG.KILL, group: true });
+    }
     return this.#flush();
   }
 
@@ -244,9 +376,12 @@ export class Machine {
         this.#want = "d";
         this.#cancelStart();
         if (pid) {
-          this.#kill(SIG.TERM);
+          this.#kill(this.#cfg.downSignal);
           this.#kill(SIG.CONT);
           this.#paused = false;
+          if (this.#cfg.timeoutKill > 0 && !this.#gone && this.#deadlineAt === undefined) {
+            this.#setDeadline(this.#clock.mono() + this.#cfg.timeoutKill);
+          }
         }
         this.#announce();
         break;
@@ -300,12 +435,16 @@ export class Machine {
     else if (this.#want === "u") this.#tryStart();
   }
 
-  /** 0.76 trystart(), throttled: starts stay >= 1 s apart, and 60 s after a fork failure. */
+  /**
+   * 0.76 trystart(), throttled: starts stay >= 1 s apart (or the back-off apart), and 60 s
+   * after a fork failure; none while `./finish` runs (its end starts again).
+   */
   #tryStart(): void {
-    if (this.#pid || this.#exit) return;
+    if (this.#pid || this.#exit || this.#finishPid) return;
     const now = this.#clock.mono();
+    const gap = Math.max(START_INTERVAL_MS, this.#backoff);
     const at = Math.max(
-      this.#lastStart === undefined ? -Infinity : this.#lastStart + START_INTERVAL_MS,
+      this.#lastStart === undefined ? -Infinity : this.#lastStart + gap,
       this.#retryAt,
     );
     if (now < at) {
@@ -331,8 +470,29 @@ export class Machine {
     this.#out.push({ type: "timer", at });
   }
 
+  #setDeadline(at: number | undefined): void {
+    if (at === this.#deadlineAt) return;
+    this.#deadlineAt = at;
+    this.#out.push({ type: "deadline", at });
+  }
+
+  /** Write `supervise/extra` when the service uses lifecycle files (or did). */
+  #extra(): void {
+    if (!this.#extraOn && this.#cfg.notifyFd === undefined && !this.#cfg.finish) return;
+    this.#extraOn = true;
+    this.#out.push({
+      type: "extra",
+      bytes: encodeExtra({
+        ready: this.#ready && this.#pid ? { pid: this.#pid, stamp: this.#ready } : undefined,
+        finish: this.#finishPid && this.#finishStamp
+          ? { pid: this.#finishPid, stamp: this.#finishStamp }
+          : undefined,
+      }),
+    });
+  }
+
   #checkExit(): void {
-    if (!this.#exit || this.#pid || this.#finished) return;
+    if (!this.#exit || this.#pid || this.#finishPid || this.#finished) return;
     this.#finished = true;
     this.#cancelStart();
     this.#announce();

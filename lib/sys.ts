@@ -65,6 +65,7 @@ export const NR = {
   setgroups: 116,
   setrlimit: 160,
   getdents64: 217,
+  inotify_add_watch: 254,
   epoll_wait: 232,
   epoll_ctl: 233,
   openat: 257,
@@ -82,6 +83,7 @@ export const NR = {
   epoll_create1: 291,
   dup3: 292,
   pipe2: 293,
+  inotify_init1: 294,
   prlimit64: 302,
   pidfd_open: 434,
 } as const;

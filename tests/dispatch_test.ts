@@ -13,7 +13,7 @@ Deno.test("unknown program name: usage listing every program, exit 100", async (
     r.stderr,
     USAGE_HEAD +
       "daemontools: programs: envdir envuidgid fghack multilog pgrphack readproctitle setlock " +
-      "setuidgid softlimit supervise svc svok svscan svscanboot svstat tai64n tai64nlocal\n",
+      "setuidgid softlimit supervise svc svok svscan svscanboot svstat svwait tai64n tai64nlocal\n",
   );
 });
 

@@ -289,3 +289,169 @@ Deno.test("adopt: the running pid and its stamp are kept, nothing spawned", () =
   clock.advance(5000);
   assertEquals(show(m.exited(321)), ["status:0:0:u", "spawn"]);
 });
+
+// ------------------------------------------------------------------ lifecycle files (issue 10)
+
+import { type Lifecycle, PLAIN } from "../lib/lifecycle.ts";
+import { decodeExtra } from "../lib/extra_status.ts";
+
+function cfg(over: Partial<Lifecycle>): Lifecycle {
+  return { ...PLAIN, ...over };
+}
+
+/** The extra file's content in an action list, as "ready:PID" / "finish:PID" words. */
+function extraOf(actions: Action[]): string[] {
+  return actions.filter((a) => a.type === "extra").map((a) => {
+    const e = decodeExtra((a as { bytes: Uint8Array }).bytes);
+    return [e.ready ? `ready:${e.ready.pid}` : "", e.finish ? `finish:${e.finish.pid}` : ""]
+      .filter(Boolean).join(",") || "none";
+  });
+}
+
+Deno.test("lifecycle: without lifecycle files no extra, deadline or finish action ever appears", () => {
+  const { m, clock } = upMachine();
+  const all: Action[] = [];
+  all.push(...m.ready(100), ...m.control(ch("d")));
+  clock.advance(2000);
+  all.push(...m.exited(100, 0, 0), ...m.control(ch("u")));
+  assert(!all.some((a) => ["extra", "deadline", "finish"].includes(a.type)), show(all).join(" "));
+});
+
+Deno.test("lifecycle: readiness marks the running pid ready once; its exit ends it", () => {
+  const clock = new FakeClock();
+  const m = new Machine("svc", true, clock);
+  m.configure(cfg({ notifyFd: 3 }));
+  assertEquals(extraOf(m.boot()), ["none"]);
+  m.run();
+  m.spawned(100);
+  assertEquals(m.ready(99), []); // not the running pid
+  assertEquals(extraOf(m.ready(100)), ["ready:100"]);
+  assertEquals(m.ready(100), []); // a second line changes nothing
+  assert(m.state.ready !== undefined);
+  clock.advance(2000);
+  assertEquals(extraOf(m.exited(100, 0, 0)), ["none"]);
+  assertEquals(m.state.ready, undefined);
+});
+
+Deno.test("lifecycle: down-signal replaces TERM, CONT follows; timeout-kill KILLs the group later", () => {
+  const { m, clock } = upMachine();
+  m.configure(cfg({ downSignal: SIG.HUP, timeoutKill: 200 }));
+  assertEquals(
+    show(m.control(ch("d"))),
+    [
+      `kill:100:${SIG.HUP}`,
+      `kill:100:${SIG.CONT}`,
+      `deadline:${clock.t + 200}`,
+      "status:100:0:d",
+    ].map((s) => s.startsWith("deadline") ? "deadline" : s),
+  );
+  clock.advance(200);
+  const k = m.deadline();
+  assertEquals(k, [{ type: "kill", pid: 100, signal: SIG.KILL, group: true }]);
+  clock.advance(2000);
+  const out = m.exited(100, 256, 9);
+  assert(out.some((a) => a.type === "deadline" && a.at === undefined) === false);
+  assertEquals(show(out), ["status:0:0:d"]);
+});
+
+Deno.test("lifecycle: the process ending before timeout-kill cancels the KILL", () => {
+  const { m, clock } = upMachine();
+  m.configure(cfg({ timeoutKill: 5000 }));
+  m.control(ch("d"));
+  clock.advance(1500);
+  const out = m.exited(100, 0, 0);
+  assert(out.some((a) => a.type === "deadline" && a.at === undefined), show(out).join(" "));
+  assertEquals(m.deadline(), []);
+});
+
+Deno.test("lifecycle: finish runs after run with its exit code and signal; the restart waits for it", () => {
+  const { m, clock } = upMachine();
+  m.configure(cfg({ finish: true }));
+  clock.advance(3000);
+  const out = m.exited(100, 256, 15);
+  assertEquals(out, [{ type: "finish", code: 256, signal: 15 }]);
+  const sp = m.finishSpawned(200);
+  assertEquals(extraOf(sp), ["finish:200"]);
+  // extra first, then the status shows down: a reader never sees down without finish
+  assertEquals(show(sp).filter((a) => a !== "deadline"), ["extra", "status:0:0:u"]);
+  assert(sp.some((a) => a.type === "deadline" && a.at === clock.t + 5000));
+  assertEquals(m.control(ch("u")).filter((a) => a.type === "spawn"), []); // not while finishing
+  clock.advance(100);
+  const end = m.finishExited(200, 0);
+  assertEquals(extraOf(end), ["none"]);
+  assertEquals(end.at(-1), { type: "spawn" });
+});
+
+Deno.test("lifecycle: finish exiting 125 means want down: no restart until svc -u", () => {
+  const { m, clock } = upMachine();
+  m.configure(cfg({ finish: true }));
+  clock.advance(3000);
+  m.exited(100, 1, 0);
+  m.finishSpawned(200);
+  const end = m.finishExited(200, 125);
+  assertEquals(show(end), ["deadline", "status:0:0:d", "extra"]);
+  assertEquals(m.state.want, "d");
+  assertEquals(m.control(ch("u")).at(-1), { type: "spawn" });
+});
+
+Deno.test("lifecycle: a hanging finish is KILLed at timeout-finish; x waits for it", () => {
+  const { m, clock } = upMachine();
+  m.configure(cfg({ finish: true, timeoutFinish: 300 }));
+  clock.advance(3000);
+  m.exited(100, 0, 0);
+  m.finishSpawned(200);
+  assertEquals(show(m.control(ch("x"))), ["status:0:0:u"]); // no exit yet
+  clock.advance(300);
+  assertEquals(m.deadline(), [{ type: "kill", pid: 200, signal: SIG.KILL, group: true }]);
+  const end = m.finishExited(200, 256);
+  assert(end.some((a) => a.type === "exit"), show(end).join(" "));
+});
+
+Deno.test("lifecycle: a finish that cannot start lets the service restart as usual", () => {
+  const { m, clock } = upMachine();
+  m.configure(cfg({ finish: true }));
+  clock.advance(3000);
+  m.exited(100, 0, 0);
+  assertEquals(m.finishFailed().at(-1), { type: "spawn" });
+});
+
+Deno.test("lifecycle: restart-backoff doubles the pause after short runs up to the maximum", () => {
+  const { m, clock } = upMachine();
+  m.configure(cfg({ backoffMax: 5000 }));
+  const pauses: number[] = [];
+  let pid = 100;
+  for (let i = 0; i < 5; i++) {
+    const start = m.state.lastStart!;
+    clock.advance(300); // a run of 0.3 s, reported when its first second is over
+    m.exited(pid, 1, 0);
+    clock.t = start + 1000;
+    let out = m.timer();
+    pauses.push(m.state.backoff);
+    if (out.at(-1)?.type !== "spawn") {
+      assertEquals(out.at(-1)?.type, "timer");
+      clock.t = start + m.state.backoff - 1;
+      // an early wake-up starts nothing: it sets the timer again
+      assertEquals(m.timer(), [{ type: "timer", at: start + m.state.backoff }]);
+      clock.t = start + m.state.backoff;
+      out = m.timer();
+    }
+    assertEquals(out.at(-1), { type: "spawn" });
+    m.spawned(++pid);
+  }
+  assertEquals(pauses, [1000, 2000, 4000, 5000, 5000]);
+  // a run of a second or more resets it
+  clock.advance(1500);
+  m.exited(pid, 0, 0);
+  assertEquals(m.state.backoff, 0);
+});
+
+Deno.test("lifecycle: an adopted ready pid stays ready", () => {
+  const clock = new FakeClock();
+  const m = new Machine("svc", true, clock);
+  m.configure(cfg({ notifyFd: 3 }));
+  m.boot();
+  const stamp = clock.stamp();
+  const out = m.run(4242, stamp, false, stamp);
+  assertEquals(extraOf(out), ["ready:4242"]);
+  assertEquals(m.state.ready, stamp);
+});

@@ -232,6 +232,7 @@ export class SvScan implements ScanHost<Service> {
       for (const s of [e.main, e.log]) {
         if (!s) continue;
         if (s.pid) sys(NR.kill, s.pid, SIGKILL);
+        if (s.finishPid) sys(NR.kill, s.finishPid, SIGKILL);
         s.control("dx");
       }
     }

@@ -1,0 +1,176 @@
+/**
+ * Issue 10's three figures, with our programs (built into a temporary directory):
+ *
+ * - svwait_U_ms: a service whose ./run blocks reading a FIFO, then writes the readiness newline;
+ *   `svwait -U` is started and settled first; time from our write to the FIFO to svwait's exit
+ *   (so svwait's own start-up is not counted; its exit and reaping are).
+ * - down_kill_ms: ./run ignores TERM, `timeout-kill` is 200; time from writing `d` to
+ *   `supervise/control` to the status showing the service down (status polled every ms).
+ * - idle CPU: svscan with 100 services, plain and then with every lifecycle file
+ *   (notification-fd used, down-signal, timeout-kill, finish, timeout-finish, restart-backoff),
+ *   settled, then its CPU ticks (utime + stime, /proc) over IDLE_S seconds.
+ *
+ * Usage: deno run -A bench/lifecycle.ts [SAMPLES]   (default 11; ~2 minutes)
+ * @module
+ */
+import { decodeStatus } from "../lib/status.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const SAMPLES = Number(Deno.args[0] ?? 11);
+const IDLE_S = 20;
+const N = 100;
+
+function build(): string {
+  const dir = Deno.makeTempDirSync({ prefix: "dt-bench-bin-" });
+  const out = new Deno.Command("sh", {
+    args: [`${ROOT}/scripts/build.sh`, dir, ROOT],
+    env: { DENO: Deno.execPath() },
+    stdout: "null",
+    stderr: "piped",
+  }).outputSync();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  return dir;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function pidOf(dir: string): number {
+  try {
+    return decodeStatus(Deno.readFileSync(`${dir}/supervise/status`))?.pid ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function until(f: () => boolean, ms = 1): Promise<void> {
+  while (!f()) await sleep(ms);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function control(dir: string, c: string): void {
+  const f = Deno.openSync(`${dir}/supervise/control`, { write: true });
+  f.writeSync(new TextEncoder().encode(c));
+  f.close();
+}
+
+function ticks(pid: number): number {
+  const t = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const f = t.slice(t.lastIndexOf(")") + 2).split(" ");
+  return Number(f[11]) + Number(f[12]);
+}
+
+async function svwaitLatency(bin: string, root: string): Promise<number[]> {
+  const d = `${root}/ready`;
+  Deno.mkdirSync(d);
+  Deno.writeTextFileSync(
+    `${d}/run`,
+    "#!/bin/sh\nread x < ../go\necho >&3\nexec sleep 100000\n",
+    { mode: 0o755 },
+  );
+  Deno.writeTextFileSync(`${d}/notification-fd`, "3");
+  new Deno.Command("mkfifo", { args: [`${root}/go`] }).outputSync();
+  const sup = new Deno.Command(`${bin}/supervise`, { args: [d], stdin: "null" }).spawn();
+  const out: number[] = [];
+  let last = 0;
+  for (let i = 0; i < SAMPLES; i++) {
+    await until(() => pidOf(d) !== 0 && pidOf(d) !== last, 5);
+    last = pidOf(d);
+    const w = new Deno.Command(`${bin}/svwait`, { args: ["-U", d], stdin: "null" }).spawn();
+    await sleep(600); // svwait started and asleep
+    const t0 = performance.now();
+    const f = Deno.openSync(`${root}/go`, { write: true });
+    f.writeSync(new TextEncoder().encode("go\n"));
+    f.close();
+    await w.status;
+    out.push(performance.now() - t0);
+    control(d, "k");
+  }
+  control(d, "dx");
+  await sup.status;
+  return out;
+}
+
+async function downKill(bin: string, root: string): Promise<number[]> {
+  const d = `${root}/stuck`;
+  Deno.mkdirSync(d);
+  Deno.writeTextFileSync(
+    `${d}/run`,
+    "#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 1; done\n",
+    { mode: 0o755 },
+  );
+  Deno.writeTextFileSync(`${d}/timeout-kill`, "200");
+  const sup = new Deno.Command(`${bin}/supervise`, { args: [d], stdin: "null" }).spawn();
+  const out: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    await until(() => pidOf(d) !== 0, 5);
+    await sleep(1100);
+    const t0 = performance.now();
+    control(d, "d");
+    await until(() => pidOf(d) === 0);
+    out.push(performance.now() - t0);
+    control(d, "u");
+  }
+  control(d, "dx");
+  await sup.status;
+  return out;
+}
+
+async function idleCpu(bin: string, root: string, files: boolean): Promise<number> {
+  const scan = `${root}/scan-${files ? "files" : "plain"}`;
+  Deno.mkdirSync(scan);
+  for (let i = 0; i < N; i++) {
+    const d = `${scan}/s${i}`;
+    Deno.mkdirSync(d);
+    Deno.writeTextFileSync(
+      `${d}/run`,
+      files ? "#!/bin/sh\necho >&3\nexec sleep 100000\n" : "#!/bin/sh\nexec sleep 100000\n",
+      { mode: 0o755 },
+    );
+    if (files) {
+      Deno.writeTextFileSync(`${d}/notification-fd`, "3");
+      Deno.writeTextFileSync(`${d}/down-signal`, "HUP");
+      Deno.writeTextFileSync(`${d}/timeout-kill`, "2000");
+      Deno.writeTextFileSync(`${d}/finish`, "#!/bin/sh\n", { mode: 0o755 });
+      Deno.writeTextFileSync(`${d}/timeout-finish`, "1000");
+      Deno.writeTextFileSync(`${d}/restart-backoff`, "30000");
+    }
+  }
+  const sv = new Deno.Command(`${bin}/svscan`, {
+    args: [scan],
+    stdin: "null",
+    stderr: "null",
+    env: { PATH: `${bin}:${Deno.env.get("PATH")}` },
+  }).spawn();
+  await until(() => {
+    for (let i = 0; i < N; i++) if (!pidOf(`${scan}/s${i}`)) return false;
+    return true;
+  }, 50);
+  await sleep(3000);
+  const t0 = ticks(sv.pid);
+  await sleep(IDLE_S * 1000);
+  const used = ticks(sv.pid) - t0;
+  sv.kill("SIGTERM");
+  await sv.status;
+  return used;
+}
+
+const bin = build();
+const root = Deno.makeTempDirSync({ prefix: "dt-bench-lc-" });
+try {
+  const u = await svwaitLatency(bin, root);
+  const k = await downKill(bin, root);
+  const plain = await idleCpu(bin, root, false);
+  const files = await idleCpu(bin, root, true);
+  const f = (xs: number[]) =>
+    `median ${median(xs).toFixed(1)} (min ${Math.min(...xs).toFixed(1)}, max ${
+      Math.max(...xs).toFixed(1)
+    })`;
+  console.log(`svwait_U_ms        ${f(u)}  n=${u.length}`);
+  console.log(`down_kill_ms       ${f(k)}  n=${k.length}  (timeout-kill 200)`);
+  console.log(`idle_ticks_plain   ${plain} ticks in ${IDLE_S} s (${N} services)`);
+  console.log(`idle_ticks_files   ${files} ticks in ${IDLE_S} s (${N} services, every file)`);
+} finally {
+  Deno.removeSync(root, { recursive: true });
+  Deno.removeSync(bin, { recursive: true });
+}
