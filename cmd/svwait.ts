@@ -20,7 +20,6 @@ import { openRead, openWrite } from "../lib/open.ts";
 import { parseOptions } from "../lib/options.ts";
 import { addr, NR, sys, sysAt } from "../lib/sys.ts";
 
-
 const IN_CLOSE_WRITE = 0x8;
 const IN_CLOSE_NOWRITE = 0x10;
 const IN_MOVED_TO = 0x80;
