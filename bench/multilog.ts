@@ -7,8 +7,87 @@
  * Also: tai64n on 50 MB, once each.
  *
  * Usage: deno run -A bench/multilog.ts [ROUNDS] [MB]   (default 3 rounds, 200 MB)
+ *
+ * Hosted loggers (lib/multilog/hosted.ts) in this process:
+ * `deno run -A bench/multilog.ts hosted [MB] [N]`: MB of 100-byte lines through one hosted
+ * `t s16777215 n5` logger (fed by `cat` through a pipe), then N idle hosted loggers
+ * (`t ./main`) started: PSS of this process before and after, per logger.
  * @module
  */
+import { HostedMultilog } from "../lib/multilog/hosted.ts";
+import { Reactor } from "../lib/reactor.ts";
+import { spawn } from "../lib/spawn.ts";
+import { O_CLOEXEC, O_DIRECTORY, O_RDONLY } from "../lib/libc.ts";
+import { addr, AT_FDCWD, NR, sys, sysAt } from "../lib/sys.ts";
+
+if (Deno.args[0] === "hosted") {
+  await hostedBench(Number(Deno.args[1] ?? 200), Number(Deno.args[2] ?? 100));
+  Deno.exit(0);
+}
+
+/** PSS of this process in kB. */
+function pss(): number {
+  return Number(/Pss:\s+(\d+)/.exec(Deno.readTextFileSync("/proc/self/smaps_rollup"))![1]);
+}
+
+/** CPU seconds of this process so far. */
+function cpu(): number {
+  const f = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+async function hostedBench(mb: number, n: number): Promise<void> {
+  const dir = Deno.makeTempDirSync({ prefix: "dt-bench-hosted-" });
+  const r = new Reactor();
+  const pipe = () => {
+    const fds = new Int32Array(2);
+    sys(NR.pipe2, addr(fds), O_CLOEXEC);
+    return [fds[0], fds[1]];
+  };
+  const dirfd = (p: string) => sysAt(NR.openat, AT_FDCWD, p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  makeInput(`${dir}/input`, mb * 1e6);
+  const [rd, wr] = pipe();
+  sys(NR.fcntl, wr, 1031, 262144);
+  let done = false;
+  const l = new HostedMultilog({
+    reactor: r,
+    fd: rd,
+    args: ["t", "s16777215", "n5", "./log"],
+    dirfd: dirfd(dir),
+    onExit: () => done = true,
+  });
+  l.start();
+  const t0 = performance.now(), c0 = cpu();
+  const child = spawn("/bin/cat", ["cat", `${dir}/input`], { stdout: wr });
+  sys(NR.close, wr);
+  while (!done) await new Promise((res) => setTimeout(res, 20));
+  const secs = (performance.now() - t0) / 1000, cs = cpu() - c0;
+  sys(NR.wait4, child.pid, 0, 0, 0);
+  console.log(
+    `hosted: ${mb} MB in ${secs.toFixed(2)} s = ${(mb / secs).toFixed(1)} MB/s, ` +
+      `CPU ${cs.toFixed(2)} s (${(cs * 1000 / mb).toFixed(2)} ms/MB, cat's not included)`,
+  );
+  const before = pss();
+  const ends: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const d = `${dir}/s${i}`;
+    Deno.mkdirSync(d);
+    const [prd, pwr] = pipe();
+    ends.push(prd, pwr);
+    sys(NR.write, pwr, addr(new TextEncoder().encode(`logger ${i} started\n`)), 0);
+    new HostedMultilog({ reactor: r, fd: prd, args: ["t", "./main"], dirfd: dirfd(d), onExit() {} })
+      .start();
+  }
+  await new Promise((res) => setTimeout(res, 2000));
+  const after = pss();
+  console.log(
+    `${n} idle hosted loggers: PSS ${before} -> ${after} kB, ` +
+      `${((after - before) / n).toFixed(1)} kB per logger`,
+  );
+  Deno.removeSync(dir, { recursive: true });
+  Deno.exit(0);
+}
+
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const rounds = Number(Deno.args[0] ?? 3);
 const MB = Number(Deno.args[1] ?? 200);

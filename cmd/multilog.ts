@@ -9,6 +9,7 @@ import { fatalSys } from "../lib/msg.ts";
 import { EAGAIN, EINTR } from "../lib/errors.ts";
 import { Engine } from "../lib/multilog/engine.ts";
 import { Readiness } from "../lib/multilog/input.ts";
+import { runSync, StartError } from "../lib/multilog/logdir.ts";
 import { parseScript } from "../lib/multilog/script.ts";
 import * as sys from "../lib/multilog/sys.ts";
 
@@ -47,10 +48,8 @@ export async function main(args: string[]): Promise<number> {
   const script = parseScript(args);
 
   // f_init: =FILE actions, relative to the starting directory
+  // (this process never changes directory: every log directory is used through its descriptor)
   const fileFds = script.files.map((f) => {
-    if (sys.fchdir(startFd) < 0) {
-      fatalSys(P, "unable to switch to starting directory", sys.lastErr());
-    }
     let fd = sys.openAppend(f);
     if (fd < 0) fatalSys(P, `unable to create ${f}`, sys.lastErr());
     sys.close(fd);
@@ -61,7 +60,14 @@ export async function main(args: string[]): Promise<number> {
 
   // c_init: every log directory, in script order
   const engine = new Engine(script, fileFds, { input: INPUT, output: OUTPUT });
-  for (const d of engine.dirs) d.restart(startFd);
+  for (const d of engine.dirs) {
+    try {
+      runSync(d.restart());
+    } catch (e) {
+      if (!(e instanceof StartError)) throw e;
+      fatalSys(P, e.text, e.errno);
+    }
+  }
 
   const M = engine.M;
   // grow a smaller pipe (fails harmlessly on anything else, or beyond the user's pipe quota)
@@ -93,6 +99,6 @@ export async function main(args: string[]): Promise<number> {
   }
   engine.eof();
   engine.commitAll();
-  for (const d of engine.dirs) d.quit();
+  for (const d of engine.dirs) runSync(d.quit());
   return 0;
 }

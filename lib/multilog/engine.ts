@@ -10,7 +10,7 @@
  * ("virtual reads") to cut the same files.
  * @module
  */
-import { LogDir } from "./logdir.ts";
+import { type DirOptions, LogDir } from "./logdir.ts";
 import { match } from "./match.ts";
 import { type Action, type Script } from "./script.ts";
 import { STAMP_LEN, stampNow } from "./stamp.ts";
@@ -28,7 +28,24 @@ export interface Sizes {
   output: number;
 }
 
-/** The line engine (one per multilog process). */
+/** Where an engine keeps its bytes and how its directories work (hosted loggers). */
+export interface EngineOptions {
+  /**
+   * A buffer shared with other engines of the same sizes (at least {@linkcode bytesNeeded}):
+   * the caller keeps each engine's regions empty between its turns ({@linkcode Engine.park}).
+   */
+  M?: Uint8Array;
+  /** passed to every log directory */
+  dir?: DirOptions;
+}
+
+/** Bytes of the shared buffer an engine with `dirs` log directories needs. */
+export function bytesNeeded(dirs: number, sizes: Sizes): number {
+  const end = sizes.input + 1 + LINE_MAX + 1 + STAMP_LEN + EMAX + 4 + dirs * (sizes.output + 1);
+  return (end + 3) & ~3;
+}
+
+/** The line engine (one per multilog process, or per hosted logger). */
 export class Engine {
   /** the shared buffer: [input+sentinel][line][stamp][e buffer][\n dir0][\n dir1]... */
   readonly M: Uint8Array;
@@ -52,7 +69,12 @@ export class Engine {
   /**
    * @param fileFds descriptors of the `=FILE` actions, by Action index
    */
-  constructor(script: Script, private readonly fileFds: number[], sizes: Sizes) {
+  constructor(
+    script: Script,
+    private readonly fileFds: number[],
+    sizes: Sizes,
+    opts: EngineOptions = {},
+  ) {
     this.inputSize = sizes.input;
     this.LINE = sizes.input + 1;
     this.STAMP = this.LINE + LINE_MAX + 1;
@@ -64,17 +86,42 @@ export class Engine {
       return b;
     });
     end = (end + 3) & ~3;
-    this.M = new Uint8Array(end);
-    this.W = new Uint32Array(this.M.buffer);
+    if (opts.M && opts.M.length < end) throw new RangeError("shared buffer too small");
+    this.M = opts.M ?? new Uint8Array(end);
+    this.W = new Uint32Array(this.M.buffer, this.M.byteOffset, this.M.length >> 2);
     this.stampView = this.M.subarray(this.STAMP, this.STAMP + STAMP_LEN);
     this.M.fill(10, this.LINE, this.LINE + LINE_MAX + 1);
     script.dirs.forEach((d, i) => {
       this.M[bases[i] - 1] = 10;
-      this.dirs.push(new LogDir(this.M, bases[i], sizes.output, d.dir, d.size, d.num, d.processor));
+      this.dirs.push(
+        new LogDir(this.M, bases[i], sizes.output, d.dir, d.size, d.num, d.processor, opts.dir),
+      );
     });
     this.actions = script.actions;
     this.fast = script.actions.every((a) => a.kind === "dir");
     this.stampLen = script.timestamp ? STAMP_LEN : 0;
+  }
+
+  /** Bytes per input byte this engine may put into a directory region (stamps). */
+  get expansion(): number {
+    return 1 + this.stampLen;
+  }
+
+  /** The partial line of a parked engine (hosted loggers sharing `M`), or null. */
+  private parked: Uint8Array | null = null;
+
+  /** Keep the partial line aside: another engine may use the shared buffer now. */
+  park(): void {
+    if (this.linelen === 0) return;
+    this.parked ??= new Uint8Array(LINE_MAX);
+    this.parked.set(this.M.subarray(this.LINE, this.LINE + this.linelen));
+    this.M.fill(10, this.LINE, this.LINE + this.linelen);
+  }
+
+  /** Put the partial line back into the shared buffer before processing. */
+  unpark(): void {
+    if (this.linelen === 0 || this.parked === null) return;
+    this.M.set(this.parked.subarray(0, this.linelen), this.LINE);
   }
 
   /**

@@ -11,15 +11,22 @@
  * `put`/`putc`/`flush` move the `chunked` mark exactly as 0.76's flushes would and record
  * the rotation points; `commit` then writes everything up to `chunked` in large writes,
  * rotating at the recorded points.
+ *
+ * File system. Every call is relative to the directory's descriptor (`*at`), never chdir, so
+ * many directories of many loggers can live in one process; a hosted logger also opens with
+ * O_NOFOLLOW and changes modes through descriptors, so a symlink planted in the directory
+ * cannot make it write elsewhere. Everything that may wait (0.76's 5-second pauses, fsync, the
+ * processor) is a *step* a generator yields ({@linkcode Req}); a driver carries it out: the
+ * standalone multilog blocks as 0.76 does ({@linkcode runSync}), a hosted logger uses timers,
+ * a pool thread and a pidfd (lib/multilog/hosted.ts). One sequence of operations, two drivers.
  * @module
  */
-import { fatalSys, line, warn, warnSys, writeErr } from "../msg.ts";
+import { line, warn, warnSys, writeErr } from "../msg.ts";
 import { ENOENT } from "../errors.ts";
 import { LOCK_EX, LOCK_NB } from "../libc.ts";
 import * as sys from "./sys.ts";
-import { pause } from "./sys.ts";
 import { stampNow } from "./stamp.ts";
-import { runProcessor } from "./processor.ts";
+import { type Outcome, startProcessor, waitProcessor } from "./processor.ts";
 import { startsWith } from "../bytes.ts";
 import type { Stat } from "../stat.ts";
 
@@ -43,6 +50,57 @@ const latin1 = new TextDecoder("latin1");
 function stampName(): string {
   stampNow(nameBuf, 0);
   return latin1.decode(nameBuf.subarray(0, 25));
+}
+
+/** What a step of a log directory waits for; the driver answers with a number or an Outcome. */
+export type Req =
+  /** 0.76's pause: `multilog: warning: TEXT: ERRNO`, then 5 s; the step is retried after */
+  | { kind: "pause"; text: string }
+  /** a plain 5-second sleep (after a processor failure) */
+  | { kind: "sleep" }
+  /** fsync(fd): answer 0, or -1 with sys.setErr(errno) */
+  | { kind: "fsync"; fd: number }
+  /** wait for processor `pid`: answer an Outcome */
+  | { kind: "wait"; pid: number };
+
+/** A sequence of operations on a log directory that may wait (see {@linkcode Req}). */
+export type Steps<T = void> = Generator<Req, T, number | Outcome>;
+
+/** Carry out steps as 0.76 does: blocking pauses, fsync and waitpid on this thread. */
+export function runSync<T>(g: Steps<T>): T {
+  let r = g.next(0);
+  while (!r.done) {
+    const q = r.value;
+    if (q.kind === "pause") {
+      sys.pause(q.text);
+      r = g.next(0);
+    } else if (q.kind === "sleep") {
+      sys.deepsleep(5);
+      r = g.next(0);
+    } else if (q.kind === "fsync") r = g.next(sys.fsync(q.fd));
+    else r = g.next(waitProcessor(q.pid));
+  }
+  return r.value;
+}
+
+/** Options of a log directory that differ between the standalone and the hosted logger. */
+export interface DirOptions {
+  /** the starting directory the name is relative to (default: the current directory) */
+  startFd?: number;
+  /** O_NOFOLLOW on every file opened in the directory; modes set through descriptors */
+  nofollow?: boolean;
+  /**
+   * The processor's working directory, given the directory's descriptor (default: the
+   * directory's name, which is relative to the never-changed current directory).
+   */
+  procCwd?: (fddir: number) => string;
+}
+
+/** A failure at start-up: 0.76 prints `multilog: fatal: TEXT: ERRNO` and exits 111. */
+export class StartError extends Error {
+  constructor(readonly text: string, readonly errno: number) {
+    super(text);
+  }
 }
 
 /** A log directory: its settings, descriptors, simulated 0.76 state and pending bytes. */
@@ -69,14 +127,20 @@ export class LogDir {
    *   `M[base-1]` to hold a newline (a stop for backward searches)
    */
   constructor(
-    readonly M: Uint8Array,
-    readonly base: number,
+    public M: Uint8Array,
+    public base: number,
     readonly cap: number,
     readonly dir: string,
     readonly size: number,
     readonly num: number,
     readonly processor: string | null,
-  ) {}
+    readonly opts: DirOptions = {},
+  ) {
+    this.nf = opts.nofollow ? sys.O_NOFOLLOW : 0;
+  }
+
+  /** O_NOFOLLOW or 0 */
+  private readonly nf: number;
 
   // ---- simulation of 0.76's buffer + c_write ---------------------------------------
 
@@ -153,140 +217,162 @@ export class LogDir {
 
   /** Write out everything up to `chunked`, rotating where 0.76 would; keep the rest. */
   commit(): void {
-    for (const r of this.rot) {
-      this.writeOut(this.written, r);
-      this.written = r;
-      this.fullcurrent();
+    runSync(this.commitSteps());
+  }
+
+  /** {@linkcode commit} as steps (a hosted logger drives them; they may wait). */
+  *commitSteps(): Steps {
+    while (this.rot.length > 0) {
+      const r = this.rot[0];
+      yield* this.writeOut(r);
+      this.rot.shift();
+      yield* this.fullcurrent();
     }
-    this.rot.length = 0;
-    this.writeOut(this.written, this.chunked);
+    yield* this.writeOut(this.chunked);
     if (this.chunked > 0) {
       const b = this.base;
       this.M.copyWithin(b, b + this.chunked, b + this.len);
       this.len -= this.chunked;
+      for (let i = 0; i < this.rot.length; i++) this.rot[i] -= this.chunked;
       this.chunked = 0;
     }
     this.written = 0;
   }
 
-  private writeOut(from: number, to: number): void {
-    while (from < to) {
-      const w = sys.write(this.fdcur, this.M.subarray(this.base + from, this.base + to));
+  /** Nothing is waiting to be written or rotated. */
+  get idle(): boolean {
+    return this.len === 0 && this.rot.length === 0;
+  }
+
+  private *writeOut(to: number): Steps {
+    while (this.written < to) {
+      const b = this.base;
+      const w = sys.write(this.fdcur, this.M.subarray(b + this.written, b + to));
       if (w > 0) {
-        from += w;
+        this.written += w;
         continue;
       }
-      pause(`unable to write to ${this.dir}/current, pausing`);
+      yield { kind: "pause", text: `unable to write to ${this.dir}/current, pausing` };
     }
   }
 
-  private cd(): void {
-    while (sys.fchdir(this.fddir) < 0) pause(`unable to switch to ${this.dir}, pausing`);
+  private *fsync(fd: number, text: string): Steps {
+    while ((yield { kind: "fsync", fd }) as number < 0) yield { kind: "pause", text };
   }
 
   /** Rotate now if `current` is not empty (SIGALRM). Pending bytes must be committed. */
   forceRotate(): void {
+    runSync(this.forceRotateSteps());
+  }
+
+  /** {@linkcode forceRotate} as steps. */
+  *forceRotateSteps(): Steps {
     if (this.bytes > 0) {
-      this.fullcurrent();
       this.bytes = 0;
+      yield* this.fullcurrent();
     }
   }
 
   /** 0.76 fullcurrent: current -> previous -> (processor) -> @stamp.s, new current. */
-  fullcurrent(): void {
+  *fullcurrent(): Steps {
     const d = this.dir;
-    this.cd();
-    while (sys.fsync(this.fdcur) < 0) pause(`unable to write ${d}/current to disk, pausing`);
+    const D = this.fddir;
+    const nf = this.nf;
+    const pause = (text: string): Req => ({ kind: "pause", text });
+    yield* this.fsync(this.fdcur, `unable to write ${d}/current to disk, pausing`);
     sys.close(this.fdcur);
-    while (sys.rename("current", "previous") < 0) {
-      pause(`unable to rename current to previous in directory ${d}, pausing`);
+    this.fdcur = -1;
+    while (sys.renameAt(D, "current", "previous") < 0) {
+      yield pause(`unable to rename current to previous in directory ${d}, pausing`);
     }
-    while ((this.fdcur = sys.openAppend("current")) < 0) {
-      pause(`unable to create ${d}/current, pausing`);
+    while ((this.fdcur = sys.openAt(D, "current", "append", nf)) < 0) {
+      yield pause(`unable to create ${d}/current, pausing`);
     }
     while (sys.fchmod(this.fdcur, 0o644) < 0) {
-      pause(`unable to set mode of ${d}/current, pausing`);
+      yield pause(`unable to set mode of ${d}/current, pausing`);
     }
-    while (sys.chmod("previous", 0o744) < 0) {
-      pause(`unable to set mode of ${d}/previous, pausing`);
+    while (sys.chmodAt(D, "previous", 0o744, nf !== 0) < 0) {
+      yield pause(`unable to set mode of ${d}/previous, pausing`);
     }
     if (this.processor === null) {
-      this.finish("previous", "s");
+      yield* this.finish("previous", "s");
       return;
     }
-    this.runProcessor();
+    yield* this.runProcessor();
     let fd: number;
-    while ((fd = sys.openAppend("processed")) < 0) {
-      pause(`unable to create ${d}/processed, pausing`);
+    while ((fd = sys.openAt(D, "processed", "append", nf)) < 0) {
+      yield pause(`unable to create ${d}/processed, pausing`);
     }
-    while (sys.fsync(fd) < 0) pause(`unable to write ${d}/processed to disk, pausing`);
-    while (sys.fchmod(fd, 0o744) < 0) pause(`unable to set mode of ${d}/processed, pausing`);
+    yield* this.fsync(fd, `unable to write ${d}/processed to disk, pausing`);
+    while (sys.fchmod(fd, 0o744) < 0) yield pause(`unable to set mode of ${d}/processed, pausing`);
     sys.close(fd);
-    while ((fd = sys.openAppend("newstate")) < 0) {
-      pause(`unable to create ${d}/newstate, pausing`);
+    while ((fd = sys.openAt(D, "newstate", "append", nf)) < 0) {
+      yield pause(`unable to create ${d}/newstate, pausing`);
     }
-    while (sys.fsync(fd) < 0) pause(`unable to write ${d}/newstate to disk, pausing`);
+    yield* this.fsync(fd, `unable to write ${d}/newstate to disk, pausing`);
     sys.close(fd);
-    while (sys.unlink("previous") < 0) {
-      pause(`unable to remove ${d}/previous, pausing`);
+    while (sys.unlinkAt(D, "previous") < 0) yield pause(`unable to remove ${d}/previous, pausing`);
+    while (sys.renameAt(D, "newstate", "state") < 0) {
+      yield pause(`unable to rename newstate to state in directory ${d}, pausing`);
     }
-    while (sys.rename("newstate", "state") < 0) {
-      pause(`unable to rename newstate to state in directory ${d}, pausing`);
-    }
-    this.finish("processed", "s");
+    yield* this.finish("processed", "s");
   }
 
   /** Run the processor until it exits 0, pausing 5 s after each failure (0.76). */
-  private runProcessor(): void {
+  private *runProcessor(): Steps {
     const d = this.dir;
+    const cwd = this.opts.procCwd ? this.opts.procCwd(this.fddir) : d;
     for (;;) {
-      const r = runProcessor(this.processor!);
+      const s = startProcessor(this.processor!, this.fddir, cwd);
+      const r: Outcome = s.kind === "started" ? (yield { kind: "wait", pid: s.pid }) as Outcome : s;
       if (r.kind === "exited" && r.code === 0) return;
       if (r.kind === "unstartable") {
         // 0.76's forked child prints this and exits 111
         writeErr(line(P, "fatal", r.text));
       } else if (r.kind === "waitfailed") {
         warnSys(P, `wait failed for processor in ${d}, pausing`, r.errno);
-        sys.deepsleep(5);
+        yield { kind: "sleep" };
       } else if (r.kind === "crashed") {
         // 0.76 appends whatever errno is left over from an earlier failure (ENOENT from the
         // start-up stats, EINTR from a read interrupted by ALRM/TERM...): so do we
-        pause(`processor crashed in ${d}, pausing`);
+        yield { kind: "pause", text: `processor crashed in ${d}, pausing` };
       }
       warn(P, `processor failed in ${d}, pausing`);
-      sys.deepsleep(5);
-      this.cd();
+      yield { kind: "sleep" };
     }
   }
 
   /** 0.76 finish: hard-link `file` to @stamp.CODE, remove it, prune old files. */
-  finish(file: string, code: string): void {
+  *finish(file: string, code: string): Steps {
     const d = this.dir;
+    const D = this.fddir;
     let st: Stat | undefined;
     for (;;) {
-      st = sys.stat(file);
+      st = sys.statAt(D, file, this.nf === 0);
       if (st) break;
       if (sys.lastErr() === ENOENT) return;
-      pause(`unable to stat ${d}/${file}, pausing`);
+      yield { kind: "pause", text: `unable to stat ${d}/${file}, pausing` };
     }
     if (st.nlink === 1) {
       for (;;) {
         const fn = `${stampName()}.${code}`;
-        if (sys.link(file, fn) === 0) break;
-        pause(`unable to link to ${d}/${fn}, pausing`);
+        if (sys.linkAt(D, file, fn) === 0) break;
+        yield { kind: "pause", text: `unable to link to ${d}/${fn}, pausing` };
       }
     }
-    while (sys.unlink(file) < 0) pause(`unable to remove ${d}/${file}, pausing`);
+    while (sys.unlinkAt(D, file) < 0) {
+      yield { kind: "pause", text: `unable to remove ${d}/${file}, pausing` };
+    }
     for (;;) {
       const r = this.filesfit();
       if (r === 1) return;
-      if (r === -1) pause(`unable to read ${d}, pausing`);
+      if (r === -1) yield { kind: "pause", text: `unable to read ${d}, pausing` };
     }
   }
 
   /** 0.76 filesfit: 1 if fewer than NUM old files, else remove the oldest and return 0. */
   private filesfit(): number {
-    const names = sys.names(".");
+    const names = sys.names(".", this.fddir);
     if (!names) return -1;
     let count = 0;
     let oldest: Uint8Array = OLDEST_NONE;
@@ -297,70 +383,83 @@ export class LogDir {
       }
     }
     if (count < this.num) return 1;
-    const again = sys.names(".");
+    const again = sys.names(".", this.fddir);
     if (!again) return -1;
     for (const n of again) {
       if (n[0] === 64 && n.length >= 25 && startsWith(n, oldest)) {
-        sys.unlink(n);
+        sys.unlinkAt(this.fddir, n);
         break;
       }
     }
     return 0;
   }
 
-  /** 0.76 restart: lock the directory and recover from a crash; fatal errors exit 111. */
-  restart(startFd: number): void {
+  /**
+   * 0.76 restart: lock the directory and recover from a crash. A failure 0.76 treats as fatal
+   * throws a {@linkcode StartError} (the standalone program prints it and exits 111).
+   */
+  *restart(): Steps {
     const d = this.dir;
-    const die = (text: string): never => fatalSys(P, text, sys.lastErr());
-    if (sys.fchdir(startFd) < 0) die("unable to switch to starting directory");
-    sys.mkdir(d, 0o700);
-    this.fddir = sys.openRead(d);
-    if (this.fddir < 0 || sys.fchdir(this.fddir) < 0) die(`unable to open directory ${d}`);
-    this.fdlock = sys.openAppend("lock");
+    const nf = this.nf;
+    const die = (text: string): never => {
+      throw new StartError(text, sys.lastErr());
+    };
+    const start = this.opts.startFd ?? sys.AT_FDCWD;
+    sys.mkdirAt(start, d, 0o700);
+    this.fddir = sys.openDirAt(start, d);
+    if (this.fddir < 0) die(`unable to open directory ${d}`);
+    const D = this.fddir;
+    this.fdlock = sys.openAt(D, "lock", "append", nf);
     if (this.fdlock < 0 || sys.flock(this.fdlock, LOCK_EX | LOCK_NB) < 0) {
       die(`unable to lock directory ${d}`);
     }
-    const cur = sys.stat("current");
+    const cur = sys.statAt(D, "current", nf === 0);
     if (!cur) {
       if (sys.lastErr() !== ENOENT) die(`unable to stat ${d}/current`);
     } else if (cur.mode & 0o100) {
-      const fd = sys.openAppend("current");
+      const fd = sys.openAt(D, "current", "append", nf);
       if (fd < 0) die(`unable to append to ${d}/current`);
       if (sys.fchmod(fd, 0o644) < 0) die(`unable to set mode of ${d}/current`);
       this.fdcur = fd;
       this.bytes = cur.size;
       return;
     }
-    sys.unlink("state");
-    sys.unlink("newstate");
+    sys.unlinkAt(D, "state");
+    sys.unlinkAt(D, "newstate");
     let flagprocessed = false;
-    const pr = sys.stat("processed");
+    const pr = sys.statAt(D, "processed", nf === 0);
     if (!pr) {
       if (sys.lastErr() !== ENOENT) die(`unable to stat ${d}/processed`);
     } else if (pr.mode & 0o100) flagprocessed = true;
     if (flagprocessed) {
-      sys.unlink("previous");
-      this.finish("processed", "s");
+      sys.unlinkAt(D, "previous");
+      yield* this.finish("processed", "s");
     } else {
-      sys.unlink("processed");
-      this.finish("previous", "u");
+      sys.unlinkAt(D, "processed");
+      yield* this.finish("previous", "u");
     }
-    this.finish("current", "u");
-    const fd = sys.openTrunc("state");
+    yield* this.finish("current", "u");
+    const fd = sys.openAt(D, "state", "trunc", nf);
     if (fd < 0) die(`unable to write to ${d}/state`);
     sys.close(fd);
-    this.fdcur = sys.openAppend("current");
+    this.fdcur = sys.openAt(D, "current", "append", nf);
     if (this.fdcur < 0) die(`unable to write to ${d}/current`);
     if (sys.fchmod(this.fdcur, 0o644) < 0) die(`unable to set mode of ${d}/current`);
     this.bytes = 0;
   }
 
   /** 0.76 c_quit for this directory (after the last commit): fsync, mode 0744. */
-  quit(): void {
+  *quit(): Steps {
     const d = this.dir;
-    while (sys.fsync(this.fdcur) < 0) pause(`unable to write ${d}/current to disk, pausing`);
+    yield* this.fsync(this.fdcur, `unable to write ${d}/current to disk, pausing`);
     while (sys.fchmod(this.fdcur, 0o744) < 0) {
-      pause(`unable to set mode of ${d}/current, pausing`);
+      yield { kind: "pause", text: `unable to set mode of ${d}/current, pausing` };
     }
+  }
+
+  /** Close every descriptor (a hosted logger that ends; the process's exit does it otherwise). */
+  close(): void {
+    for (const fd of [this.fdcur, this.fdlock, this.fddir]) if (fd >= 0) sys.close(fd);
+    this.fdcur = this.fdlock = this.fddir = -1;
   }
 }

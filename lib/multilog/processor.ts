@@ -1,13 +1,14 @@
 /**
  * Running a log directory's processor (`!PROC`) as 0.76 does after a rotation: `/bin/sh -c
- * PROC` in the log directory (the caller's cwd) with fd 0 = `previous`, fd 1 = `processed`
+ * PROC` in the log directory with fd 0 = `previous`, fd 1 = `processed`
  * (truncated), fd 4 = `state`, fd 5 = `newstate` (truncated), every signal at its default
- * and none blocked (lib/spawn.ts); multilog waits for it.
+ * and none blocked (lib/spawn.ts). Starting and waiting are apart: the standalone multilog
+ * waits with a blocking waitpid, a hosted logger through the reactor (a pidfd).
  * @module
  */
 import { EINTR, errorStr } from "../errors.ts";
 import { spawn } from "../spawn.ts";
-import { close, fcntl, lastErr, openRead, openTrunc, waitpid } from "./sys.ts";
+import { close, fcntl, lastErr, openAt, waitpid } from "./sys.ts";
 
 const F_DUPFD_CLOEXEC = 1030;
 
@@ -27,22 +28,23 @@ function highFd(fd: number): number {
   return h;
 }
 
-/** Run `sh -c proc` in the current directory and wait for it. */
-export function runProcessor(proc: string): Outcome {
+/** A processor started, or what 0.76's forked child would have printed (exit 111). */
+export type Start = { kind: "started"; pid: number } | { kind: "unstartable"; text: string };
+
+/**
+ * Open the processor's files in log directory `dirfd` (0.76's order) and start `sh -c proc`
+ * with `cwd` as its directory (the log directory's path as the caller can name it).
+ */
+export function startProcessor(proc: string, dirfd: number, cwd: string): Start {
   const fds: number[] = [];
-  const fail = (): Outcome => {
+  const fail = (): Start => {
     const text = `unable to run ${proc}: ${errorStr(lastErr())}`;
     for (const fd of fds) close(fd);
     return { kind: "unstartable", text };
   };
   // same order as 0.76's startprocessor()
-  for (const open of [() => openRead("previous"), () => openTrunc("processed")]) {
-    const fd = highFd(open());
-    if (fd < 0) return fail();
-    fds.push(fd);
-  }
-  for (const open of [() => openRead("state"), () => openTrunc("newstate")]) {
-    const fd = highFd(open());
+  for (const [name, how] of PROC_FILES) {
+    const fd = highFd(openAt(dirfd, name, how));
     if (fd < 0) return fail();
     fds.push(fd);
   }
@@ -50,12 +52,30 @@ export function runProcessor(proc: string): Outcome {
   const r = spawn("/bin/sh", ["sh", "-c", proc], {
     dup: [[fds[0], 0], [fds[1], 1], [fds[2], 4], [fds[3], 5]],
     closeFrom: null,
+    cwd,
   });
   for (const fd of fds) close(fd);
   if (r.errno !== 0) {
     return { kind: "unstartable", text: `unable to run ${proc}: ${errorStr(r.errno)}` };
   }
-  const pid = r.pid;
+  return { kind: "started", pid: r.pid };
+}
+
+const PROC_FILES: [string, "read" | "trunc"][] = [
+  ["previous", "read"],
+  ["processed", "trunc"],
+  ["state", "read"],
+  ["newstate", "trunc"],
+];
+
+/** A wait status as an Outcome. */
+export function outcome(st: number): Outcome {
+  if ((st & 0x7f) !== 0) return { kind: "crashed", signal: st & 0x7f };
+  return { kind: "exited", code: (st >> 8) & 0xff };
+}
+
+/** Wait for a started processor (blocking waitpid, retried on EINTR). */
+export function waitProcessor(pid: number): Outcome {
   const status = new Int32Array(1);
   for (;;) {
     const w = waitpid(pid, status);
@@ -63,7 +83,5 @@ export function runProcessor(proc: string): Outcome {
     if (w === -1 && lastErr() === EINTR) continue;
     return { kind: "waitfailed", errno: w === -1 ? lastErr() : 0 };
   }
-  const st = status[0];
-  if ((st & 0x7f) !== 0) return { kind: "crashed", signal: st & 0x7f };
-  return { kind: "exited", code: (st >> 8) & 0xff };
+  return outcome(status[0]);
 }

@@ -8,8 +8,23 @@
 import { cstr } from "../bytes.ts";
 import { warnSys } from "../msg.ts";
 import * as open from "../open.ts";
-import { type Stat, stat as statPath } from "../stat.ts";
-import { addr, AT_FDCWD, NR, sys, sysAt, sysPath } from "../sys.ts";
+import {
+  O_APPEND,
+  O_CLOEXEC,
+  O_CREAT,
+  O_DIRECTORY,
+  O_NONBLOCK,
+  O_RDONLY,
+  O_TRUNC,
+  O_WRONLY,
+} from "../libc.ts";
+import { type Stat, statAt as statAtRaw } from "../stat.ts";
+import { addr, AT_FDCWD, NR, sys, sysAt } from "../sys.ts";
+
+export { AT_FDCWD };
+
+/** open(2)'s O_NOFOLLOW (x86_64): a final symbolic link fails with ELOOP. */
+export const O_NOFOLLOW = 0o400000;
 
 let err = 0;
 
@@ -50,16 +65,6 @@ export function openAppend(path: open.Path): number {
   return check(open.openAppend(path));
 }
 
-/** daemontools' open_trunc: create 0644, truncate. */
-export function openTrunc(path: open.Path): number {
-  return check(open.openTrunc(path));
-}
-
-/** mkdir(2). */
-export function mkdir(path: open.Path, mode: number): number {
-  return check(sysPath(NR.mkdir, path, mode));
-}
-
 /** close(2). */
 export function close(fd: number): number {
   return check(sys(NR.close, fd));
@@ -83,11 +88,6 @@ export function fsync(fd: number): number {
 /** fchmod(2). */
 export function fchmod(fd: number, mode: number): number {
   return check(sys(NR.fchmod, fd, mode));
-}
-
-/** fchdir(2). */
-export function fchdir(fd: number): number {
-  return check(sys(NR.fchdir, fd));
 }
 
 /** flock(2). */
@@ -115,31 +115,67 @@ export function waitpid(pid: number, status: Int32Array<ArrayBuffer>): number {
   return check(sys(NR.wait4, pid, addr(status), 0, 0));
 }
 
-/** rename(2). */
-export function rename(from: open.Path, to: open.Path): number {
+// ---- relative to a directory descriptor (never chdir) -----------------------------------
+
+/** How a log directory's files are opened: `extra` is 0 or O_NOFOLLOW (hosted loggers). */
+export type OpenMode = "read" | "write" | "append" | "trunc";
+
+/** daemontools' open_read/open_write/open_append/open_trunc of `name` in directory `dirfd`. */
+export function openAt(dirfd: number, name: open.Path, how: OpenMode, extra = 0): number {
+  const f = how === "read"
+    ? O_RDONLY | O_NONBLOCK
+    : how === "write"
+    ? O_WRONLY | O_NONBLOCK
+    : how === "append"
+    ? O_WRONLY | O_NONBLOCK | O_APPEND | O_CREAT
+    : O_WRONLY | O_NONBLOCK | O_TRUNC | O_CREAT;
+  const mode = how === "append" ? 0o600 : how === "trunc" ? 0o644 : 0;
+  return check(sysAt(NR.openat, dirfd, name, f | O_CLOEXEC | extra, mode));
+}
+
+/** open_read of a directory `name` in `dirfd` (O_DIRECTORY: a file fails with ENOTDIR). */
+export function openDirAt(dirfd: number, name: open.Path): number {
+  return check(sysAt(NR.openat, dirfd, name, O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC));
+}
+
+/** mkdirat(2). */
+export function mkdirAt(dirfd: number, name: open.Path, mode: number): number {
+  return check(sysAt(NR.mkdirat, dirfd, name, mode));
+}
+
+/** renameat(2) within one directory. */
+export function renameAt(dirfd: number, from: open.Path, to: open.Path): number {
   const a = cstr(from), b = cstr(to);
-  return check(sys(NR.rename, addr(a), addr(b)));
+  return check(sys(NR.renameat, dirfd, addr(a), dirfd, addr(b)));
 }
 
-/** link(2). */
-export function link(from: open.Path, to: open.Path): number {
+/** linkat(2) within one directory (a symlink is linked itself, never followed). */
+export function linkAt(dirfd: number, from: open.Path, to: open.Path): number {
   const a = cstr(from), b = cstr(to);
-  return check(sys(NR.link, addr(a), addr(b)));
+  return check(sys(NR.linkat, dirfd, addr(a), dirfd, addr(b), 0));
 }
 
-/** unlink(2). */
-export function unlink(path: open.Path): number {
-  return check(sysPath(NR.unlink, path));
+/** unlinkat(2) of a file. */
+export function unlinkAt(dirfd: number, name: open.Path): number {
+  return check(sysAt(NR.unlinkat, dirfd, name, 0));
 }
 
-/** chmod(2). */
-export function chmod(path: open.Path, mode: number): number {
-  return check(sysAt(NR.fchmodat, AT_FDCWD, path, mode));
+/**
+ * chmod of `name` in `dirfd`. Following a symlink (fchmodat), as 0.76's chmod does, or, with
+ * `nofollow`, through a descriptor opened with O_NOFOLLOW (fchmodat cannot refuse a link).
+ */
+export function chmodAt(dirfd: number, name: open.Path, mode: number, nofollow: boolean): number {
+  if (!nofollow) return check(sysAt(NR.fchmodat, dirfd, name, mode));
+  const fd = openAt(dirfd, name, "read", O_NOFOLLOW);
+  if (fd < 0) return -1;
+  const r = fchmod(fd, mode);
+  sys(NR.close, fd);
+  return r;
 }
 
-/** stat(2): the file's stat, or undefined with {@linkcode lastErr} set. */
-export function stat(path: open.Path): Stat | undefined {
-  const st = statPath(path);
+/** stat of `name` in `dirfd` (lstat when `follow` is false), or undefined with lastErr. */
+export function statAt(dirfd: number, name: open.Path, follow: boolean): Stat | undefined {
+  const st = statAtRaw(dirfd, name, follow);
   if (typeof st !== "number") return st;
   err = -st;
   return undefined;
@@ -152,8 +188,8 @@ const dentsView = new DataView(dents.buffer);
  * The names in directory `path` (`.` and `..` included, as readdir gives them), as bytes, or
  * undefined with {@linkcode lastErr} set.
  */
-export function names(path: open.Path): Uint8Array[] | undefined {
-  const fd = openRead(path);
+export function names(path: open.Path, dirfd = AT_FDCWD): Uint8Array[] | undefined {
+  const fd = check(sysAt(NR.openat, dirfd, path, O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   if (fd < 0) return undefined;
   const out: Uint8Array[] = [];
   for (;;) {
