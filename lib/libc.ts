@@ -109,6 +109,7 @@ export const O_TRUNC = 0o1000;
 export const O_APPEND = 0o2000;
 export const O_NONBLOCK = 0o4000;
 export const O_DIRECTORY = 0o200000;
+export const O_NOFOLLOW = 0o400000;
 export const O_CLOEXEC = 0o2000000;
 
 export const S_IFMT = 0o170000;

@@ -13,6 +13,7 @@ import {
   O_CLOEXEC,
   O_CREAT,
   O_DIRECTORY,
+  O_NOFOLLOW,
   O_NONBLOCK,
   O_RDONLY,
   O_TRUNC,
@@ -23,8 +24,7 @@ import { addr, AT_FDCWD, NR, sys, sysAt } from "../sys.ts";
 
 export { AT_FDCWD };
 
-/** open(2)'s O_NOFOLLOW (x86_64): a final symbolic link fails with ELOOP. */
-export const O_NOFOLLOW = 0o400000;
+export { O_NOFOLLOW };
 
 let err = 0;
 
