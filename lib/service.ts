@@ -24,6 +24,7 @@ import { openAppend, openRead, openTrunc, openWrite } from "./open.ts";
 import { type Reactor, reactor as sharedReactor, type TimerHandle } from "./reactor.ts";
 import { spawn } from "./spawn.ts";
 import { decodeStatus, STATUS_SIZE } from "./status.ts";
+import { encodeHistory, type History, HISTORY_FILE, readHistory } from "./history.ts";
 import { type Action, type Clock, Machine, type MachineState } from "./supervisor.ts";
 import { isDir, lstat, S_IFIFO, S_IFLNK, S_IFMT, stat } from "./stat.ts";
 import { addr, AT_FDCWD, NR, sys, sysAt, sysPath } from "./sys.ts";
@@ -60,6 +61,11 @@ export interface ServiceOptions {
   /** Descriptor the child gets as stdin / stdout (svscan's log pipe ends). */
   stdin?: number;
   stdout?: number;
+  /**
+   * Called after each write of `supervise/status` (every state change): svscan's metrics
+   * file (lib/svstat/metrics.ts) follows it.
+   */
+  onChange?: (svc: Service) => void;
   /** Called once supervision is over (after `x`, the child gone, everything released). */
   onExit?: (svc: Service) => void;
   /** Sink for message lines (`supervise: warning: ...\n`); default: our stderr. */
@@ -221,6 +227,7 @@ export class Service {
     }
     // an adopted process keeps its stamp: read the old status before anything overwrites it
     const old = adoptPid > 0 ? this.#readStatus() : undefined;
+    const oldHistory = adoptPid > 0 ? readHistory(this.#p(`supervise/${HISTORY_FILE}`)) : undefined;
     let adopted = 0;
     if (adoptPid > 0) {
       const pfd = this.#reactor.watchPid(adoptPid, () => this.#onPidExit(adoptPid));
@@ -251,7 +258,12 @@ export class Service {
     // 10. start ./run (or take the adopted one) and enter the loop
     const same = old !== undefined && old.pid === adopted;
     this.#apply(
-      machine.run(adopted, same ? old.stamp : undefined, same ? old.pausedByte !== 0 : false),
+      machine.run(
+        adopted,
+        same ? old.stamp : undefined,
+        same ? old.pausedByte !== 0 : false,
+        adopted ? oldHistory : undefined,
+      ),
     );
   }
 
@@ -310,26 +322,30 @@ export class Service {
     const pid = this.#childPid;
     if (!pid || this.#closed) return;
     const r = sys(NR.wait4, pid, addr(this.#wstat), WNOHANG, 0);
-    if (r === pid || r === -ECHILD) this.#childGone(pid);
+    if (r === pid) this.#childGone(pid, this.#wstat[0]);
+    else if (r === -ECHILD) this.#childGone(pid);
   }
 
   #onPidExit(pid: number): void {
     this.#pidfd = -1; // the reactor closed it
     if (this.#closed || !this.#machine) return;
+    let wstatus: number | undefined;
     if (this.#childPid === pid) {
       const r = sys(NR.wait4, pid, addr(this.#wstat), WNOHANG, 0);
       if (r === 0) return; // cannot happen for a pidfd that reported exit
+      if (r === pid) wstatus = this.#wstat[0];
     } else if (this.#machine.pid !== pid) return;
-    this.#childGone(pid);
+    this.#childGone(pid, wstatus);
   }
 
-  #childGone(pid: number): void {
+  /** `wstatus`: wait4's, when we reaped it (an adopted process's is not ours to know). */
+  #childGone(pid: number, wstatus?: number): void {
     if (this.#childPid === pid) this.#childPid = 0;
     if (this.#pidfd >= 0) this.#reactor.unwatchPid(this.#pidfd);
     this.#pidfd = -1;
     this.#pollTimer?.cancel();
     this.#pollTimer = undefined;
-    this.#apply(this.#machine!.exited(pid));
+    this.#apply(this.#machine!.exited(pid, wstatus));
   }
 
   // ---------------------------------------------------------------- actions
@@ -339,7 +355,9 @@ export class Service {
       if (this.#closed) return;
       switch (a.type) {
         case "status":
+          if (a.history) this.#writeHistory(a.history);
           this.#writeStatus(a.bytes);
+          this.#opts.onChange?.(this);
           break;
         case "kill":
           sys(NR.kill, a.pid, a.signal);
@@ -415,6 +433,22 @@ export class Service {
     const from = cstr(tmp), to = cstr(this.#p("supervise/status"));
     const e = sys(NR.rename, addr(from), addr(to));
     if (e < 0) warn(sysText(`unable to rename ${dir}/supervise/status.new to status`, -e));
+  }
+
+  /**
+   * `supervise/history` (history.new + rename, like the status). Silent on failure: 0.76 has
+   * no such file and no such message, and a failing status write has warned already.
+   */
+  #writeHistory(h: History): void {
+    const tmp = this.#p(`supervise/${HISTORY_FILE}.new`);
+    const bytes = encodeHistory(h) as Uint8Array<ArrayBuffer>;
+    const fd = openTrunc(tmp);
+    if (fd < 0) return;
+    const r = sys(NR.write, fd, addr(bytes), bytes.length);
+    sys(NR.close, fd);
+    if (r !== bytes.length) return;
+    const from = cstr(tmp), to = cstr(this.#p(`supervise/${HISTORY_FILE}`));
+    sys(NR.rename, addr(from), addr(to));
   }
 
   #release(finished = false): void {
