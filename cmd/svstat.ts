@@ -11,6 +11,12 @@
  * `, ready N seconds` / `, not ready` after an up service's seconds (a usable
  * `notification-fd` only), `, finishing` after a
  * down one's while `./finish` runs (from `supervise/extra`).
+ * Extensions: `svstat -j DIR...` (JSON Lines) and `svstat -m DIR...` (Prometheus text), see
+ * lib/svstat/machine.ts and docs/status.md. Only a FIRST argument of exactly `-j` or `-m`
+ * selects them, and every argument after it is a DIR. Anything else is 0.76's svstat, which
+ * takes every argument as a DIR: `svstat -- -j` reports on `--` and `-j`, byte for byte as
+ * Debian's does (so `--` ends nothing: there are no options to end; `svstat ./-j` or
+ * `svstat -- -j` reach a directory named `-j`, and `svstat -j -j` reports one as JSON).
  * @module
  */
 import { cat, encode } from "../lib/bytes.ts";
@@ -82,7 +88,8 @@ function report(dir: string): string | Uint8Array {
 }
 
 /** Run svstat; returns the exit code. */
-export function main(args: string[]): number {
+export function main(args: string[]): number | Promise<number> {
+  if (args[0] === "-j" || args[0] === "-m") return machine(args[0], args.slice(1));
   const orig = openRead(".");
   if (orig < 0) fatalSys("svstat", "unable to open current directory", -orig);
   const out: Uint8Array[] = [];
@@ -94,6 +101,14 @@ export function main(args: string[]): number {
   }
   writeOut(cat(...out));
   return 0;
+}
+
+/** `-j`/`-m`: their modules are loaded only for them (plain svstat's start-up stays small). */
+async function machine(mode: "-j" | "-m", dirs: string[]): Promise<number> {
+  const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+  // a URL built at run time, so the module stays out of plain svstat's start-up graph
+  const mod = await import(new URL(`../lib/svstat/machine${ext}`, import.meta.url).href);
+  return (mod as typeof import("../lib/svstat/machine.ts")).machine(mode, dirs, writeOut);
 }
 
 /** Write all of `b` to stdout; a closed pipe kills us with SIGPIPE as it does 0.76. */

@@ -38,6 +38,7 @@ import { openAppend, openRead, openTrunc, openWrite } from "./open.ts";
 import { type Reactor, reactor as sharedReactor, type TimerHandle } from "./reactor.ts";
 import { spawn } from "./spawn.ts";
 import { decodeStatus, STATUS_SIZE } from "./status.ts";
+import { encodeHistory, type History, HISTORY_FILE, readHistory } from "./history.ts";
 import { type Action, type Clock, Machine, type MachineState } from "./supervisor.ts";
 import { isDir, lstat, S_IFIFO, S_IFLNK, S_IFMT, stat } from "./stat.ts";
 import { addr, AT_FDCWD, NR, sys, sysAt, sysPath } from "./sys.ts";
@@ -74,6 +75,11 @@ export interface ServiceOptions {
   /** Descriptor the child gets as stdin / stdout (svscan's log pipe ends). */
   stdin?: number;
   stdout?: number;
+  /**
+   * Called after each write of `supervise/status` (every state change): svscan's metrics
+   * file (lib/svstat/metrics.ts) follows it.
+   */
+  onChange?: (svc: Service) => void;
   /** Called once supervision is over (after `x`, the child gone, everything released). */
   onExit?: (svc: Service) => void;
   /** Sink for message lines (`supervise: warning: ...\n`); default: our stderr. */
@@ -248,6 +254,7 @@ export class Service {
     }
     // an adopted process keeps its stamp: read the old status before anything overwrites it
     const old = adoptPid > 0 ? this.#readStatus() : undefined;
+    const oldHistory = adoptPid > 0 ? readHistory(this.#p(`supervise/${HISTORY_FILE}`)) : undefined;
     let adopted = 0;
     if (adoptPid > 0) {
       const pfd = this.#reactor.watchPid(adoptPid, () => this.#onPidExit(adoptPid));
@@ -287,6 +294,7 @@ export class Service {
         same ? old.stamp : undefined,
         same ? old.pausedByte !== 0 : false,
         same ? ready : undefined,
+        adopted ? oldHistory : undefined,
       ),
     );
   }
@@ -346,30 +354,32 @@ export class Service {
     const pid = this.#childPid;
     if (!pid || this.#closed) return;
     const r = sys(NR.wait4, pid, addr(this.#wstat), WNOHANG, 0);
-    if (r === pid || r === -ECHILD) this.#childGone(pid, r === pid);
+    if (r === pid) this.#childGone(pid, this.#wstat[0]);
+    else if (r === -ECHILD) this.#childGone(pid);
   }
 
   #onPidExit(pid: number): void {
     this.#pidfd = -1; // the reactor closed it
     if (this.#closed || !this.#machine) return;
+    let wstatus: number | undefined;
     if (this.#childPid === pid) {
       const r = sys(NR.wait4, pid, addr(this.#wstat), WNOHANG, 0);
       if (r === 0) return; // cannot happen for a pidfd that reported exit
+      if (r === pid) wstatus = this.#wstat[0];
     } else if (this.#machine.pid !== pid) return;
-    this.#childGone(pid);
+    this.#childGone(pid, wstatus);
   }
 
-  #childGone(pid: number, known = true): void {
-    const ours = this.#childPid === pid;
-    if (ours) this.#childPid = 0;
+  /** `wstatus`: wait4's, when we reaped it (an adopted process's is not ours to know). */
+  #childGone(pid: number, wstatus?: number): void {
+    if (this.#childPid === pid) this.#childPid = 0;
     if (this.#pidfd >= 0) this.#reactor.unwatchPid(this.#pidfd);
     this.#pidfd = -1;
     this.#pollTimer?.cancel();
     this.#pollTimer = undefined;
     if (this.#notifyPid === pid) this.#closeNotify();
     this.#refresh();
-    const [code, signal] = ours && known ? exitOf(this.#wstat[0]) : [-1, 0];
-    this.#apply(this.#machine!.exited(pid, code, signal));
+    this.#apply(this.#machine!.exited(pid, wstatus));
   }
 
   // ---------------------------------------------------------------- lifecycle files
@@ -431,7 +441,7 @@ export class Service {
       this.#finishPid = 0;
       if (this.#closed || !this.#machine) return;
       this.#refresh();
-      this.#apply(this.#machine.finishExited(pid, w === pid ? exitOf(this.#wstat[0])[0] : -1));
+      this.#apply(this.#machine.finishExited(pid, w === pid ? finishCode(this.#wstat[0]) : -1));
     };
     this.#finishPidfd = this.#reactor.watchPid(pid, done);
     if (this.#finishPidfd < 0) {
@@ -443,7 +453,7 @@ export class Service {
         else {
           this.#finishPid = 0;
           this.#refresh();
-          this.#apply(m.finishExited(pid, w === pid ? exitOf(this.#wstat[0])[0] : -1));
+          this.#apply(m.finishExited(pid, w === pid ? finishCode(this.#wstat[0]) : -1));
         }
       };
       this.#reactor.at(performance.now() + 100, poll);
@@ -458,7 +468,9 @@ export class Service {
       if (this.#closed) return;
       switch (a.type) {
         case "status":
+          if (a.history) this.#writeHistory(a.history);
           this.#writeStatus(a.bytes);
+          this.#opts.onChange?.(this);
           break;
         case "kill":
           sys(NR.kill, a.group && procStat(a.pid)?.pgrp === a.pid ? -a.pid : a.pid, a.signal);
@@ -570,6 +582,22 @@ export class Service {
     if (e < 0) warn(sysText(`unable to rename ${dir}/supervise/${name}.new to ${name}`, -e));
   }
 
+  /**
+   * `supervise/history` (history.new + rename, like the status). Silent on failure: 0.76 has
+   * no such file and no such message, and a failing status write has warned already.
+   */
+  #writeHistory(h: History): void {
+    const tmp = this.#p(`supervise/${HISTORY_FILE}.new`);
+    const bytes = encodeHistory(h) as Uint8Array<ArrayBuffer>;
+    const fd = openTrunc(tmp);
+    if (fd < 0) return;
+    const r = sys(NR.write, fd, addr(bytes), bytes.length);
+    sys(NR.close, fd);
+    if (r !== bytes.length) return;
+    const from = cstr(tmp), to = cstr(this.#p(`supervise/${HISTORY_FILE}`));
+    sys(NR.rename, addr(from), addr(to));
+  }
+
   #release(finished = false): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -596,8 +624,7 @@ export class Service {
   }
 }
 
-/** `./finish`'s arguments from a wait status: [exit code, 0] or [256, signal]. */
-function exitOf(wstat: number): [number, number] {
-  const sig = wstat & 0x7f;
-  return sig === 0 ? [(wstat >> 8) & 0xff, 0] : [256, sig];
+/** `./finish`'s exit code from a wait status (256: killed by a signal). */
+function finishCode(wstat: number): number {
+  return (wstat & 0x7f) === 0 ? (wstat >> 8) & 0xff : 256;
 }

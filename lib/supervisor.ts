@@ -28,13 +28,19 @@
  * - `restart-backoff`: a run shorter than a second doubles the pause before the next start
  *   (1 s, 2 s, 4 s ... up to the maximum, counted from the previous start); a longer run
  *   resets it.
+ * - An extension: the machine keeps an exit history ({@linkcode History}, lib/history.ts:
+ *   starts, the last exit's code or signal and time). A `status` action carries it whenever
+ *   it changed, for the driver to write as `supervise/history`; the 18-byte status is 0.76's.
+ *   The exit time is when the driver reported the exit, even when its report to the status
+ *   waits for the end of the start's second.
  * @module
  */
 import { SIGALRM, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGSTOP, SIGTERM } from "./libc.ts";
 import { encodeExtra } from "./extra_status.ts";
 import { type Lifecycle, PLAIN } from "./lifecycle.ts";
 import { encodeStatus, type Want } from "./status.ts";
-import type { Tai64n } from "./tai64n.ts";
+import { type Exit, exitOf, type History, type HistoryRead } from "./history.ts";
+import { type Tai64n, unixSeconds } from "./tai64n.ts";
 
 /** Minimum time between two starts of `./run` (0.76: `deepsleep(1)` after each start). */
 export const START_INTERVAL_MS = 1000;
@@ -67,8 +73,11 @@ export type Action =
   | { type: "extra"; bytes: Uint8Array }
   /** Call `deadline()` at this monotonic time (replaces any earlier one); undefined cancels. */
   | { type: "deadline"; at: number | undefined }
-  /** Write these 18 bytes as `supervise/status` (status.new + rename). */
-  | { type: "status"; bytes: Uint8Array }
+  /**
+   * Write these 18 bytes as `supervise/status` (status.new + rename); with `history` (only
+   * when it changed), write that first as `supervise/history` (lib/history.ts).
+   */
+  | { type: "status"; bytes: Uint8Array; history?: History }
   /** Call `timer()` at this monotonic time (replaces any earlier timer); undefined cancels. */
   | { type: "timer"; at: number | undefined }
   /** Print a warning (text after `supervise: warning: `). */
@@ -109,6 +118,8 @@ export interface MachineState {
   finishPid: number;
   /** Current crash-loop pause in ms (0: none; `restart-backoff` only). */
   backoff: number;
+  /** The exit history (a copy). */
+  history: History;
 }
 
 /** One supervised service's state machine. */
@@ -127,6 +138,9 @@ export class Machine {
   #finished = false;
   #child = false; // the pid was spawned by us (not adopted)
   #gone = false; // the child exited within a second of its start: reported at the second
+  #goneExit: Exit | null = null; // ... and how it ended
+  #history: History;
+  #historyChanged = true; // a fresh supervisor replaces any older history at its first status
   #out: Action[] = [];
   #cfg: Lifecycle = PLAIN;
   #ready: Tai64n | undefined = undefined;
@@ -148,6 +162,7 @@ export class Machine {
     this.#clock = clock;
     this.#want = wantUp ? "u" : "d";
     this.#stamp = clock.stamp();
+    this.#history = { since: this.#unixNow(), starts: 0, lastExit: null, ready: null };
   }
 
   /** Current state (a copy). */
@@ -166,6 +181,7 @@ export class Machine {
       ready: this.#ready,
       finishPid: this.#finishPid,
       backoff: this.#backoff,
+      history: copyHistory(this.#history),
     };
   }
 
@@ -195,10 +211,28 @@ export class Machine {
   /**
    * Start-up step 10: start `./run` if wanted, then enter the loop (status written).
    * `adoptPid` adopts a process already running (svscan restarted): no start; `stamp` and
-   * `paused` come from its old status file when known.
+   * `paused` come from its old status file when known, and the history is carried on from
+   * `history` (the old `supervise/history`; fields it lacks stay this machine's).
    */
-  run(adoptPid = 0, stamp?: Tai64n, paused = false, ready?: Tai64n): Action[] {
+  run(
+    adoptPid = 0,
+    stamp?: Tai64n,
+    paused = false,
+    ready?: Tai64n,
+    history?: HistoryRead,
+  ): Action[] {
     if (adoptPid > 0) {
+      if (history) {
+        const h = this.#history;
+        this.#history = {
+          since: history.since ?? h.since,
+          starts: history.starts ?? h.starts,
+          lastExit: history.lastExit,
+          ready: history.ready,
+        };
+      }
+      // the driver drops boot()'s actions when adopting: the history goes with this status
+      this.#historyChanged = true;
       this.#child = false;
       this.#pid = adoptPid;
       this.#paused = paused;
@@ -215,6 +249,8 @@ export class Machine {
   /** The spawn action succeeded. */
   spawned(pid: number): Action[] {
     this.#lastStart = this.#clock.mono(); // the second counts from the spawn's return
+    this.#history.starts++;
+    this.#historyChanged = true;
     this.#child = true;
     this.#paused = false;
     this.#pid = pid;
@@ -242,6 +278,9 @@ export class Machine {
       return this.#flush();
     }
     this.#lastStart = this.#clock.mono();
+    this.#history.starts++;
+    this.#history.lastExit = { code: 111, signal: null, time: this.#unixNow() };
+    this.#historyChanged = true;
     this.#paused = false;
     this.#pid = 0;
     this.#pidchange();
@@ -254,27 +293,37 @@ export class Machine {
   }
 
   /**
-   * The child `pid` was reaped. `code` (256 when killed by a signal; -1 unknown) and `signal`
-   * go to `./finish` only (0.76 ignores the exit status).
+   * The child `pid` was reaped. `wstatus` (wait4's; undefined when not known: an adopted
+   * process, watched through a pidfd) goes to the history and to `./finish` (as its exit code,
+   * 256 when killed by a signal, -1 unknown, and the signal); 0.76 ignores it.
    */
-  exited(pid: number, code = -1, signal = 0): Action[] {
+  exited(pid: number, wstatus?: number): Action[] {
     if (pid !== this.#pid || pid === 0 || this.#gone) return [];
     this.#runEnd = this.#clock.mono();
-    this.#code = code;
-    this.#signal = signal;
+    const time = this.#unixNow();
+    const exit = (wstatus === undefined ? undefined : exitOf(wstatus, time)) ??
+      { code: null, signal: null, time };
+    this.#code = exit.signal !== null ? 256 : exit.code ?? -1;
+    this.#signal = exit.signal ?? 0;
     const settle = this.#lastStart === undefined ? -Infinity : this.#lastStart + START_INTERVAL_MS;
     if (this.#child && this.#clock.mono() < settle) {
       // 0.76 reaps only after the second that follows a start: until then the status keeps
       // showing the pid (svstat: "up"), as Debian's does for a run that exits at once
       this.#gone = true;
+      this.#goneExit = exit;
       this.#setTimer(settle);
       return this.#flush();
     }
-    return this.#reaped();
+    return this.#reaped(exit);
   }
 
-  #reaped(): Action[] {
+  #reaped(exit: Exit | null): Action[] {
     this.#gone = false;
+    this.#goneExit = null;
+    if (exit) {
+      this.#history.lastExit = exit;
+      this.#historyChanged = true;
+    }
     this.#pid = 0;
     this.#ready = undefined;
     this.#setDeadline(undefined);
@@ -359,7 +408,7 @@ export class Machine {
   /** The timer set by a `timer` action fired. */
   timer(): Action[] {
     this.#timerAt = undefined;
-    if (this.#gone) return this.#reaped();
+    if (this.#gone) return this.#reaped(this.#goneExit);
     if (this.#pending) {
       this.#pending = false;
       if (!this.#pid && !this.#exit) this.#tryStart();
@@ -509,15 +558,23 @@ export class Machine {
   }
 
   #announce(): void {
-    this.#out.push({
-      type: "status",
-      bytes: encodeStatus({
-        stamp: this.#stamp,
-        pid: this.#pid,
-        paused: this.#paused,
-        want: this.#want,
-      }),
+    const bytes = encodeStatus({
+      stamp: this.#stamp,
+      pid: this.#pid,
+      paused: this.#paused,
+      want: this.#want,
     });
+    if (!this.#historyChanged) {
+      this.#out.push({ type: "status", bytes });
+      return;
+    }
+    this.#historyChanged = false;
+    this.#out.push({ type: "status", bytes, history: copyHistory(this.#history) });
+  }
+
+  #unixNow(): number {
+    const t = this.#clock.stamp();
+    return Number(unixSeconds(t)) + t.nano / 1e9;
   }
 
   #flush(): Action[] {
@@ -525,4 +582,8 @@ export class Machine {
     this.#out = [];
     return out;
   }
+}
+
+function copyHistory(h: History): History {
+  return { ...h, lastExit: h.lastExit ? { ...h.lastExit } : null };
 }

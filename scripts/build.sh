@@ -38,7 +38,7 @@ else
   rm -rf "$js.new"
   if DENO_TLS_CA_STORE=${DENO_TLS_CA_STORE:-system,mozilla} timeout 300 "$deno" bundle --no-config \
     --quiet --platform deno --code-splitting --outdir "$js.new" \
-    "$src/main.ts" "$src/lib/svscan/heap.ts" "$src"/cmd/*.ts >/dev/null 2>&1 &&
+    "$src/main.ts" "$src/lib/svscan/heap.ts" "$src/lib/svstat/machine.ts" "$src"/cmd/*.ts >/dev/null 2>&1 &&
     [ -f "$js.new/main.js" ] && [ -f "$js.new/cmd/svscan.js" ]; then
     rm -rf "$js"
     mv "$js.new" "$js"

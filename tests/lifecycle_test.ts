@@ -136,7 +136,7 @@ Deno.test("no lifecycle file: no supervise/extra, no new words", async () => {
   await up(t, "s");
   assertEquals(noSecs(await svstat(t, "s")), "s: up (pid P) N seconds\n");
   const names = [...Deno.readDirSync(t.path("s/supervise"))].map((e) => e.name).sort();
-  assertEquals(names, ["control", "lock", "ok", "status"]);
+  assertEquals(names, ["control", "history", "lock", "ok", "status"]); // history: issue 11
 });
 
 // ------------------------------------------------------------------ graceful stop

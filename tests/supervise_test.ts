@@ -21,6 +21,7 @@ import { O_NONBLOCK, O_WRONLY } from "../lib/libc.ts";
 import { encode } from "../lib/bytes.ts";
 import { addr, NR, sys, sysPath } from "../lib/sys.ts";
 import type { RawStatus } from "../lib/status.ts";
+import { decodeHistory } from "../lib/history.ts";
 
 /** A running supervise (ours or Debian's) with its stderr going to a file. */
 interface Sup {
@@ -158,8 +159,9 @@ Deno.test("start-up layout, modes, and a clean ./run (cwd, fds, signals, process
   assertEquals([mode("/status"), Deno.statSync(`${dir}/supervise/status`).size], [0o644, 18]);
   assertEquals(
     [...Deno.readDirSync(`${dir}/supervise`)].map((e) => e.name).sort(),
-    ["control", "lock", "ok", "status"],
+    ["control", "history", "lock", "ok", "status"],
   );
+  assertEquals(mode("/history"), 0o644);
   assertEquals([st.pausedByte, st.wantByte], [0, "u".charCodeAt(0)]);
   assertEquals(Deno.readLinkSync(`/proc/${st.pid}/cwd`), dir);
   // ./run is `sh` until it execs sleep
@@ -397,6 +399,62 @@ Deno.test("status.new cannot be created: warning on every status write, keeps ru
   await waitFor("one more", () => errText(s).split(line).length - 1 === n + 1);
   assertEquals(errText(s).replaceAll(line, ""), "");
   assert(alive(s.pid));
+});
+
+// ------------------------------------------------------------------ exit history
+
+/** `supervise/history` decoded (lib/history.ts), or undefined. */
+function history(dir: string) {
+  try {
+    return decodeHistory(Deno.readFileSync(`${dir}/supervise/history`));
+  } catch {
+    return undefined;
+  }
+}
+
+Deno.test("history: exit code and killing signal of ./run, starts counted, status untouched", async () => {
+  await using t = await tree("dt-sup-");
+  // exits 3 after a while the first time, then sleeps
+  const dir = await t.service("svc", {
+    run: "#!/bin/sh\nif [ ! -e once ]; then : >once; sleep 1.2; exit 3; fi\nexec sleep 100000\n",
+  });
+  const s = startSup(t, "svc");
+  const h0 = await waitFor(
+    "first start",
+    () => history(dir)?.starts === 1 ? history(dir) : undefined,
+  );
+  assertEquals(h0.lastExit, null);
+  const a = await upWith(dir, () => history(dir)?.starts === 2);
+  const h1 = history(dir)!;
+  assertEquals([h1.lastExit?.code, h1.lastExit?.signal], [3, null]);
+  assert(h1.since !== null && h1.lastExit!.time >= h1.since, JSON.stringify(h1));
+  control(dir, "k");
+  await upWith(dir, (st) => st.pid !== a.pid && history(dir)?.starts === 3);
+  const h2 = history(dir)!;
+  assertEquals([h2.lastExit?.code, h2.lastExit?.signal, h2.since], [null, 9, h1.since]);
+  // the 18-byte status is 0.76's, and no temporary file is left behind
+  assertEquals(Deno.statSync(`${dir}/supervise/status`).size, 18);
+  assert(!Deno.readDirSync(`${dir}/supervise`).some((e) => e.name.endsWith(".new")));
+  // one JSON line
+  assertMatch(Deno.readTextFileSync(`${dir}/supervise/history`), /^\{"version":1,[^\n]*\}\n$/);
+  assert(alive(s.pid));
+});
+
+Deno.test("history: a new supervise replaces an old history (starts since it began)", async () => {
+  await using t = await tree("dt-sup-");
+  const dir = await t.service("svc", { down: true });
+  await Deno.mkdir(`${dir}/supervise`);
+  await Deno.writeTextFile(
+    `${dir}/supervise/history`,
+    '{"version":1,"since":5,"starts":99,"last_exit":{"code":1,"signal":null,"time":6},"ready":null}\n',
+  );
+  startSup(t, "svc");
+  const h = await waitFor("fresh history", () => {
+    const h = history(dir);
+    return h?.starts === 0 ? h : undefined;
+  });
+  assertEquals(h.lastExit, null);
+  assert(h.since !== null && h.since > 1e9);
 });
 
 const haveSetpriv = (() => {

@@ -313,7 +313,7 @@ Deno.test("lifecycle: without lifecycle files no extra, deadline or finish actio
   const all: Action[] = [];
   all.push(...m.ready(100), ...m.control(ch("d")));
   clock.advance(2000);
-  all.push(...m.exited(100, 0, 0), ...m.control(ch("u")));
+  all.push(...m.exited(100, 0), ...m.control(ch("u")));
   assert(!all.some((a) => ["extra", "deadline", "finish"].includes(a.type)), show(all).join(" "));
 });
 
@@ -329,7 +329,7 @@ Deno.test("lifecycle: readiness marks the running pid ready once; its exit ends 
   assertEquals(m.ready(100), []); // a second line changes nothing
   assert(m.state.ready !== undefined);
   clock.advance(2000);
-  assertEquals(extraOf(m.exited(100, 0, 0)), ["none"]);
+  assertEquals(extraOf(m.exited(100, 0)), ["none"]);
   assertEquals(m.state.ready, undefined);
 });
 
@@ -349,7 +349,7 @@ Deno.test("lifecycle: down-signal replaces TERM, CONT follows; timeout-kill KILL
   const k = m.deadline();
   assertEquals(k, [{ type: "kill", pid: 100, signal: SIG.KILL, group: true }]);
   clock.advance(2000);
-  const out = m.exited(100, 256, 9);
+  const out = m.exited(100, 9);
   assert(out.some((a) => a.type === "deadline" && a.at === undefined) === false);
   assertEquals(show(out), ["status:0:0:d"]);
 });
@@ -359,7 +359,7 @@ Deno.test("lifecycle: the process ending before timeout-kill cancels the KILL", 
   m.configure(cfg({ timeoutKill: 5000 }));
   m.control(ch("d"));
   clock.advance(1500);
-  const out = m.exited(100, 0, 0);
+  const out = m.exited(100, 0);
   assert(out.some((a) => a.type === "deadline" && a.at === undefined), show(out).join(" "));
   assertEquals(m.deadline(), []);
 });
@@ -368,7 +368,7 @@ Deno.test("lifecycle: finish runs after run with its exit code and signal; the r
   const { m, clock } = upMachine();
   m.configure(cfg({ finish: true }));
   clock.advance(3000);
-  const out = m.exited(100, 256, 15);
+  const out = m.exited(100, 15);
   assertEquals(out, [{ type: "finish", code: 256, signal: 15 }]);
   const sp = m.finishSpawned(200);
   assertEquals(extraOf(sp), ["finish:200"]);
@@ -386,7 +386,7 @@ Deno.test("lifecycle: finish exiting 125 means want down: no restart until svc -
   const { m, clock } = upMachine();
   m.configure(cfg({ finish: true }));
   clock.advance(3000);
-  m.exited(100, 1, 0);
+  m.exited(100, 1 << 8);
   m.finishSpawned(200);
   const end = m.finishExited(200, 125);
   assertEquals(show(end), ["deadline", "status:0:0:d", "extra"]);
@@ -398,7 +398,7 @@ Deno.test("lifecycle: a hanging finish is KILLed at timeout-finish; x waits for 
   const { m, clock } = upMachine();
   m.configure(cfg({ finish: true, timeoutFinish: 300 }));
   clock.advance(3000);
-  m.exited(100, 0, 0);
+  m.exited(100, 0);
   m.finishSpawned(200);
   assertEquals(show(m.control(ch("x"))), ["status:0:0:u"]); // no exit yet
   clock.advance(300);
@@ -411,7 +411,7 @@ Deno.test("lifecycle: a finish that cannot start lets the service restart as usu
   const { m, clock } = upMachine();
   m.configure(cfg({ finish: true }));
   clock.advance(3000);
-  m.exited(100, 0, 0);
+  m.exited(100, 0);
   assertEquals(m.finishFailed().at(-1), { type: "spawn" });
 });
 
@@ -423,7 +423,7 @@ Deno.test("lifecycle: restart-backoff doubles the pause after short runs up to t
   for (let i = 0; i < 5; i++) {
     const start = m.state.lastStart!;
     clock.advance(300); // a run of 0.3 s, reported when its first second is over
-    m.exited(pid, 1, 0);
+    m.exited(pid, 1 << 8);
     clock.t = start + 1000;
     let out = m.timer();
     pauses.push(m.state.backoff);
@@ -441,7 +441,7 @@ Deno.test("lifecycle: restart-backoff doubles the pause after short runs up to t
   assertEquals(pauses, [1000, 2000, 4000, 5000, 5000]);
   // a run of a second or more resets it
   clock.advance(1500);
-  m.exited(pid, 0, 0);
+  m.exited(pid, 0);
   assertEquals(m.state.backoff, 0);
 });
 
@@ -454,4 +454,128 @@ Deno.test("lifecycle: an adopted ready pid stays ready", () => {
   const out = m.run(4242, stamp, false, stamp);
   assertEquals(extraOf(out), ["ready:4242"]);
   assertEquals(m.state.ready, stamp);
+});
+
+// ------------------------------------------------------------------ exit history
+
+/** The history each status action of `actions` carries (undefined: unchanged). */
+function histories(actions: Action[]) {
+  return actions.filter((a) => a.type === "status").map((a) =>
+    a.type === "status" ? a.history : undefined
+  );
+}
+
+/** Unix seconds of the fake clock's stamp now. */
+function unixNow(c: FakeClock): number {
+  const t = c.stamp();
+  return Number(t.sec - ((1n << 62n) + 10n)) + t.nano / 1e9;
+}
+
+Deno.test("history: a fresh machine starts at 0 starts and no exit, written with its first status", () => {
+  const clock = new FakeClock();
+  const m = new Machine("svc", true, clock);
+  const since = unixNow(clock);
+  assertEquals(histories(m.boot()), [{ since, starts: 0, lastExit: null, ready: null }]);
+  assertEquals(show(m.run()), ["spawn"]);
+  clock.advance(10);
+  assertEquals(histories(m.spawned(100)), [{ since, starts: 1, lastExit: null, ready: null }]);
+  // a change of state without a start or an exit leaves the history as it is
+  assertEquals(histories(m.control(ch("p"))), [undefined]);
+  assertEquals(m.state.history.starts, 1);
+});
+
+Deno.test("history: exit code, then a killing signal, each with its time; starts count up", () => {
+  const { m, clock } = upMachine();
+  clock.advance(5000);
+  const t1 = unixNow(clock);
+  const a = m.exited(100, 3 << 8); // exit 3
+  assertEquals(show(a), ["status:0:0:u", "spawn"]);
+  assertEquals(histories(a)[0]?.lastExit, { code: 3, signal: null, time: t1 });
+  clock.advance(1);
+  assertEquals(histories(m.spawned(101))[0]?.starts, 2);
+  clock.advance(3000);
+  const t2 = unixNow(clock);
+  const b = m.exited(101, 9); // SIGKILL, no core
+  assertEquals(histories(b)[0]?.lastExit, { code: null, signal: 9, time: t2 });
+  clock.advance(1);
+  m.spawned(102);
+  clock.advance(3000);
+  // a core dump flag (0x80) does not hide the signal
+  assertEquals(histories(m.exited(102, 0x80 | 11))[0]?.lastExit?.signal, 11);
+  assertEquals(m.state.history.starts, 3);
+});
+
+Deno.test("history: an exit within the start's second is dated when reaped, reported at the second", () => {
+  const { m, clock } = upMachine();
+  clock.advance(200);
+  const t = unixNow(clock);
+  const a = m.exited(100, 1 << 8);
+  assertEquals(show(a), ["timer:6000"]);
+  assertEquals(m.state.history.lastExit, null); // not reported yet: status still says up
+  clock.advance(800);
+  const b = m.timer();
+  assertEquals(show(b), ["status:0:0:u", "spawn"]);
+  assertEquals(histories(b)[0]?.lastExit, { code: 1, signal: null, time: t });
+});
+
+Deno.test("history: an exec failure is a start and an exit 111; a fork failure is neither", () => {
+  const clock = new FakeClock();
+  const m = new Machine("svc", true, clock);
+  m.boot();
+  m.run();
+  const a = m.spawnFailed(false, "file does not exist");
+  const h = histories(a);
+  assertEquals(h.length, 2); // 0.76 writes the status twice: the history goes with the first
+  assertEquals(h[0]?.starts, 1);
+  assertEquals(h[0]?.lastExit, { code: 111, signal: null, time: unixNow(clock) });
+  assertEquals(h[1], undefined);
+  clock.advance(1000);
+  m.timer();
+  const b = m.spawnFailed(true, "out of memory");
+  assertEquals(histories(b), []);
+  assertEquals(m.state.history.starts, 1);
+});
+
+Deno.test("history: a stopped child's wait status is no exit (code and signal null)", () => {
+  const { m, clock } = upMachine();
+  clock.advance(5000);
+  const a = m.exited(100, 0x137f);
+  assertEquals(histories(a)[0]?.lastExit, { code: null, signal: null, time: unixNow(clock) });
+});
+
+Deno.test("history: adoption carries the old history on; the adopted exit has no code or signal", () => {
+  const clock = new FakeClock();
+  const m = new Machine("svc", true, clock);
+  m.boot(); // not written by the driver when adopting
+  const old = {
+    since: 1000.5,
+    starts: 7,
+    lastExit: { code: 2, signal: null, time: 1500 },
+    ready: null,
+  };
+  const a = m.run(4242, clock.stamp(), false, undefined, old);
+  assertEquals(show(a), ["status:4242:0:u"]);
+  assertEquals(histories(a), [old]);
+  clock.advance(5000);
+  const b = m.exited(4242);
+  assertEquals(show(b), ["status:0:0:u", "spawn"]);
+  assertEquals(histories(b)[0]?.lastExit, { code: null, signal: null, time: unixNow(clock) });
+  assertEquals(histories(m.spawned(4300))[0]?.starts, 8);
+});
+
+Deno.test("history: adoption with a junk or missing history keeps this machine's fields", () => {
+  for (
+    const old of [
+      undefined,
+      { since: null, starts: null, lastExit: null, ready: null },
+    ]
+  ) {
+    const clock = new FakeClock();
+    const m = new Machine("svc", true, clock);
+    const since = unixNow(clock);
+    m.boot();
+    clock.advance(100);
+    const a = m.run(4242, undefined, false, undefined, old);
+    assertEquals(histories(a), [{ since, starts: 0, lastExit: null, ready: null }]);
+  }
 });

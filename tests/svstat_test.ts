@@ -9,7 +9,9 @@ import { encodeStatus } from "../lib/status.ts";
 import { fromUnix } from "../lib/tai64n.ts";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { compare, differential, type FakeStatus, tree, versus } from "./fixtures.ts";
-import { mkfifo, prog, run } from "./util.ts";
+import { mkfifo, prog, run, waitFor } from "./util.ts";
+import { decode, encode } from "../lib/bytes.ts";
+import { jsonString, labelValue } from "../lib/svstat/format.ts";
 
 versus("svstat: every supervised state, suffixes in 0.76's order", ["svstat"], async (vs) => {
   await using t = await tree();
@@ -242,4 +244,341 @@ versus("svstat: stdout without a reader: killed by SIGPIPE like 0.76", ["svstat"
     return [r.code, r.stdout, r.stderr];
   });
   assertEquals(r, [0, "141\n0\n", ""]);
+});
+
+// ------------------------------------------------------------------ svstat -j / -m
+
+const HIST =
+  '{"version":1,"since":1700000000.5,"starts":4,"last_exit":{"code":2,"signal":null,"time":1700000100.25},"ready":null}\n';
+
+/** The JSON line svstat -j prints for a fake supervised directory (stamp 4000000000). */
+function jline(dir: string, f: Record<string, unknown>): string {
+  const o = {
+    dir,
+    supervise: true,
+    state: "up",
+    pid: null,
+    seconds: 0,
+    since: 4_000_000_000,
+    normally: "up",
+    want: "up",
+    paused: false,
+    ready: null,
+    last_exit: null,
+    starts: null,
+    ...f,
+  };
+  return JSON.stringify(o) + "\n";
+}
+
+Deno.test("svstat -j: one JSON line per DIR in argument order, every state and error", async () => {
+  await using t = await tree();
+  await t.supervised("up", { pid: 1234, want: "u" });
+  await t.supervised("downnd", { pid: 0, want: "u", down: true });
+  await t.supervised("paused", { pid: 5, want: "d", paused: true });
+  await t.supervised("once", { pid: 0, want: 0 });
+  await Deno.writeTextFile(t.path("up/supervise/history"), HIST);
+  await Deno.mkdir(t.path("dead/supervise"), { recursive: true });
+  mkfifo(t.path("dead/supervise/ok"));
+  await Deno.mkdir(t.path("new"));
+  await t.supervised("short");
+  await Deno.writeFile(t.path("short/supervise/status"), new Uint8Array(17));
+  const dirs = ["up", "downnd", "paused", "once", "dead", "new", "missing", "short"];
+  const r = await run(prog("svstat"), ["-j", ...dirs], { cwd: t.root });
+  const lines = r.stdout.split("\n");
+  // last_exit.seconds depends on the clock: checked apart
+  const e = JSON.parse(lines[0]).last_exit;
+  assert(e.seconds >= Math.floor(Date.now() / 1000 - 1700000100.25) - 2, lines[0]);
+  assertEquals(
+    r.stdout,
+    jline("up", {
+      pid: 1234,
+      last_exit: { code: 2, signal: null, seconds: e.seconds, time: 1700000100.25 },
+      starts: 4,
+    }) +
+      jline("downnd", { state: "down", normally: "down" }) +
+      jline("paused", { pid: 5, want: "down", paused: true }) +
+      jline("once", { state: "down", want: null }) +
+      jline("dead", {
+        supervise: false,
+        state: null,
+        seconds: null,
+        since: null,
+        want: null,
+        paused: null,
+      }) +
+      '{"dir":"new","error":"unable to open supervise/ok: file does not exist"}\n' +
+      '{"dir":"missing","error":"unable to chdir: file does not exist"}\n' +
+      '{"dir":"short","error":"unable to read supervise/status: bad format"}\n',
+  );
+  // an unreadable DIR: the exit code says so
+  assertEquals([r.code, r.stderr], [111, ""]);
+  const ok = await run(prog("svstat"), ["-j", "up", "dead"], { cwd: t.root });
+  assertEquals([ok.code, ok.stdout.split("\n").length], [0, 3]);
+  const none = await run(prog("svstat"), ["-j"], { cwd: t.root });
+  assertEquals([none.code, none.stdout, none.stderr], [0, "", ""]);
+});
+
+Deno.test("svstat -j: missing, truncated, junk history files give null fields, no error", async () => {
+  await using t = await tree();
+  const junk: [string, string | Uint8Array | null][] = [
+    ["none", null],
+    ["empty", ""],
+    ["truncated", HIST.slice(0, 40)],
+    ["junk", "\xff\x00garbage"],
+    ["array", "[1,2,3]\n"],
+    ["types", '{"since":"x","starts":-1,"last_exit":{"code":"a"},"ready":"no"}\n'],
+    ["isdir", null],
+  ];
+  for (const [n, body] of junk) {
+    await t.supervised(n, { pid: 7, want: "u" });
+    if (typeof body === "string") await Deno.writeTextFile(t.path(`${n}/supervise/history`), body);
+  }
+  await Deno.mkdir(t.path("isdir/supervise/history"));
+  const r = await run(prog("svstat"), ["-j", ...junk.map(([n]) => n)], { cwd: t.root });
+  assertEquals(r.stdout, junk.map(([n]) => jline(n, { pid: 7 })).join(""));
+  assertEquals([r.code, r.stderr], [0, ""]);
+  // a FIFO there stalls nothing
+  await t.supervised("fifo", { pid: 7, want: "u" });
+  mkfifo(t.path("fifo/supervise/history"));
+  const f = await run(prog("svstat"), ["-j", "fifo"], { cwd: t.root });
+  assertEquals([f.code, f.stdout], [0, jline("fifo", { pid: 7 })]);
+});
+
+Deno.test("svstat -j and -m: names needing escaping (quote, backslash, newline, UTF-8)", async () => {
+  await using t = await tree();
+  const names = ['a"b', "a\\b", "a\nb", "é", "a\tb"];
+  for (const n of names) await Deno.mkdir(t.path(n));
+  const err = "unable to open supervise/ok: file does not exist";
+  const j = await run(prog("svstat"), ["-j", ...names], { cwd: t.root });
+  assertEquals(
+    j.stdout,
+    `{"dir":"a\\"b","error":"${err}"}\n` +
+      `{"dir":"a\\\\b","error":"${err}"}\n` +
+      `{"dir":"a\\nb","error":"${err}"}\n` +
+      `{"dir":"é","error":"${err}"}\n` +
+      `{"dir":"a\\tb","error":"${err}"}\n`,
+  );
+  // every line is JSON and gives the name back
+  assertEquals(j.stdout.trimEnd().split("\n").map((l) => JSON.parse(l).dir), names);
+  const m = await run(prog("svstat"), ["-m", ...names], { cwd: t.root });
+  assertEquals(
+    m.stdout.split("\n").filter((l) => l.startsWith("daemontools_status_error{")),
+    [
+      'daemontools_status_error{dir="a\\"b"} 1',
+      'daemontools_status_error{dir="a\\\\b"} 1',
+      'daemontools_status_error{dir="a\\nb"} 1',
+      'daemontools_status_error{dir="é"} 1',
+      'daemontools_status_error{dir="a\tb"} 1',
+    ],
+  );
+  assertEquals(m.code, 111);
+});
+
+Deno.test("svstat formats: a name's non-UTF-8 byte is \\udcXX in JSON, \\xHH in a label", () => {
+  // names reach the formatters decoded losslessly (lib/bytes.ts): byte 0xff is U+DCFF
+  const name = decode(new Uint8Array([0x61, 0xff, 0x22, 0x62, 0xf0, 0x9f, 0x98, 0x80]));
+  assertEquals(jsonString(name), '"a\\udcff\\"b\u{1F600}"');
+  assertEquals(JSON.parse(jsonString(name)), name);
+  assertEquals(labelValue(name), 'a\\\\xff\\"b\u{1F600}');
+  // the JSON text and the label are valid UTF-8 (the textfile collector rejects anything else)
+  new TextDecoder("utf-8", { fatal: true }).decode(encode(jsonString(name)));
+  new TextDecoder("utf-8", { fatal: true }).decode(encode(labelValue(name)));
+  // control characters in JSON
+  assertEquals(jsonString("\x00\x1f\b\f\r"), '"\\u0000\\u001f\\b\\f\\r"');
+});
+
+Deno.test("svstat -m: HELP and TYPE once per metric, one dir label, counters end in _total", async () => {
+  await using t = await tree();
+  await t.supervised("web", { pid: 1234, want: "u" });
+  await Deno.writeTextFile(t.path("web/supervise/history"), HIST);
+  await t.supervised("db", { pid: 0, want: "d", down: true });
+  await Deno.mkdir(t.path("dead/supervise"), { recursive: true });
+  mkfifo(t.path("dead/supervise/ok"));
+  const r = await run(prog("svstat"), ["-m", "web", "db", "dead"], { cwd: t.root });
+  assertEquals([r.code, r.stderr], [0, ""]);
+  const metric = (name: string, type: string, help: string, samples: string[]) =>
+    `# HELP daemontools_${name} ${help}\n# TYPE daemontools_${name} ${type}\n` +
+    samples.map((s) => `daemontools_${name}${s}\n`).join("");
+  assertEquals(
+    r.stdout,
+    metric("status_error", "gauge", "1 when svstat could not read the directory.", [
+      '{dir="web"} 0',
+      '{dir="db"} 0',
+      '{dir="dead"} 0',
+    ]) +
+      metric("supervised", "gauge", "1 when a supervisor runs for the directory.", [
+        '{dir="web"} 1',
+        '{dir="db"} 1',
+        '{dir="dead"} 0',
+      ]) +
+      metric("up", "gauge", "1 when ./run is up.", ['{dir="web"} 1', '{dir="db"} 0']) +
+      metric("pid", "gauge", "pid of ./run (0 when down).", ['{dir="web"} 1234', '{dir="db"} 0']) +
+      metric(
+        "state_since_timestamp_seconds",
+        "gauge",
+        "Unix time ./run last started or exited.",
+        ['{dir="web"} 4000000000', '{dir="db"} 4000000000'],
+      ) +
+      metric("normally_up", "gauge", "1 when the directory has no down file.", [
+        '{dir="web"} 1',
+        '{dir="db"} 0',
+        '{dir="dead"} 1',
+      ]) +
+      metric("want_up", "gauge", "1 when the supervisor wants ./run up.", [
+        '{dir="web"} 1',
+        '{dir="db"} 0',
+      ]) +
+      metric("want_down", "gauge", "1 when the supervisor wants ./run down.", [
+        '{dir="web"} 0',
+        '{dir="db"} 1',
+      ]) +
+      metric("paused", "gauge", "1 when ./run is paused (svc -p).", [
+        '{dir="web"} 0',
+        '{dir="db"} 0',
+      ]) +
+      metric("ready", "gauge", "1 when ./run reported readiness.", []) +
+      metric("starts_total", "counter", "Starts of ./run since the supervisor began.", [
+        '{dir="web"} 4',
+      ]) +
+      metric(
+        "starts_since_timestamp_seconds",
+        "gauge",
+        "Unix time the supervisor began counting starts.",
+        ['{dir="web"} 1700000000.5'],
+      ) +
+      metric("last_exit_code", "gauge", "Exit code of the last exit of ./run.", [
+        '{dir="web"} 2',
+      ]) +
+      metric("last_exit_signal", "gauge", "Signal that ended the last run of ./run.", []) +
+      metric("last_exit_timestamp_seconds", "gauge", "Unix time of the last exit of ./run.", [
+        '{dir="web"} 1700000100.25',
+      ]),
+  );
+});
+
+Deno.test("svstat -j and plain svstat: 1000 directories in one call, in order", async () => {
+  await using t = await tree();
+  const names: string[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const n = `s${i}`;
+    names.push(n);
+    await Deno.mkdir(t.path(`${n}/supervise`), { recursive: true });
+    mkfifo(t.path(`${n}/supervise/ok`));
+  }
+  const j = await run(prog("svstat"), ["-j", ...names], { cwd: t.root });
+  assertEquals([j.code, j.stderr], [0, ""]);
+  const lines = j.stdout.trimEnd().split("\n");
+  assertEquals(lines.map((l) => JSON.parse(l).dir), names);
+  assert(lines.every((l) => JSON.parse(l).supervise === false));
+  const m = await run(prog("svstat"), ["-m", ...names], { cwd: t.root });
+  assertEquals(
+    m.stdout.split("\n").filter((l) => l.startsWith("daemontools_supervised{")).length,
+    1000,
+  );
+  const p = await run(prog("svstat"), names, { cwd: t.root });
+  assertEquals(p.stdout, names.map((n) => `${n}: supervise not running\n`).join(""));
+});
+
+versus(
+  "svstat: -j and -m only as the first argument; -- and ./-j name directories as in 0.76",
+  ["svstat"],
+  async (vs) => {
+    await using t = await tree();
+    await t.supervised("-j", { pid: 12, want: "u" });
+    await t.supervised("-m", { pid: 0, want: "d" });
+    await t.supervised("--", { pid: 3, want: "u", down: true });
+    for (
+      const args of [
+        ["--", "-j"],
+        ["./-j", "-m"],
+        ["--", "-m", "--"],
+        ["x", "-j"],
+        ["-jm", "-j"],
+        ["-J"],
+        ["-mj"],
+      ]
+    ) {
+      const r = await vs.run("svstat", args, { cwd: t.root });
+      assertEquals([r.code, r.stderr], [0, ""]);
+      assert(!r.stdout.includes("{") && !r.stdout.includes("# HELP"), r.stdout);
+    }
+    const r = await vs.run("svstat", ["--", "-j", "./-m"], { cwd: t.root });
+    assertEquals(
+      r.stdout,
+      "--: up (pid 3) 0 seconds, normally down\n" +
+        "-j: up (pid 12) 0 seconds\n" +
+        "./-m: down 0 seconds, normally up\n",
+    );
+    if (vs.debian) return;
+    // ours only: after -j, every argument is a DIR (even -j, -m and --)
+    const j = await run(prog("svstat"), ["-j", "-j", "-m", "--"], { cwd: t.root });
+    assertEquals(
+      j.stdout,
+      [
+        jline("-j", { pid: 12 }),
+        jline("-m", { state: "down", want: "down" }),
+        jline("--", { pid: 3, normally: "down" }),
+      ].join(""),
+    );
+  },
+);
+
+differential(
+  "svstat -j: a directory under Debian's supervise (no history file): null history fields",
+  ["supervise"],
+  async ({ supervise }) => {
+    await using t = await tree();
+    const dir = await t.service("svc");
+    const sup = new Deno.Command(supervise, {
+      args: ["svc"],
+      cwd: t.root,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    t.defer(async () => {
+      sup.kill("SIGKILL");
+      await sup.status;
+    });
+    const pid = await waitFor("Debian's supervise up", () => {
+      try {
+        const b = Deno.readFileSync(`${dir}/supervise/status`);
+        const p = new DataView(b.buffer).getUint32(12, true);
+        return b.length === 18 && p !== 0 ? p : undefined;
+      } catch {
+        return undefined;
+      }
+    });
+    const r = await run(prog("svstat"), ["-j", "svc"], { cwd: t.root });
+    const o = JSON.parse(r.stdout);
+    assertEquals(
+      [o.supervise, o.state, o.pid, o.last_exit, o.starts, o.ready, r.code],
+      [true, "up", pid, null, null, null, 0],
+    );
+  },
+);
+
+Deno.test("svstat -j: our supervise's history: starts and the last exit code", async () => {
+  await using t = await tree();
+  await t.service("svc", {
+    run: "#!/bin/sh\nif [ ! -e once ]; then : >once; sleep 1.1; exit 7; fi\nexec sleep 100000\n",
+  });
+  const sup = new Deno.Command(prog("supervise"), {
+    args: ["svc"],
+    cwd: t.root,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  t.defer(async () => {
+    sup.kill("SIGKILL");
+    await sup.status;
+  });
+  const o = await waitFor("second start", async () => {
+    const r = await run(prog("svstat"), ["-j", "svc"], { cwd: t.root });
+    const o = r.stdout ? JSON.parse(r.stdout) : undefined;
+    return o?.starts === 2 && o.state === "up" ? o : undefined;
+  });
+  assertEquals([o.last_exit.code, o.last_exit.signal], [7, null]);
 });

@@ -6,6 +6,10 @@
  * stop; HUP: rescan; as pid 1 SIGCHLD: reap orphans) and stops in order: services first, each
  * logger once its service is gone and the pipe is drained, then exit 0. {@linkcode serve}
  * starts it all in the current directory.
+ *
+ * With `.svscan-metrics` in the directory, svscan keeps a Prometheus metrics file current
+ * (lib/svstat/metrics.ts): rewritten after every status write of a service and after every
+ * scan, never on a timer.
  * @module
  */
 import { SIGKILL } from "../libc.ts";
@@ -16,6 +20,7 @@ import { currentEnv } from "../spawn.ts";
 import { isDir, stat } from "../stat.ts";
 import { NR, sys } from "../sys.ts";
 import { adoptable } from "./adopt.ts";
+import { MetricsFile, type Source } from "../svstat/metrics.ts";
 import { type DirWatch, eventsReliable, watchDir } from "./events.ts";
 import { guard } from "./guard.ts";
 import { closeLogPipe, closeWriteEnd, serviceEnd } from "./pipe.ts";
@@ -53,6 +58,8 @@ export class SvScan implements ScanHost<Service> {
   #stopping = false;
   #pid1: boolean;
   #reliable: boolean;
+  /** The metrics file (when `.svscan-metrics` is there): every directory, in scan order. */
+  #metrics = new MetricsFile(() => this.#metricSources());
   /** Every service's environment: the caller's, taken once (encoded once: lib/spawn.ts). */
   #env = currentEnv();
   /** `/proc/PID/fd` when /proc is there (see Entry.fd), else "". */
@@ -71,8 +78,23 @@ export class SvScan implements ScanHost<Service> {
 
   #log = (line: string): void => writeErr(line);
 
+  /** Where entry `e`'s files are reached (follows a renamed directory: see Entry.fd). */
+  #base(e: SvEntry): string {
+    return e.fd >= 0 && this.#procFd ? `${this.#procFd}/${e.fd}` : e.name;
+  }
+
+  #metricSources(): Source[] {
+    const out: Source[] = [];
+    for (const e of this.scanner.entries.values()) {
+      const base = this.#base(e);
+      out.push([e.name, `${base}/`]);
+      if (e.hasLog) out.push([`${e.name}/log`, `${base}/log/`]);
+    }
+    return out;
+  }
+
   #supervise(e: SvEntry, main: boolean): Service | undefined {
-    const base = e.fd >= 0 && this.#procFd ? `${this.#procFd}/${e.fd}` : e.name;
+    const base = this.#base(e);
     const path = main ? base : `${base}/log`;
     const svc = new Service(main ? e.name : "log", {
       reactor: this.#reactor,
@@ -81,6 +103,7 @@ export class SvScan implements ScanHost<Service> {
       stdout: main && e.pipe ? serviceEnd(e.pipe) : undefined,
       log: this.#log,
       onExit: (s) => this.#ended(e, s),
+      onChange: () => this.#metrics.changed(),
       env: this.#env,
     });
     try {
@@ -120,6 +143,7 @@ export class SvScan implements ScanHost<Service> {
   scan(eager: boolean): void {
     if (this.#stopping) return;
     const deferred = this.scanner.scan(eager);
+    this.#metrics.rescanned();
     if (deferred.length > 0) this.#scanSoon(DEFERRED_MS);
     this.#armRescan();
   }
