@@ -14,8 +14,9 @@
  *   both null when the supervisor did not reap it itself: an adopted process is watched
  *   through a pidfd, its wait status goes to its real parent) and its unix `time`; null before
  *   the first exit.
- * - `ready`: unix time `./run` reported readiness: null until readiness is tracked (filled once
- *   the readiness work of issue 10 lands). Readers ignore fields they do not know.
+ * - `ready`: unix time the running `./run` reported readiness (`notification-fd`,
+ *   docs/lifecycle.md); null when not ready, and again once it ends. Readers ignore fields
+ *   they do not know.
  *
  * Readers ({@linkcode decodeHistory}, {@linkcode readHistory}) never fail: a missing,
  * truncated or junk file gives `undefined`, a field of the wrong type gives null for it.

@@ -324,6 +324,10 @@ export class Machine {
       this.#history.lastExit = exit;
       this.#historyChanged = true;
     }
+    if (this.#history.ready !== null) {
+      this.#history.ready = null; // readiness ends with the process
+      this.#historyChanged = true;
+    }
     this.#pid = 0;
     this.#ready = undefined;
     this.#setDeadline(undefined);
@@ -391,6 +395,10 @@ export class Machine {
     if (pid !== this.#pid || pid === 0 || this.#gone || this.#ready) return [];
     this.#ready = this.#clock.stamp();
     this.#extra();
+    // the history records when (with the status, unchanged, it goes with)
+    this.#history.ready = this.#unixNow();
+    this.#historyChanged = true;
+    this.#announce();
     return this.#flush();
   }
 

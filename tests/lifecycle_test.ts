@@ -357,3 +357,29 @@ Deno.test("svscan: TERM with a service ignoring TERM and timeout-kill: svscan en
 });
 
 void SLEEP;
+
+Deno.test("svstat -j: ready from notification-fd, state finish while ./finish runs, history's ready", async () => {
+  await using t = await tree();
+  const json = async () =>
+    JSON.parse((await run(prog("svstat"), ["-j", "s"], { cwd: t.root })).stdout);
+  await t.service("s", {
+    run:
+      "#!/bin/sh\nwhile [ ! -e ../go ]; do sleep 0.05; done\necho ready >&5\nexec sleep 100000\n",
+  });
+  await Deno.writeTextFile(t.path("s/notification-fd"), "5\n");
+  await script(t.path("s/finish"), "#!/bin/sh\nwhile [ ! -e ../done ]; do sleep 0.05; done\n");
+  supervise(t, "s");
+  await up(t, "s");
+  assertEquals([(await json()).state, (await json()).ready], ["up", false]);
+  await Deno.writeTextFile(t.path("go"), "");
+  await waitFor("ready in svstat -j", async () => (await json()).ready === true);
+  const h = JSON.parse(readOr(t.path("s/supervise/history")));
+  assert(typeof h.ready === "number" && h.ready > 0, JSON.stringify(h));
+  // down: ./finish runs (and waits for ../done): state "finish", then "down"
+  await svc(t, "-d", "s");
+  await waitFor("state finish", async () => (await json()).state === "finish");
+  assertEquals(JSON.parse(readOr(t.path("s/supervise/history"))).ready, null);
+  await Deno.writeTextFile(t.path("done"), "");
+  await waitFor("state down", async () => (await json()).state === "down");
+  assertEquals((await json()).ready, false);
+});

@@ -1,7 +1,8 @@
 /**
  * What `svstat -j`/`-m` and svscan's metrics file know of one service directory: the checks of
  * plain svstat (down file, `supervise/ok` probe, the 18-byte `supervise/status`) plus the exit
- * history of lib/history.ts. Plain `svstat` does not load this module (start-up time).
+ * history of lib/history.ts and the readiness and `./finish` state of lib/extra_status.ts
+ * (issue 10's `supervise/extra`). Plain `svstat` does not load this module (start-up time).
  *
  * Paths are `prefix + "down"` etc.: svstat chdirs into each directory first (its error texts
  * name `down`, `supervise/ok` as 0.76's do) and passes ""; svscan passes `NAME/`.
@@ -9,7 +10,9 @@
  */
 import { decode } from "../bytes.ts";
 import { ENOENT, ENXIO } from "../errors.ts";
+import { readExtra } from "../extra_status.ts";
 import { type Exit, HISTORY_FILE, readHistory } from "../history.ts";
+import { notifyFdOf } from "../lifecycle.ts";
 import { sysText } from "../msg.ts";
 import { openRead, openWrite } from "../open.ts";
 import { stat } from "../stat.ts";
@@ -23,8 +26,11 @@ export interface Report {
   dir: string;
   /** A supervisor runs (`supervise/ok` has a reader). */
   supervise: boolean;
-  /** The other fields are null when no supervisor runs (its files may be stale). */
-  state: "up" | "down" | null;
+  /**
+   * The other fields are null when no supervisor runs (its files may be stale). "finish" while
+   * `./finish` runs after `./run` ended (docs/lifecycle.md).
+   */
+  state: "up" | "down" | "finish" | null;
   pid: number | null;
   /** Unix time of the last pid change (status stamp, whole seconds). */
   since: number | null;
@@ -34,7 +40,10 @@ export interface Report {
   /** The supervisor's want byte: `u`, `d`, or null (0 after `svc -o`). */
   want: "up" | "down" | null;
   paused: boolean | null;
-  /** Readiness: null where it is not tracked (filled once issue 10 lands). */
+  /**
+   * Readiness: null where it is not tracked (no usable `notification-fd`); else whether the
+   * running pid reported it (supervise/extra).
+   */
   ready: boolean | null;
   /** From `supervise/history`; null when there is none (Debian's supervise) or it is junk. */
   lastExit: Exit | null;
@@ -98,19 +107,22 @@ export function inspect(dir: string, prefix: string, nowMs: number): Report | Fa
   // as plain svstat (0.76's tai_approx): never negative
   const seconds = now < when ? 0 : Number(now - when);
   const h = readHistory(`${prefix}supervise/${HISTORY_FILE}`);
-  const readyAt = h?.ready ?? null;
   const since = Number(when - TAI_OFFSET);
+  const root = prefix === "" ? "." : prefix.replace(/\/$/, "");
+  const tracked = notifyFdOf(root) !== undefined;
+  const extra = readExtra(root);
+  const finishing = !pid && extra?.finish !== undefined;
   return {
     dir,
     supervise: true,
-    state: pid ? "up" : "down",
+    state: pid ? "up" : finishing ? "finish" : "down",
     pid: pid || null,
     since,
     seconds,
     normally,
     want: status[17] === 0x75 ? "up" : status[17] === 0x64 ? "down" : null,
     paused: pid !== 0 && status[16] !== 0,
-    ready: readyAt === null ? null : pid !== 0 && readyAt >= since,
+    ready: tracked ? pid !== 0 && extra?.ready?.pid === pid : null,
     lastExit: h?.lastExit ?? null,
     starts: h?.starts ?? null,
     startsSince: h?.since ?? null,
