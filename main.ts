@@ -7,7 +7,7 @@
  */
 import { basename, decode, splitNul } from "./lib/bytes.ts";
 import { launched, takeLaunch } from "./lib/launch.ts";
-import { writeErr } from "./lib/msg.ts";
+import { fatal, line, writeErr } from "./lib/msg.ts";
 import {
   isLink,
   isProgram,
@@ -63,17 +63,14 @@ export async function dispatch(): Promise<void> {
     args = args.slice(1);
   }
   if (!isProgram(name)) {
-    writeErr(
-      `daemontools: usage: daemontools program [arg ...]\n` +
-        `daemontools: programs: ${PROGRAMS.join(" ")}\n`,
-    );
+    writeErr(line("daemontools", "usage", "daemontools program [arg ...]"));
+    writeErr(`daemontools: programs: ${PROGRAMS.join(" ")}\n`);
     Deno.exit(100);
   }
   const prog = name;
   const onError = (e: unknown) => {
     const msg = e instanceof Error ? e.message : String(e);
-    writeErr(`${prog}: fatal: internal error: ${msg.split("\n")[0]}\n`);
-    Deno.exit(111);
+    fatal(prog, `internal error: ${msg.split("\n")[0]}`);
   };
   globalThis.addEventListener("unhandledrejection", (ev) => {
     ev.preventDefault();
