@@ -14,23 +14,11 @@
  * @module
  */
 import { decodeStatus } from "../lib/status.ts";
+import { build } from "./_build.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const SAMPLES = Number(Deno.args[0] ?? 11);
 const IDLE_S = 20;
 const N = 100;
-
-function build(): string {
-  const dir = Deno.makeTempDirSync({ prefix: "dt-bench-bin-" });
-  const out = new Deno.Command("sh", {
-    args: [`${ROOT}/scripts/build.sh`, dir, ROOT],
-    env: { DENO: Deno.execPath() },
-    stdout: "null",
-    stderr: "piped",
-  }).outputSync();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-  return dir;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

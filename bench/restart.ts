@@ -11,24 +11,12 @@
  * @module
  */
 import { decodeStatus } from "../lib/status.ts";
+import { build, ROOT } from "./_build.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const SAMPLES = Number(Deno.args[0] ?? 9);
 const BACK_TO_BACK = 3;
 const STARTUPS = 7;
 const SETTLE_MS = 1500;
-
-function build(): string {
-  const dir = Deno.makeTempDirSync({ prefix: "dt-bench-bin-" });
-  const out = new Deno.Command("sh", {
-    args: [`${ROOT}/scripts/build.sh`, dir, ROOT],
-    env: { DENO: Deno.execPath() },
-    stdout: "null",
-    stderr: "piped",
-  }).outputSync();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-  return dir;
-}
 
 function pidOf(dir: string): number {
   try {

@@ -88,6 +88,27 @@ export class Tree implements AsyncDisposable {
     return d;
   }
 
+  /**
+   * Start `CMD ARGS` in the tree's root (e.g. `supervise DIR`), stdio on /dev/null but for
+   * `stderr` ("piped": to read it); SIGKILLed when the tree is disposed of.
+   */
+  spawn(cmd: string, args: string[], stderr: "null" | "piped" = "null"): Deno.ChildProcess {
+    const child = new Deno.Command(cmd, {
+      args,
+      cwd: this.root,
+      stdin: "null",
+      stdout: "null",
+      stderr,
+    }).spawn();
+    this.defer(async () => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+      await child.status;
+    });
+    return child;
+  }
+
   /** Run `f` at disposal, before the processes are killed (last deferred first). */
   defer(f: () => void | Promise<void>): void {
     this.#deferred.push(f);

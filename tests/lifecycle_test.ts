@@ -17,19 +17,7 @@ interface Sup {
 /** `supervise DIR` in the tree, stderr to a file; stopped (svc -dx, then KILL) at the end. */
 function supervise(t: Tree, dir: string): Sup {
   const err = t.path(`.${dir}.err`);
-  const proc = new Deno.Command("sh", {
-    args: ["-c", `exec "$0" "$1" 2>"$2"`, prog("supervise"), dir, err],
-    cwd: t.root,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  t.defer(async () => {
-    try {
-      proc.kill("SIGKILL");
-    } catch { /* gone */ }
-    await proc.status;
-  });
+  const proc = t.spawn("sh", ["-c", `exec "$0" "$1" 2>"$2"`, prog("supervise"), dir, err]);
   return { proc, err };
 }
 

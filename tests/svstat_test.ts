@@ -530,17 +530,7 @@ differential(
   async ({ supervise }) => {
     await using t = await tree();
     const dir = await t.service("svc");
-    const sup = new Deno.Command(supervise, {
-      args: ["svc"],
-      cwd: t.root,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    t.defer(async () => {
-      sup.kill("SIGKILL");
-      await sup.status;
-    });
+    t.spawn(supervise, ["svc"]);
     const pid = await waitFor("Debian's supervise up", () => {
       try {
         const b = Deno.readFileSync(`${dir}/supervise/status`);
@@ -564,17 +554,7 @@ Deno.test("svstat -j: our supervise's history: starts and the last exit code", a
   await t.service("svc", {
     run: "#!/bin/sh\nif [ ! -e once ]; then : >once; sleep 1.1; exit 7; fi\nexec sleep 100000\n",
   });
-  const sup = new Deno.Command(prog("supervise"), {
-    args: ["svc"],
-    cwd: t.root,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  t.defer(async () => {
-    sup.kill("SIGKILL");
-    await sup.status;
-  });
+  t.spawn(prog("supervise"), ["svc"]);
   const o = await waitFor("second start", async () => {
     const r = await run(prog("svstat"), ["-j", "svc"], { cwd: t.root });
     const o = r.stdout ? JSON.parse(r.stdout) : undefined;
