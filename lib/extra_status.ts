@@ -14,9 +14,7 @@
  * @module
  */
 import { decode, encode } from "./bytes.ts";
-import { O_CLOEXEC, O_NONBLOCK, O_RDONLY } from "./libc.ts";
-import { fstat, S_IFMT, S_IFREG } from "./stat.ts";
-import { addr, AT_FDCWD, NR, sys, sysAt } from "./sys.ts";
+import { readSmall } from "./open.ts";
 import { hex, type Tai64n, unpack } from "./tai64n.ts";
 
 /** Name of the file inside `supervise/`. */
@@ -80,14 +78,6 @@ const buf = new Uint8Array(4096);
  */
 export function readExtra(dir: string): ExtraStatus | undefined {
   const path = dir === "." ? `supervise/${EXTRA_NAME}` : `${dir}/supervise/${EXTRA_NAME}`;
-  const fd = sysAt(NR.openat, AT_FDCWD, path, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
-  if (fd < 0) return undefined;
-  try {
-    const st = fstat(fd);
-    if (typeof st === "number" || (st.mode & S_IFMT) !== S_IFREG) return undefined;
-    const n = sys(NR.read, fd, addr(buf), buf.length);
-    return n < 0 ? undefined : decodeExtra(buf.subarray(0, n));
-  } finally {
-    sys(NR.close, fd);
-  }
+  const b = readSmall(path, buf);
+  return b === undefined ? undefined : decodeExtra(b);
 }

@@ -7,9 +7,8 @@
  * @module
  */
 import { decode } from "./bytes.ts";
-import { O_CLOEXEC, O_NONBLOCK, O_RDONLY } from "./libc.ts";
-import { fstat, S_IFMT, S_IFREG, stat } from "./stat.ts";
-import { addr, AT_FDCWD, NR, sys, sysAt } from "./sys.ts";
+import { readSmall } from "./open.ts";
+import { stat } from "./stat.ts";
 
 /** What the lifecycle files ask for. */
 export interface Lifecycle {
@@ -172,16 +171,8 @@ const buf = new Uint8Array(64);
 
 /** The first 64 bytes of regular file `path` as text; undefined when absent or not a file. */
 function small(path: string): string | undefined {
-  const fd = sysAt(NR.openat, AT_FDCWD, path, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
-  if (fd < 0) return undefined;
-  try {
-    const st = fstat(fd);
-    if (typeof st === "number" || (st.mode & S_IFMT) !== S_IFREG) return undefined;
-    const n = sys(NR.read, fd, addr(buf), buf.length);
-    return n < 0 ? "" : decode(buf.slice(0, n));
-  } finally {
-    sys(NR.close, fd);
-  }
+  const b = readSmall(path, buf);
+  return b === undefined ? undefined : decode(b);
 }
 
 /**

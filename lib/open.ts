@@ -7,7 +7,8 @@
  * @module
  */
 import { O_APPEND, O_CLOEXEC, O_CREAT, O_NONBLOCK, O_RDONLY, O_TRUNC, O_WRONLY } from "./libc.ts";
-import { AT_FDCWD, NR, sysAt } from "./sys.ts";
+import { fstat, S_IFMT, S_IFREG } from "./stat.ts";
+import { addr, AT_FDCWD, NR, sys, sysAt } from "./sys.ts";
 
 /** A file name: a string (encoded losslessly) or raw bytes. */
 export type Path = string | Uint8Array;
@@ -34,4 +35,22 @@ export function openAppend(path: Path): number {
 /** open_trunc: `O_WRONLY|O_NONBLOCK|O_TRUNC|O_CREAT`, mode 0644. */
 export function openTrunc(path: Path): number {
   return open(path, O_WRONLY | O_NONBLOCK | O_TRUNC | O_CREAT, 0o644);
+}
+
+/**
+ * The first `buf.length` bytes of regular file `path`, read with one bounded read into `buf`
+ * (a view of it is returned); undefined when it is absent, unreadable or not a regular file
+ * (a FIFO or a device put there would otherwise block or never end).
+ */
+export function readSmall(path: Path, buf: Uint8Array<ArrayBuffer>): Uint8Array | undefined {
+  const fd = openRead(path);
+  if (fd < 0) return undefined;
+  try {
+    const st = fstat(fd);
+    if (typeof st === "number" || (st.mode & S_IFMT) !== S_IFREG) return undefined;
+    const n = sys(NR.read, fd, addr(buf), buf.length);
+    return n < 0 ? undefined : buf.subarray(0, n);
+  } finally {
+    sys(NR.close, fd);
+  }
 }
