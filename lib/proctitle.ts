@@ -46,16 +46,6 @@ export class ProcTitle {
     this.#shown?.set(this.#buf);
   }
 
-  /** Whether D was found in the argv memory (`ps` shows the title). */
-  get visible(): boolean {
-    return this.#shown !== undefined;
-  }
-
-  /** The title's bytes as they are now. */
-  get bytes(): Uint8Array {
-    return this.#buf;
-  }
-
   /** Shift `bytes` in, as readproctitle does with each byte it reads. */
   add(bytes: Uint8Array): void {
     if (bytes.includes(0)) bytes = bytes.filter((b) => b !== 0);
