@@ -11,17 +11,23 @@
  * (services first, each logger once its service is gone and the pipe is drained) then exit 0,
  * HUP rescans; as pid 1 orphans are reaped; after a SIGKILL the next svscan adopts the
  * services still running and reopens their log pipes (named FIFOs in `DIR/.svscan/`).
+ * `svscan DIR service errors: ....` (what svscanboot runs: a last argument of 5 or more dots)
+ * shows svscan's and its children's errors in that argument, as readproctitle would
+ * (lib/svscan/title.ts).
  * The work is in lib/svscan/ (host.ts: the process; scan.ts: 0.76's scan).
  * @module
  */
 import { fatalSys } from "../lib/msg.ts";
 import { leanHeap } from "../lib/svscan/heap.ts";
 import { serve } from "../lib/svscan/host.ts";
+import { showErrors, titleArg } from "../lib/svscan/title.ts";
 import { NR, sysPath } from "../lib/sys.ts";
 
 /** Entry point: runs until TERM/INT (or forever). */
 export function main(args: string[]): void {
   leanHeap();
+  const title = titleArg(args);
+  if (title) showErrors(title);
   const dir = args[0];
   if (dir !== undefined) {
     const r = sysPath(NR.chdir, dir);

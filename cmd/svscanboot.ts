@@ -8,18 +8,19 @@
  *   svc -dx DIR/* DIR/* /log
  *   env - PATH=$PATH svscan DIR 2>&1 | env - PATH=$PATH readproctitle service errors: ....
  *
- * Unlike the shell, nothing waits for the pipeline: readproctitle is
- * spawned with the pipe as stdin, then this process replaces itself (exec)
- * with svscan writing into the pipe. What stays resident is svscan and
- * readproctitle only. The directory this program was invoked from comes
- * first in PATH so the svscan/readproctitle/svc installed beside it are
- * the ones run.
+ * except that readproctitle is folded into svscan: this process replaces
+ * itself (exec) with `env - PATH=$PATH svscan DIR service errors: ....`
+ * (400 dots), and svscan shows its own and its children's errors in that
+ * last argument as readproctitle would (lib/svscan/title.ts). What stays
+ * resident is one process, svscan. The directory this program was invoked
+ * from comes first in PATH so the svscan/svc installed beside it are the
+ * ones run.
  * @module
  */
 import { cstr, cstrArray, encode, startsWith } from "../lib/bytes.ts";
 import { environ, launcherPath } from "../lib/launch.ts";
 import { pathexecRun, resetSignals } from "../lib/chain/exec.ts";
-import { O_CLOEXEC, O_RDWR } from "../lib/libc.ts";
+import { O_RDWR } from "../lib/libc.ts";
 import { spawn } from "../lib/spawn.ts";
 import { lstat } from "../lib/stat.ts";
 import { readNames } from "../lib/svscan/readdir.ts";
@@ -94,16 +95,9 @@ export function main(args: string[]): number {
   }
   const svc = run(["svc", "-dx", ...glob(dir, ""), ...glob(dir, "/log")], 0, env);
   if (svc > 0) sys(NR.wait4, svc, addr(new Int32Array(1)), 0, 0);
-  const fds = new Int32Array(2);
-  if (sys(NR.pipe2, addr(fds), O_CLOEXEC) < 0) return 111;
-  const dots = ".".repeat(400);
-  run(["env", "-", `PATH=${path}`, "readproctitle", "service", "errors:", dots], fds[0], env);
-  sys(NR.close, fds[0]);
-  sys(NR.dup2, fds[1], 1);
-  sys(NR.dup2, fds[1], 2);
-  sys(NR.close, fds[1]);
   resetSignals();
-  const argv = cstrArray(["env", "-", `PATH=${path}`, "svscan", dir]);
+  const dots = ".".repeat(400);
+  const argv = cstrArray(["env", "-", `PATH=${path}`, "svscan", dir, "service", "errors:", dots]);
   const envp = cstrArray([`PATH=${path}`]);
   pathexecRun(encode("env"), encode(path), (cand) => {
     const file = cstr(cand);

@@ -3,7 +3,7 @@
  * our svscan, Debian's multilog fed through our log pipe, run scripts written for
  * daemontools, a lock held by Debian's supervise, and adoption of a service whose Debian
  * supervise was killed. Skipped (reported) when Debian's daemontools is not installed.
- * Also svscanboot (ours only).
+ * (svscanboot: tests/svscanboot_test.ts.)
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { alive, debian, haveDebian, maskStatus, prog, run, statusPid, waitFor } from "./util.ts";
@@ -264,32 +264,3 @@ Deno.test({
       })
     ),
 });
-
-Deno.test("svscanboot DIR: svc -dx leftovers, svscan piped into readproctitle", () =>
-  withScan(async ({ dir, start }) => {
-    await service(dir, "up", "#!/bin/sh\nexec sleep 1000\n");
-    await Deno.symlink("nowhere", `${dir}/dangling`);
-    const boot = start({ cmd: prog("svscanboot"), args: [dir] });
-    await waitUp(`${dir}/up`);
-    // readproctitle shows svscan's warning in its command line
-    const rpt = await waitFor("readproctitle showing the warning", () => {
-      for (const d of Deno.readDirSync("/proc")) {
-        const cmd = readOr(`/proc/${d.name}/cmdline`);
-        if (
-          cmd.includes("readproctitle\0service\0errors:\0") &&
-          cmd.includes("unable to stat dangling")
-        ) {
-          return Number(d.name);
-        }
-      }
-      return 0;
-    });
-    const cmd = readOr(`/proc/${rpt}/cmdline`);
-    assertMatch(cmd, /\0\.\.\.\.*svscan: warning: unable to stat dangling: file does not exist\n/);
-    assertEquals(cmd.split("\0").at(-2)!.length, 400);
-    // svscanboot became svscan (same pid): TERM stops it in order, readproctitle sees EOF
-    const st = await boot.stop("SIGTERM");
-    assertEquals(st.code, 0);
-    await waitFor("readproctitle gone", () => !alive(rpt));
-    assertEquals(boot.out + boot.err, "");
-  }));
