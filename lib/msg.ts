@@ -12,9 +12,20 @@ import { errorStr } from "./errors.ts";
 /** Text of a message: a string or raw bytes. */
 export type Text = string | Uint8Array;
 
+let sink: ((b: Uint8Array) => void) | undefined;
+
+/**
+ * Send every message of this process to `w` instead of fd 2 (svscan keeping its errors in its
+ * own title: lib/svscan/title.ts).
+ */
+export function setErrWriter(w: (b: Uint8Array) => void): void {
+  sink = w;
+}
+
 /** Write all of `s` to stderr synchronously; errors are ignored. */
 export function writeErr(s: Text): void {
   const b = typeof s === "string" ? encode(s) : s;
+  if (sink) return sink(b);
   let off = 0;
   try {
     while (off < b.length) off += Deno.stderr.writeSync(b.subarray(off));

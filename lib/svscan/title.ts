@@ -23,6 +23,7 @@ import { F_SETFL, O_CLOEXEC, O_NONBLOCK, O_RDWR } from "../libc.ts";
 import { ProcTitle } from "../proctitle.ts";
 import { reactor } from "../reactor.ts";
 import { addr, NR, sys, sysPath } from "../sys.ts";
+import { setErrWriter } from "../msg.ts";
 
 /** Most bytes read from the pipe per reactor wake-up. */
 const CHUNK = 16384;
@@ -68,11 +69,9 @@ export function showErrors(d: Uint8Array): boolean {
   reactor().watch(r, () => {
     if (!take(CHUNK)) reactor().unwatch(r);
   });
-  const stderr = Deno.stderr as { writeSync(p: Uint8Array): number };
-  stderr.writeSync = (p: Uint8Array): number => {
+  setErrWriter((p) => {
     take(BEFORE_OWN);
     title.add(p);
-    return p.length;
-  };
+  });
   return true;
 }
