@@ -110,6 +110,11 @@ export class Engine {
   /** The partial line of a parked engine (hosted loggers sharing `M`), or null. */
   private parked: Uint8Array | null = null;
 
+  /** The input starts inside a line already written in part (lossless hosting after a crash). */
+  continueLine(): void {
+    this.long = true;
+  }
+
   /** Keep the partial line aside: another engine may use the shared buffer now. */
   park(): void {
     if (this.linelen === 0) return;

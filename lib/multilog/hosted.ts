@@ -20,6 +20,8 @@ import { line, sysText, warnSys, writeErr } from "../msg.ts";
 import { EAGAIN, EINTR } from "../errors.ts";
 import { type Reactor } from "../reactor.ts";
 import { NR, sysAsync } from "../sys.ts";
+import { EPOLLHUP, EPOLLIN } from "../libc.ts";
+import { STAMP_LEN } from "./stamp.ts";
 import { bytesNeeded, Engine, type Sizes } from "./engine.ts";
 import { type LogDir, type Req, StartError, type Steps } from "./logdir.ts";
 import { type Outcome, waitProcessor } from "./processor.ts";
@@ -34,6 +36,8 @@ const INPUT = 262144;
 const PAUSE_MS = 5000;
 /** bytes one logger may read per wake-up */
 const TURN = 262144;
+/** epoll's edge-triggered flag: a lossless logger leaves bytes in the pipe it has seen */
+const EPOLLET = 0x80000000;
 
 /** The buffer all hosted loggers of a process share (one per reactor is enough). */
 export class HostedPool {
@@ -73,6 +77,13 @@ export interface HostedOptions {
   /** called once when the logger has ended: 0 (TERM at a line end, end of input) or 111 */
   onExit: (code: number) => void;
   pool?: HostedPool;
+  /**
+   * Lossless across a crash of the host (default true): for a script with one log directory
+   * and no other action (`t`, `s`, `n`, `!` allowed), input is looked at with tee(2) and moved
+   * into `current` with splice(2), so a SIGKILL of the host loses and doubles nothing (see
+   * docs/multilog.md, "Lossless across a crash of the host"). Other scripts read as before.
+   */
+  lossless?: boolean;
 }
 
 /** State of a hosted logger. */
@@ -94,6 +105,12 @@ export class HostedMultilog {
   private held = false;
   private term = false;
   private atNewline = true;
+  /** lossless: tee, process the copy, splice (one directory, no selection) */
+  private exact = false;
+  /** lossless: the private pipe the look-ahead goes through, [read end, write end] */
+  private priv: [number, number] | null = null;
+  /** lossless: input bytes processed so far (those not yet spliced are still in the pipe) */
+  private processedIn = 0;
 
   constructor(private readonly o: HostedOptions) {
     this.r = o.reactor;
@@ -118,10 +135,27 @@ export class HostedMultilog {
     } catch (e) {
       return this.fail(e);
     }
-    const M = this.pool.buffer(this.script.dirs.length);
-    this.engine = new Engine(this.script, this.fileFds, this.pool.sizes, {
+    const sc = this.script;
+    if (
+      (this.o.lossless ?? true) && sc.dirs.length === 1 &&
+      sc.actions.every((a) => a.kind === "dir")
+    ) {
+      this.priv = sys.pipe() ?? null;
+      if (this.priv === null) {
+        warnSys(P, "unable to create pipe, reading without look-ahead", sys.lastErr());
+      }
+      this.exact = this.priv !== null;
+    }
+    const M = this.pool.buffer(sc.dirs.length);
+    this.engine = new Engine(sc, this.fileFds, this.pool.sizes, {
       M,
-      dir: { startFd: D, nofollow: true, procCwd: (fd) => `/proc/self/fd/${fd}` },
+      dir: {
+        startFd: D,
+        nofollow: true,
+        procCwd: (fd) => `/proc/self/fd/${fd}`,
+        source: this.exact ? this.o.fd : undefined,
+        stampLen: sc.timestamp ? STAMP_LEN : 0,
+      },
     });
     for (const d of this.engine.dirs) this.jobs.push(() => d.restart());
     this.jobs.push(() => this.started());
@@ -130,6 +164,10 @@ export class HostedMultilog {
 
   // deno-lint-ignore require-yield
   private *started(): Steps {
+    if (this.exact && this.engine.dirs[0].midLine) {
+      this.engine.continueLine();
+      this.atNewline = false;
+    }
     this.state = "running";
   }
 
@@ -175,7 +213,9 @@ export class HostedMultilog {
       this.jobs.length === 0;
     if (want && !this.watching) {
       this.watching = true;
-      const e = this.r.watch(this.o.fd, () => this.readable());
+      const e = this.exact
+        ? this.r.watch(this.o.fd, (ev) => this.lookAhead(ev), EPOLLIN | EPOLLET)
+        : this.r.watch(this.o.fd, () => this.readable());
       if (e !== 0) {
         this.watching = false;
         warnSys(P, "unable to watch the log pipe", e);
@@ -211,6 +251,59 @@ export class HostedMultilog {
       if (n < max || this.term) return; // drained (a pipe read never returns more than it has)
       got += n;
     }
+  }
+
+  /**
+   * Lossless reading: tee the pipe's head into the private pipe and process only the bytes not
+   * seen before (the pipe still holds the partial line, processed but not yet moved). Commits
+   * then splice exactly the processed bytes out of the pipe. Edge-triggered: bytes seen stay
+   * in the pipe, so it stays readable; a new write wakes us.
+   */
+  private lookAhead(events: number): void {
+    for (let got = 0; got < TURN;) {
+      if (this.state !== "running" || this.busy || this.held) return;
+      const e = this.engine;
+      const M = e.M;
+      const [pr, pw] = this.priv!;
+      const seen = this.processedIn - e.dirs[0].spliced;
+      const max = Math.min(this.pool.readSize(e.expansion), e.inputSize - seen);
+      const n = sys.tee(this.o.fd, pw, seen + max);
+      if (n < 0) {
+        const err = sys.lastErr();
+        if (err === EINTR || err === EAGAIN) return;
+        return this.end();
+      }
+      if (n === 0) return this.end();
+      for (let off = 0; off < n;) {
+        const r = sys.read(pr, M.subarray(off, n));
+        if (r <= 0) return this.end(); // cannot happen: the copy is there
+        off += r;
+      }
+      if (n <= seen) {
+        // nothing new: the partial line only; with every writer gone that is the end
+        if (events & EPOLLHUP) return this.end();
+        return;
+      }
+      let end = n;
+      if (this.term) {
+        const nl = M.subarray(seen, n).indexOf(10);
+        if (nl >= 0) end = seen + nl + 1;
+      }
+      this.atNewline = M[end - 1] === 10;
+      e.unpark();
+      e.process(seen, end);
+      e.park();
+      this.processedIn += end - seen;
+      for (const d of e.dirs) if (!d.idle) this.jobs.push(() => d.commitSteps());
+      if (this.term && this.atNewline) return this.end();
+      this.run();
+      if (n - seen < max || this.term) return;
+      got += n - seen;
+    }
+    // the turn is over with bytes left: come back after the others (no edge will come)
+    this.r.at(performance.now(), () => {
+      if (this.watching) this.lookAhead(0);
+    });
   }
 
   /** End of input or TERM: the partial line as 0.76 finishes it, everything written, fsync. */
@@ -249,6 +342,8 @@ export class HostedMultilog {
     this.watching = false;
     for (const fd of this.fileFds) sys.close(fd);
     this.fileFds = [];
+    for (const fd of this.priv ?? []) sys.close(fd);
+    this.priv = null;
     if (this.engine) { for (const d of this.engine.dirs) d.close(); }
   }
 

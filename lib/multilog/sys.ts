@@ -223,3 +223,54 @@ export function pause(text: string): void {
   warnSys("multilog", text, err);
   deepsleep(5);
 }
+
+// ---- lossless hosting (lib/multilog/hosted.ts): look ahead, then move bytes -----------------
+
+/**
+ * x86_64 numbers of tee(2) and splice(2), kept here: lib/sys.ts's NR table has neither (to be
+ * moved there).
+ */
+export const NR_TEE = 276;
+export const NR_SPLICE = 275;
+/** SPLICE_F_NONBLOCK: the pipe side of tee/splice never blocks (EAGAIN instead). */
+export const SPLICE_F_NONBLOCK = 2;
+const F_GETFL = 3;
+const F_SETFL = 4;
+
+/** tee(2): copy up to `len` bytes from the head of pipe `from` into pipe `to` (nothing consumed). */
+export function tee(from: number, to: number, len: number): number {
+  return check(sys(NR_TEE, from, to, len, SPLICE_F_NONBLOCK));
+}
+
+/** splice(2) of up to `len` bytes from the head of pipe `from` to `fd` at its file position. */
+export function splice(from: number, fd: number, len: number): number {
+  return check(sys(NR_SPLICE, from, 0, fd, 0, len, SPLICE_F_NONBLOCK));
+}
+
+/** pipe2(O_CLOEXEC|O_NONBLOCK): [read end, write end], or undefined with lastErr. */
+export function pipe(): [number, number] | undefined {
+  const fds = new Int32Array(2);
+  if (check(sys(NR.pipe2, addr(fds), O_CLOEXEC | O_NONBLOCK)) < 0) return undefined;
+  return [fds[0], fds[1]];
+}
+
+/**
+ * Make an append descriptor a plain one positioned at the end (splice refuses O_APPEND
+ * files); with one writer the bytes land where appending would put them.
+ */
+export function unappend(fd: number): number {
+  const fl = fcntl(fd, F_GETFL, 0);
+  if (fl < 0) return -1;
+  if (fcntl(fd, F_SETFL, fl & ~O_APPEND) < 0) return -1;
+  return check(sys(NR.lseek, fd, 0, 2));
+}
+
+/** pread(2) of `buf.length` bytes at `off`. */
+export function pread(fd: number, buf: Uint8Array, off: number): number {
+  return check(sys(NR.pread64, fd, addr(buf as Bytes), buf.length, off));
+}
+
+/** ftruncate(2). */
+export function ftruncate(fd: number, len: number): number {
+  return check(sys(NR.ftruncate, fd, len));
+}

@@ -1,0 +1,105 @@
+/**
+ * Lossless hosting (issue 9 item 4): a hosted logger (tests/multilog_host_child.ts, a child
+ * process running HostedMultilog on a Reactor) is killed with SIGKILL at random points while a
+ * writer writes steadily through a FIFO in random pieces (lines cut anywhere); a new one starts
+ * each time on the same FIFO. At the end every line is in the log directory exactly once,
+ * whole, with one stamp, in order.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { O_CLOEXEC, O_NONBLOCK, O_RDWR } from "../lib/libc.ts";
+import { addr, AT_FDCWD, NR, sys, sysAt } from "../lib/sys.ts";
+import { tree } from "./fixtures.ts";
+import { mkfifo, root, waitFor } from "./util.ts";
+
+const CHILD = `${root}/tests/multilog_host_child.ts`;
+const STAMPED = /^@[0-9a-f]{24} /;
+
+/** Every file of log directory `dir`, old ones by name then `current`, concatenated. */
+function history(dir: string): string {
+  const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.startsWith("@"));
+  names.sort();
+  names.push("current");
+  return names.map((n) => {
+    try {
+      return Deno.readTextFileSync(`${dir}/${n}`);
+    } catch {
+      return "";
+    }
+  }).join("");
+}
+
+function start(fifo: string, dir: string, args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-check", CHILD, fifo, dir, ...args],
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+for (const args of [["t", "s16384", "n1000", "./main"], ["s8192", "n1000", "./main"]]) {
+  Deno.test(`lossless: SIGKILL of the host at random points loses and doubles nothing (${args.join(" ")})`, async () => {
+    await using t = await tree();
+    const fifo = t.path("fifo");
+    mkfifo(fifo);
+    // the writer's end (O_RDWR: opening never waits for a reader; it never reads)
+    const wr = sysAt(NR.openat, AT_FDCWD, fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    assert(wr >= 0);
+    let seed = 12345 + args.length;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const lines: string[] = [];
+    for (let i = 0; i < 2500; i++) {
+      const n = rnd(30) === 0 ? 1000 + rnd(3000) : rnd(200);
+      let s = `L${i}.`;
+      while (s.length < n) s += String.fromCharCode(97 + rnd(26));
+      lines.push(s);
+    }
+    const data = new TextEncoder().encode(lines.join("\n") + "\n");
+    let off = 0;
+    let child = start(fifo, t.root, args);
+    let kills = 0;
+    try {
+      let killAt = performance.now() + 400 + rnd(600);
+      while (off < data.length) {
+        const k = Math.min(1 + rnd(600), data.length - off);
+        const w = sys(NR.write, wr, addr(data.subarray(off, off + k)), k);
+        if (w > 0) off += w;
+        await sleep(rnd(3));
+        if (performance.now() >= killAt) {
+          child.kill("SIGKILL");
+          await child.status;
+          kills++;
+          child = start(fifo, t.root, args);
+          killAt = performance.now() + 300 + rnd(900);
+        }
+      }
+      const last = lines[lines.length - 1] + "\n";
+      await waitFor("every line logged", () => history(t.path("main")).endsWith(last), 60000);
+      child.kill("SIGTERM");
+      assertEquals((await child.status).code, 0);
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* ended */ }
+      await child.status;
+      sys(NR.close, wr);
+    }
+    assert(kills >= 5, `kills: ${kills}`);
+    const got = history(t.path("main")).split("\n");
+    assertEquals(got.pop(), "");
+    assertEquals(got.length, lines.length, "line count");
+    for (const [i, l] of got.entries()) {
+      if (args[0] === "t") {
+        assert(STAMPED.test(l), `line ${i} has no stamp: ${l.slice(0, 60)}`);
+        assertEquals(l.slice(26), lines[i], `line ${i}`);
+      } else assertEquals(l, lines[i], `line ${i}`);
+    }
+    const crashed = [...Deno.readDirSync(t.path("main"))].filter((e) => e.name.endsWith(".u"));
+    console.log(`${kills} kills, ${crashed.length} .u files, ${got.length} lines`);
+  });
+}
