@@ -79,6 +79,8 @@ export const NR = {
   readlinkat: 267,
   fchmodat: 268,
   faccessat: 269,
+  splice: 275,
+  tee: 276,
   eventfd2: 290,
   epoll_create1: 291,
   dup3: 292,

@@ -9,6 +9,8 @@ import { cstr } from "../bytes.ts";
 import { warnSys } from "../msg.ts";
 import * as open from "../open.ts";
 import {
+  F_GETFL,
+  F_SETFL,
   O_APPEND,
   O_CLOEXEC,
   O_CREAT,
@@ -226,25 +228,17 @@ export function pause(text: string): void {
 
 // ---- lossless hosting (lib/multilog/hosted.ts): look ahead, then move bytes -----------------
 
-/**
- * x86_64 numbers of tee(2) and splice(2), kept here: lib/sys.ts's NR table has neither (to be
- * moved there).
- */
-export const NR_TEE = 276;
-export const NR_SPLICE = 275;
 /** SPLICE_F_NONBLOCK: the pipe side of tee/splice never blocks (EAGAIN instead). */
 export const SPLICE_F_NONBLOCK = 2;
-const F_GETFL = 3;
-const F_SETFL = 4;
 
 /** tee(2): copy up to `len` bytes from the head of pipe `from` into pipe `to` (nothing consumed). */
 export function tee(from: number, to: number, len: number): number {
-  return check(sys(NR_TEE, from, to, len, SPLICE_F_NONBLOCK));
+  return check(sys(NR.tee, from, to, len, SPLICE_F_NONBLOCK));
 }
 
 /** splice(2) of up to `len` bytes from the head of pipe `from` to `fd` at its file position. */
 export function splice(from: number, fd: number, len: number): number {
-  return check(sys(NR_SPLICE, from, 0, fd, 0, len, SPLICE_F_NONBLOCK));
+  return check(sys(NR.splice, from, 0, fd, 0, len, SPLICE_F_NONBLOCK));
 }
 
 /** pipe2(O_CLOEXEC|O_NONBLOCK): [read end, write end], or undefined with lastErr. */
