@@ -194,3 +194,82 @@ Deno.test("svscan hosted: log/run edited to not hosted and back takes effect at 
     const nums = logLines(log).slice(0, -1);
     assertEquals(nums, nums.map((_, i) => `line ${i + 1}`));
   }));
+
+Deno.test("svscan hosted: a log directory that is a file: multilog's message, svscan goes on; a symlink is followed as by the process", () =>
+  withScan(async ({ dir, start }) => {
+    await service(dir, "link", "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
+    await Deno.mkdir(`${dir}/.elsewhere`);
+    await Deno.symlink(`${dir}/.elsewhere`, `${dir}/link/log/main`);
+    await service(dir, "file", "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
+    await Deno.writeTextFile(`${dir}/file/log/main`, "not a directory\n");
+    await service(dir, "good", "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
+    const scan = start();
+    await waitFor("good logged", () => logLines(`${dir}/good/log`).includes("hello"));
+    await waitFor("link logged", () => readOr(`${dir}/.elsewhere/current`).endsWith(" hello\n"));
+    await scan.waitErr("multilog: fatal: unable to open directory ./main: not a directory\n");
+    assertEquals(readOr(`${dir}/file/log/main`), "not a directory\n");
+    assertEquals(scan.status, undefined, "svscan runs");
+    // retried after the throttle: the line waits in the pipe, fixing the directory delivers it
+    await Deno.remove(`${dir}/file/log/main`);
+    await waitFor("file's line", () => logLines(`${dir}/file/log`).includes("hello"));
+    assertEquals(logLines(`${dir}/file/log`), ["hello"]);
+    assertEquals(statusPid(`${dir}/file/log`), scan.pid);
+  }));
+
+Deno.test("svscan hosted: megabytes without a newline, then a burst of svc -a", () =>
+  withScan(async ({ dir, start }) => {
+    await service(
+      dir,
+      "flood",
+      "#!/bin/sh\nhead -c 3000000 /dev/zero | tr '\\0' x\necho\necho after\n" +
+        'i=0\nwhile [ ! -e ../stop ]; do i=$((i+1)); echo "line $i"; sleep 0.002; done\n' +
+        "echo done\nexec sleep 1000\n",
+      "#!/bin/sh\nexec multilog t s100000 n4 ./main\n",
+    );
+    await service(dir, "other", "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
+    const scan = start();
+    const log = `${dir}/flood/log`;
+    await waitFor("after", () => logLines(log).includes("after"), 20_000);
+    // supervision answers meanwhile
+    const before = await waitUp(`${dir}/other`);
+    await svc(["-t"], `${dir}/other`);
+    await waitUp(`${dir}/other`, before);
+    // a burst of 300 rotations to one logger
+    const fd = Deno.openSync(`${log}/supervise/control`, { write: true });
+    fd.writeSync(new TextEncoder().encode("a".repeat(300)));
+    fd.close();
+    await new Promise((r) => setTimeout(r, 500));
+    await Deno.writeTextFile(`${dir}/stop`, "");
+    await waitFor("done", () => readOr(`${log}/main/current`).includes("done\n"), 20_000);
+    const names = [...Deno.readDirSync(`${log}/main`)].map((e) => e.name);
+    assert(names.filter((n) => n.startsWith("@")).length <= 3, names.join(" "));
+    assertEquals(statusPid(log), scan.pid);
+    assertEquals(scan.status, undefined);
+    assertEquals(logLines(`${dir}/other/log`), ["hello", "hello"]);
+  }));
+
+Deno.test("svscan hosted: 500 hosted loggers at once", () =>
+  withScan(async ({ dir, start }) => {
+    const N = 500;
+    for (let i = 0; i < N; i++) {
+      await service(dir, `s${i}`, "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
+    }
+    const scan = start();
+    await waitFor("every line logged", () => {
+      for (let i = 0; i < N; i++) {
+        if (!readOr(`${dir}/s${i}/log/main/current`).includes(" hello\n")) return false;
+      }
+      return true;
+    }, 120_000);
+    for (let i = 0; i < N; i += 50) assertEquals(statusPid(`${dir}/s${i}/log`), scan.pid);
+    assertEquals(
+      processesUnder(dir).filter((p) => {
+        try {
+          return Deno.readTextFileSync(`/proc/${p}/cmdline`).includes("multilog");
+        } catch {
+          return false;
+        }
+      }),
+      [],
+    );
+  }));
