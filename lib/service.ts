@@ -58,6 +58,20 @@ export class ServiceError extends Error {
   }
 }
 
+/**
+ * A child that runs inside this process instead of as a process of its own (svscan's hosted
+ * loggers, lib/svscan/hostlog.ts). The state machine sees it as a process whose pid is
+ * `pid` (the host's); every kill action for that pid goes to `signal`, never to the kernel.
+ */
+export interface HostedChild {
+  /** the pid the status shows (the host's own) */
+  readonly pid: number;
+  /** begin running (after the machine has recorded the start) */
+  start(): void;
+  /** what the signal would do to the process this child stands for */
+  signal(sig: number): void;
+}
+
 /** How a {@linkcode Service} is bound to its surroundings. */
 export interface ServiceOptions {
   /** Event loop (default: the process-wide {@linkcode sharedReactor}). */
@@ -91,7 +105,14 @@ export interface ServiceOptions {
    * passed as they are (default: lib/spawn.ts's `currentEnv()` at each start).
    */
   env?: readonly (string | Uint8Array)[];
+  /**
+   * Asked at each start of `./run`: a {@linkcode HostedChild} to run instead of spawning, or
+   * undefined (spawn as usual). `exited(wstatus)` is to be called once when it has ended.
+   */
+  host?: (exited: (wstatus: number) => void) => HostedChild | undefined;
 }
+
+const ownPid = sys(NR.getpid);
 
 const realClock: Clock = { mono: () => performance.now(), stamp: now };
 
@@ -131,6 +152,7 @@ export class Service {
   #finishPid = 0;
   #finishPidfd = -1;
   #deadline: TimerHandle | undefined;
+  #hosted: HostedChild | undefined; // the running hosted child (see ServiceOptions.host)
 
   /**
    * @param dir the service directory as daemontools prints it in messages
@@ -153,6 +175,11 @@ export class Service {
   /** True once supervision is over (or the service was closed). */
   get finished(): boolean {
     return this.#closed;
+  }
+
+  /** True while `./run` is a hosted child (its pid is this process's: never signal it). */
+  get hosted(): boolean {
+    return this.#hosted !== undefined;
   }
 
   /** pid of `./finish` while it runs (0: none). */
@@ -473,7 +500,10 @@ export class Service {
           this.#opts.onChange?.(this);
           break;
         case "kill":
-          sys(NR.kill, a.group && procStat(a.pid)?.pgrp === a.pid ? -a.pid : a.pid, a.signal);
+          if (this.#hosted && a.pid === this.#hosted.pid) this.#hosted.signal(a.signal);
+          else if (a.pid !== ownPid) {
+            sys(NR.kill, a.group && procStat(a.pid)?.pgrp === a.pid ? -a.pid : a.pid, a.signal);
+          }
           break;
         case "extra":
           this.#writeFile("extra", a.bytes);
@@ -511,6 +541,7 @@ export class Service {
   #spawn(): void {
     const m = this.#machine!;
     this.#refresh();
+    if (this.#opts.host && this.#spawnHosted(m)) return;
     // readiness: a fresh pipe, its write end on the child's notification fd
     const nfd = this.#cfg.notifyFd;
     const pipe = new Int32Array(2);
@@ -549,6 +580,27 @@ export class Service {
     if (pfd >= 0) this.#pidfd = pfd;
     else this.#pollReap(); // no pidfd (old kernel): poll waitpid
     this.#apply(m.spawned(pid));
+  }
+
+  /** Start a hosted child instead of `./run` when the host offers one (true: done). */
+  #spawnHosted(m: Machine): boolean {
+    let child: HostedChild | undefined = undefined;
+    let ended: number | undefined = undefined;
+    const exited = (wstatus: number) => {
+      if (child === undefined) return void (ended = wstatus); // ended within host()
+      if (this.#hosted !== child) return;
+      this.#hosted = undefined;
+      if (this.#closed || !this.#machine) return;
+      this.#refresh();
+      this.#apply(this.#machine.exited(child.pid, wstatus));
+    };
+    child = this.#opts.host!(exited);
+    if (child === undefined) return false;
+    this.#hosted = child;
+    this.#apply(m.spawned(child.pid));
+    if (ended !== undefined) exited(ended);
+    else child.start();
+    return true;
   }
 
   #pollReap(): void {

@@ -104,6 +104,8 @@ export class HostedMultilog {
   /** reading stopped from outside (svc -d / -p) */
   private held = false;
   private term = false;
+  /** kill(): end at the next chance, line end or not */
+  private killed = false;
   private atNewline = true;
   /** lossless: tee, process the copy, splice (one directory, no selection) */
   private exact = false;
@@ -203,6 +205,16 @@ export class HostedMultilog {
     this.term = true;
     if (this.atNewline && !this.busy) this.end();
     else this.update();
+  }
+
+  /**
+   * KILL (svc -k from a host): end now without waiting for a line end: what was read is
+   * written (a partial line ends as at the end of input), the rest stays in the pipe.
+   */
+  kill(): void {
+    this.killed = true;
+    if (this.state === "running" && !this.busy) this.end();
+    else this.stop();
   }
 
   // ---- reading ---------------------------------------------------------------------------
@@ -362,7 +374,9 @@ export class HostedMultilog {
             this.busy = false;
             this.unrelocate();
             // a TERM that came while busy, at a line end
-            if (this.term && this.atNewline && this.state === "running") return this.end();
+            if (this.term && (this.atNewline || this.killed) && this.state === "running") {
+              return this.end();
+            }
             this.update();
             return;
           }

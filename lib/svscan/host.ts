@@ -23,6 +23,7 @@ import { adoptable } from "./adopt.ts";
 import { MetricsFile, type Source } from "../svstat/metrics.ts";
 import { type DirWatch, eventsReliable, watchDir } from "./events.ts";
 import { guard } from "./guard.ts";
+import { hostLogger } from "./hostlog.ts";
 import { closeLogPipe, closeWriteEnd, serviceEnd } from "./pipe.ts";
 import { reapOrphans } from "./reaper.ts";
 import { dropEntry, type Entry, entryKey, type ScanHost, Scanner } from "./scan.ts";
@@ -105,10 +106,15 @@ export class SvScan implements ScanHost<Service> {
       onExit: (s) => this.#ended(e, s),
       onChange: () => this.#metrics.changed(),
       env: this.#env,
+      host: main || !e.pipe
+        ? undefined
+        : (exited) =>
+          hostLogger({ reactor: this.#reactor, path, pipe: e.pipe!.r, env: this.#env }, exited),
     });
     try {
       const pid = adoptable(`${path}/supervise/status`);
-      if (pid) svc.adopt(pid);
+      // a hosted logger's status names svscan: a previous svscan is gone, this one is not ours
+      if (pid && pid !== Deno.pid) svc.adopt(pid);
       else svc.start();
     } catch (err) {
       if (!(err instanceof ServiceError)) throw err;
@@ -255,7 +261,8 @@ export class SvScan implements ScanHost<Service> {
     for (const e of this.scanner.entries.values()) {
       for (const s of [e.main, e.log]) {
         if (!s) continue;
-        if (s.pid) sys(NR.kill, s.pid, SIGKILL);
+        if (s.hosted) s.control("k"); // a hosted logger: never signal our own pid
+        else if (s.pid) sys(NR.kill, s.pid, SIGKILL);
         if (s.finishPid) sys(NR.kill, s.finishPid, SIGKILL);
         s.control("dx");
       }

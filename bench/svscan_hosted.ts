@@ -1,0 +1,294 @@
+/**
+ * svscan with hosted loggers (issue 9), ours side by side with Debian's daemontools in the same
+ * run:
+ * - tree memory with N logged services (`exec sleep` + `log/run` `exec multilog t ./main`),
+ *   N = 1, 10, 100, 200: processes, PSS, anonymous memory (smaps_rollup; tree = the scanner and
+ *   everything under it except the `sleep`s);
+ * - throughput: MB of 100-byte lines (a service `cat`s a file) through one logger
+ *   `t s16777215 n5`, from `svc -u` to the last line in `current`, and the tree's CPU;
+ * - `svc -t` latency of another service (`t` written to its control, until its status shows the
+ *   new pid) while one logger
+ *   takes a flood (`yes` of 100-byte lines), median of 15, and without the flood.
+ * Usage: deno run -A bench/svscan_hosted.ts [MB]   (default 200; about 3 minutes)
+ * @module
+ */
+
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const MB = Number(Deno.args[0] ?? 200);
+const LINE = "x".repeat(99);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function build(): string {
+  const dir = Deno.makeTempDirSync({ prefix: "dt-bench-bin-" });
+  const out = new Deno.Command("sh", {
+    args: [`${ROOT}/scripts/build.sh`, dir, ROOT],
+    env: { DENO: Deno.execPath(), DENORT_BIN: "" },
+    stdout: "null",
+    stderr: "inherit",
+  }).outputSync();
+  if (!out.success) throw new Error("build failed");
+  return dir;
+}
+
+function statusPid(svc: string): number {
+  try {
+    const b = Deno.readFileSync(`${svc}/supervise/status`);
+    return b.length >= 18 ? new DataView(b.buffer, b.byteOffset).getUint32(12, true) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function write(path: string, text: string, mode = 0o755): void {
+  Deno.writeTextFileSync(path, text, { mode });
+}
+
+/** Every pid under `root` (root included), `sleep`, `yes` and `cat` services excluded. */
+function tree(root: number): number[] {
+  const kids = new Map<number, number[]>();
+  const comm = new Map<number, string>();
+  for (const d of Deno.readDirSync("/proc")) {
+    const pid = Number(d.name);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      const ppid = Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[1]);
+      comm.set(pid, s.slice(s.indexOf("(") + 1, s.lastIndexOf(")")));
+      if (!kids.has(ppid)) kids.set(ppid, []);
+      kids.get(ppid)!.push(pid);
+    } catch {
+      // gone
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    if (["sleep", "yes", "cat"].includes(comm.get(p) ?? "")) return;
+    out.push(p);
+    for (const k of kids.get(p) ?? []) walk(k);
+  };
+  walk(root);
+  return out;
+}
+
+function smapsKb(pids: number[], field: string): number {
+  let sum = 0;
+  for (const p of pids) {
+    try {
+      const text = Deno.readTextFileSync(`/proc/${p}/smaps_rollup`);
+      const m = text.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
+      if (m) sum += Number(m[1]);
+    } catch {
+      // gone
+    }
+  }
+  return sum;
+}
+
+function cpuNs(pids: number[]): number {
+  let sum = 0;
+  for (const p of pids) {
+    try {
+      for (const t of Deno.readDirSync(`/proc/${p}/task`)) {
+        sum += Number(Deno.readTextFileSync(`/proc/${p}/task/${t.name}/schedstat`).split(" ")[0]);
+      }
+    } catch {
+      // gone
+    }
+  }
+  return sum;
+}
+
+interface Flavor {
+  name: string;
+  svscan: string;
+  path: string;
+}
+
+class Scan {
+  dir = Deno.makeTempDirSync({ prefix: "dt-bench-hosted-" });
+  child!: Deno.ChildProcess;
+  constructor(readonly f: Flavor) {}
+  service(name: string, run: string, log?: string, down = false): string {
+    const d = `${this.dir}/${name}`;
+    Deno.mkdirSync(d);
+    if (down) write(`${d}/down`, "", 0o644);
+    if (log) {
+      Deno.mkdirSync(`${d}/log`);
+      write(`${d}/log/run`, log);
+    }
+    write(`${d}/run`, run);
+    return d;
+  }
+  start(): void {
+    this.child = new Deno.Command(this.f.svscan, {
+      args: [this.dir],
+      env: { PATH: this.f.path },
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  }
+  async stop(): Promise<void> {
+    const all: number[] = [];
+    for (const d of Deno.readDirSync("/proc")) {
+      const pid = Number(d.name);
+      if (!Number.isInteger(pid)) continue;
+      try {
+        if (Deno.readLinkSync(`/proc/${pid}/cwd`).startsWith(this.dir)) all.push(pid);
+      } catch {
+        // gone
+      }
+    }
+    for (const p of [this.child.pid, ...tree(this.child.pid), ...all]) {
+      try {
+        Deno.kill(p, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+    await this.child.status;
+    await sleep(300);
+    Deno.removeSync(this.dir, { recursive: true });
+  }
+}
+
+async function waitFor(what: string, f: () => boolean, ms = 180_000, every = 10): Promise<void> {
+  const t0 = performance.now();
+  while (!f()) {
+    if (performance.now() - t0 > ms) throw new Error(`timeout: ${what}`);
+    await sleep(every);
+  }
+}
+
+const LOGRUN = "#!/bin/sh\nexec multilog t ./main\n";
+
+async function memory(f: Flavor, n: number): Promise<string> {
+  const s = new Scan(f);
+  for (let i = 0; i < n; i++) s.service(`s${i}`, "#!/bin/sh\nexec sleep 100000\n", LOGRUN);
+  s.start();
+  await waitFor("all up", () => {
+    for (let i = 0; i < n; i++) {
+      if (!statusPid(`${s.dir}/s${i}/log`) || !statusPid(`${s.dir}/s${i}`)) return false;
+    }
+    return true;
+  });
+  await sleep(4000);
+  const pids = tree(s.child.pid);
+  const out = `${f.name} N=${n}: ${pids.length} processes, PSS ${smapsKb(pids, "Pss")} kB, ` +
+    `anonymous ${smapsKb(pids, "Anonymous")} kB`;
+  await s.stop();
+  return out;
+}
+
+function tail(path: string): string {
+  try {
+    const fd = Deno.openSync(path);
+    const size = fd.statSync().size;
+    fd.seekSync(Math.max(0, size - 64), Deno.SeekMode.Start);
+    const b = new Uint8Array(64);
+    const n = fd.readSync(b) ?? 0;
+    fd.close();
+    return new TextDecoder().decode(b.subarray(0, n));
+  } catch {
+    return "";
+  }
+}
+
+async function throughput(f: Flavor, data: string): Promise<string> {
+  const s = new Scan(f);
+  const d = s.service(
+    "flood",
+    `#!/bin/sh\ncat ${data}\necho END\nexec sleep 100000\n`,
+    "#!/bin/sh\nexec multilog t s16777215 n5 ./main\n",
+    true,
+  );
+  s.start();
+  await waitFor("log up", () => statusPid(`${d}/log`) > 0 && statusPid(d) === 0);
+  await sleep(1000);
+  const pids = tree(s.child.pid);
+  const c0 = cpuNs(pids);
+  const t0 = performance.now();
+  new Deno.Command("svc", { args: ["-u", d], env: { PATH: f.path } }).outputSync();
+  await waitFor("END", () => tail(`${d}/log/main/current`).endsWith(" END\n"), 600_000, 5);
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = (cpuNs(tree(s.child.pid)) - c0) / 1e6;
+  await s.stop();
+  return `${f.name}: ${MB} MB in ${secs.toFixed(2)} s = ${(MB / secs).toFixed(1)} MB/s, ` +
+    `tree CPU ${(cpu / MB).toFixed(1)} ms/MB`;
+}
+
+async function latency(f: Flavor, flood: boolean): Promise<string> {
+  const s = new Scan(f);
+  if (flood) {
+    s.service(
+      "flood",
+      `#!/bin/sh\nexec yes ${LINE}\n`,
+      "#!/bin/sh\nexec multilog t s16777215 n5 ./main\n",
+    );
+  }
+  const t = s.service("target", "#!/bin/sh\nexec sleep 100000\n", LOGRUN);
+  s.start();
+  await waitFor("target up", () => statusPid(t) > 0);
+  await sleep(2000);
+  const ms: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const old = statusPid(t);
+    const t0 = performance.now();
+    // the byte svc -t writes, written here: no svc start-up in the figure
+    const ctl = Deno.openSync(`${t}/supervise/control`, { write: true });
+    ctl.writeSync(new Uint8Array([0x74]));
+    ctl.close();
+    await waitFor(
+      "restart",
+      () => {
+        const p = statusPid(t);
+        return p > 0 && p !== old;
+      },
+      30_000,
+      1,
+    );
+    ms.push(performance.now() - t0);
+    await sleep(1100); // past the 1-second throttle
+  }
+  await s.stop();
+  ms.sort((a, b) => a - b);
+  return `${f.name} ${flood ? "with" : "without"} a flood: svc -t latency median ` +
+    `${ms[ms.length >> 1].toFixed(1)} ms (min ${ms[0].toFixed(1)}, max ${ms.at(-1)!.toFixed(1)})`;
+}
+
+async function main() {
+  const bin = build();
+  const ours: Flavor = { name: "ours", svscan: `${bin}/svscan`, path: `${bin}:/usr/bin:/bin` };
+  const deb: Flavor = { name: "daemontools", svscan: "/usr/bin/svscan", path: "/usr/bin:/bin" };
+  const flavors = [ours];
+  try {
+    Deno.statSync("/usr/bin/svscan");
+    flavors.push(deb);
+  } catch {
+    console.log("Debian's daemontools not installed: ours only");
+  }
+  const only = Deno.env.get("ONLY") ?? "memory,throughput,latency";
+  if (only.includes("memory")) {
+    for (const n of [1, 10, 100, 200]) {
+      for (const f of flavors) console.log(await memory(f, n));
+    }
+  }
+  if (only.includes("throughput")) {
+    const data = Deno.makeTempFileSync({ prefix: "dt-bench-lines-" });
+    const chunk = new TextEncoder().encode(`${LINE}\n`.repeat(10_000)); // 1 MB
+    const fd = Deno.openSync(data, { write: true });
+    for (let i = 0; i < MB; i++) fd.writeSync(chunk);
+    fd.close();
+    for (const f of flavors) console.log(await throughput(f, data));
+    Deno.removeSync(data);
+  }
+  if (only.includes("latency")) {
+    for (const f of flavors) {
+      console.log(await latency(f, false));
+      console.log(await latency(f, true));
+    }
+  }
+  Deno.removeSync(bin, { recursive: true });
+}
+
+await main();
