@@ -14,7 +14,7 @@
  * @module
  */
 import { decodeStatus } from "../lib/status.ts";
-import { build } from "./_build.ts";
+import { build } from "./_common.ts";
 
 const SAMPLES = Number(Deno.args[0] ?? 11);
 const IDLE_S = 20;

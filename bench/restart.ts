@@ -11,7 +11,7 @@
  * @module
  */
 import { decodeStatus } from "../lib/status.ts";
-import { build, ROOT } from "./_build.ts";
+import { build, ROOT } from "./_common.ts";
 
 const SAMPLES = Number(Deno.args[0] ?? 9);
 const BACK_TO_BACK = 3;

@@ -9,8 +9,8 @@
  * IDLE_FROM_S = its start after svscan's start, default 40). About 2 minutes.
  * @module
  */
+import { build, cpuNs, smapsKb, statusPid, tree } from "./_common.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const IDLE_S = Number(Deno.env.get("IDLE_S") ?? 20);
 /** The idle window starts this long after our svscan started (V8's start-up GC is over). */
 const IDLE_FROM_S = Number(Deno.env.get("IDLE_FROM_S") ?? 40);
@@ -18,28 +18,7 @@ const IDLE_FROM_S = Number(Deno.env.get("IDLE_FROM_S") ?? 40);
 const SETTLE_MS = 6000;
 const RUN = "#!/bin/sh\nexec sleep 100000\n";
 
-function build(): string {
-  const dir = Deno.makeTempDirSync({ prefix: "dt-bench-bin-" });
-  const out = new Deno.Command("sh", {
-    args: [`${ROOT}/scripts/build.sh`, dir, ROOT],
-    env: { DENO: Deno.execPath(), DENORT_BIN: "" },
-    stdout: "null",
-    stderr: "inherit",
-  }).outputSync();
-  if (!out.success) throw new Error("build failed");
-  return dir;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function statusPid(svc: string): number {
-  try {
-    const b = Deno.readFileSync(`${svc}/supervise/status`);
-    return b.length >= 18 ? new DataView(b.buffer, b.byteOffset).getUint32(12, true) : 0;
-  } catch {
-    return 0;
-  }
-}
 
 function makeServices(dir: string, n: number, prefix = "s"): void {
   for (let i = 0; i < n; i++) {
@@ -49,67 +28,9 @@ function makeServices(dir: string, n: number, prefix = "s"): void {
   }
 }
 
-/** Every pid whose parent chain reaches `root` (root included), services excluded. */
-function tree(root: number): number[] {
-  const kids = new Map<number, number[]>();
-  const comm = new Map<number, string>();
-  for (const d of Deno.readDirSync("/proc")) {
-    const pid = Number(d.name);
-    if (!Number.isInteger(pid)) continue;
-    try {
-      const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
-      const ppid = Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[1]);
-      comm.set(pid, s.slice(s.indexOf("(") + 1, s.lastIndexOf(")")));
-      if (!kids.has(ppid)) kids.set(ppid, []);
-      kids.get(ppid)!.push(pid);
-    } catch {
-      // gone
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    if (comm.get(p) === "sleep") return;
-    out.push(p);
-    for (const k of kids.get(p) ?? []) walk(k);
-  };
-  walk(root);
-  return out;
-}
-
-/** Sum of one smaps_rollup field (or several) over these processes, in kB. */
-function smapsKb(pids: number[], ...fields: string[]): number {
-  let sum = 0;
-  for (const p of pids) {
-    try {
-      const text = Deno.readTextFileSync(`/proc/${p}/smaps_rollup`);
-      for (const f of fields) {
-        const m = new RegExp(`^${f}:\\s+(\\d+) kB`, "m").exec(text);
-        if (m) sum += Number(m[1]);
-      }
-    } catch {
-      // gone
-    }
-  }
-  return sum;
-}
 const pssKb = (pids: number[]) => smapsKb(pids, "Pss");
 /** Private memory (USS): what the tree alone costs, whatever else shares its files. */
 const ussKb = (pids: number[]) => smapsKb(pids, "Private_Clean", "Private_Dirty");
-
-/** CPU time (ns) of every thread of these processes. */
-function cpuNs(pids: number[]): number {
-  let sum = 0;
-  for (const p of pids) {
-    try {
-      for (const t of Deno.readDirSync(`/proc/${p}/task`)) {
-        sum += Number(Deno.readTextFileSync(`/proc/${p}/task/${t.name}/schedstat`).split(" ")[0]);
-      }
-    } catch {
-      // gone
-    }
-  }
-  return sum;
-}
 
 interface Flavor {
   name: string;

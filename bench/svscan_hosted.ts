@@ -12,90 +12,17 @@
  * Usage: deno run -A bench/svscan_hosted.ts [MB]   (default 200; about 3 minutes)
  * @module
  */
+import { build, cpuNs, smapsKb, statusPid, tree as allUnder } from "./_common.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+/** Every pid under `root`, the services (`sleep`, `yes`, `cat`) excluded. */
+const tree = (root: number) => allUnder(root, ["sleep", "yes", "cat"]);
+
 const MB = Number(Deno.args[0] ?? 200);
 const LINE = "x".repeat(99);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function build(): string {
-  const dir = Deno.makeTempDirSync({ prefix: "dt-bench-bin-" });
-  const out = new Deno.Command("sh", {
-    args: [`${ROOT}/scripts/build.sh`, dir, ROOT],
-    env: { DENO: Deno.execPath(), DENORT_BIN: "" },
-    stdout: "null",
-    stderr: "inherit",
-  }).outputSync();
-  if (!out.success) throw new Error("build failed");
-  return dir;
-}
-
-function statusPid(svc: string): number {
-  try {
-    const b = Deno.readFileSync(`${svc}/supervise/status`);
-    return b.length >= 18 ? new DataView(b.buffer, b.byteOffset).getUint32(12, true) : 0;
-  } catch {
-    return 0;
-  }
-}
-
 function write(path: string, text: string, mode = 0o755): void {
   Deno.writeTextFileSync(path, text, { mode });
-}
-
-/** Every pid under `root` (root included), `sleep`, `yes` and `cat` services excluded. */
-function tree(root: number): number[] {
-  const kids = new Map<number, number[]>();
-  const comm = new Map<number, string>();
-  for (const d of Deno.readDirSync("/proc")) {
-    const pid = Number(d.name);
-    if (!Number.isInteger(pid)) continue;
-    try {
-      const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
-      const ppid = Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[1]);
-      comm.set(pid, s.slice(s.indexOf("(") + 1, s.lastIndexOf(")")));
-      if (!kids.has(ppid)) kids.set(ppid, []);
-      kids.get(ppid)!.push(pid);
-    } catch {
-      // gone
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    if (["sleep", "yes", "cat"].includes(comm.get(p) ?? "")) return;
-    out.push(p);
-    for (const k of kids.get(p) ?? []) walk(k);
-  };
-  walk(root);
-  return out;
-}
-
-function smapsKb(pids: number[], field: string): number {
-  let sum = 0;
-  for (const p of pids) {
-    try {
-      const text = Deno.readTextFileSync(`/proc/${p}/smaps_rollup`);
-      const m = text.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
-      if (m) sum += Number(m[1]);
-    } catch {
-      // gone
-    }
-  }
-  return sum;
-}
-
-function cpuNs(pids: number[]): number {
-  let sum = 0;
-  for (const p of pids) {
-    try {
-      for (const t of Deno.readDirSync(`/proc/${p}/task`)) {
-        sum += Number(Deno.readTextFileSync(`/proc/${p}/task/${t.name}/schedstat`).split(" ")[0]);
-      }
-    } catch {
-      // gone
-    }
-  }
-  return sum;
 }
 
 interface Flavor {

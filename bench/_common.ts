@@ -1,0 +1,90 @@
+/**
+ * The benchmarks' build of our programs: scripts/build.sh into a fresh temp directory (the
+ * launcher and one link per program, as `make build` makes them).
+ * @module
+ */
+
+/** The repository root. */
+export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** Build into a new temp directory; returns it. */
+export function build(): string {
+  const dir = Deno.makeTempDirSync({ prefix: "dt-bench-bin-" });
+  const out = new Deno.Command("sh", {
+    args: [`${ROOT}/scripts/build.sh`, dir, ROOT],
+    env: { DENO: Deno.execPath() },
+    stdout: "null",
+    stderr: "piped",
+  }).outputSync();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  return dir;
+}
+
+/** pid in `svc/supervise/status` (0 when down or unreadable). */
+export function statusPid(svc: string): number {
+  try {
+    const b = Deno.readFileSync(`${svc}/supervise/status`);
+    return b.length >= 18 ? new DataView(b.buffer, b.byteOffset).getUint32(12, true) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Every pid whose parent chain reaches `root` (root included), processes named `skip` excluded. */
+export function tree(root: number, skip: readonly string[] = ["sleep"]): number[] {
+  const kids = new Map<number, number[]>();
+  const comm = new Map<number, string>();
+  for (const d of Deno.readDirSync("/proc")) {
+    const pid = Number(d.name);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      const ppid = Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[1]);
+      comm.set(pid, s.slice(s.indexOf("(") + 1, s.lastIndexOf(")")));
+      if (!kids.has(ppid)) kids.set(ppid, []);
+      kids.get(ppid)!.push(pid);
+    } catch {
+      // gone
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    if (skip.includes(comm.get(p) ?? "")) return;
+    out.push(p);
+    for (const k of kids.get(p) ?? []) walk(k);
+  };
+  walk(root);
+  return out;
+}
+
+/** Sum of one smaps_rollup field (or several) over these processes, in kB. */
+export function smapsKb(pids: number[], ...fields: string[]): number {
+  let sum = 0;
+  for (const p of pids) {
+    try {
+      const text = Deno.readTextFileSync(`/proc/${p}/smaps_rollup`);
+      for (const f of fields) {
+        const m = new RegExp(`^${f}:\\s+(\\d+) kB`, "m").exec(text);
+        if (m) sum += Number(m[1]);
+      }
+    } catch {
+      // gone
+    }
+  }
+  return sum;
+}
+
+/** CPU time (ns) of every thread of these processes. */
+export function cpuNs(pids: number[]): number {
+  let sum = 0;
+  for (const p of pids) {
+    try {
+      for (const t of Deno.readDirSync(`/proc/${p}/task`)) {
+        sum += Number(Deno.readTextFileSync(`/proc/${p}/task/${t.name}/schedstat`).split(" ")[0]);
+      }
+    } catch {
+      // gone
+    }
+  }
+  return sum;
+}
