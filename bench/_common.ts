@@ -88,3 +88,27 @@ export function cpuNs(pids: number[]): number {
   }
   return sum;
 }
+
+/** SIGKILL `root`, the processes under it and every process working in `dir`; remove `dir`. */
+export async function killTree(child: Deno.ChildProcess, dir: string): Promise<void> {
+  const all: number[] = [];
+  for (const d of Deno.readDirSync("/proc")) {
+    const pid = Number(d.name);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      if (Deno.readLinkSync(`/proc/${pid}/cwd`).startsWith(dir)) all.push(pid);
+    } catch {
+      // gone
+    }
+  }
+  for (const p of [child.pid, ...tree(child.pid, []), ...all]) {
+    try {
+      Deno.kill(p, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+  await child.status;
+  await new Promise((r) => setTimeout(r, 300));
+  Deno.removeSync(dir, { recursive: true });
+}

@@ -9,7 +9,7 @@
  * IDLE_FROM_S = its start after svscan's start, default 40). About 2 minutes.
  * @module
  */
-import { build, cpuNs, smapsKb, statusPid, tree } from "./_common.ts";
+import { build, cpuNs, killTree, smapsKb, statusPid, tree } from "./_common.ts";
 
 const IDLE_S = Number(Deno.env.get("IDLE_S") ?? 20);
 /** The idle window starts this long after our svscan started (V8's start-up GC is over). */
@@ -69,26 +69,7 @@ class Tree {
     return tree(this.child.pid);
   }
   async stop(): Promise<void> {
-    const all: number[] = [];
-    for (const d of Deno.readDirSync("/proc")) {
-      const pid = Number(d.name);
-      if (!Number.isInteger(pid)) continue;
-      try {
-        if (Deno.readLinkSync(`/proc/${pid}/cwd`).startsWith(this.dir)) all.push(pid);
-      } catch {
-        // gone
-      }
-    }
-    for (const p of [this.child.pid, ...this.pids(), ...all]) {
-      try {
-        Deno.kill(p, "SIGKILL");
-      } catch {
-        // gone
-      }
-    }
-    await this.child.status;
-    await sleep(200);
-    Deno.removeSync(this.dir, { recursive: true });
+    await killTree(this.child, this.dir);
   }
 }
 

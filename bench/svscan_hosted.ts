@@ -12,7 +12,7 @@
  * Usage: deno run -A bench/svscan_hosted.ts [MB]   (default 200; about 3 minutes)
  * @module
  */
-import { build, cpuNs, smapsKb, statusPid, tree as allUnder } from "./_common.ts";
+import { build, cpuNs, killTree, smapsKb, statusPid, tree as allUnder } from "./_common.ts";
 
 /** Every pid under `root`, the services (`sleep`, `yes`, `cat`) excluded. */
 const tree = (root: number) => allUnder(root, ["sleep", "yes", "cat"]);
@@ -56,26 +56,7 @@ class Scan {
     }).spawn();
   }
   async stop(): Promise<void> {
-    const all: number[] = [];
-    for (const d of Deno.readDirSync("/proc")) {
-      const pid = Number(d.name);
-      if (!Number.isInteger(pid)) continue;
-      try {
-        if (Deno.readLinkSync(`/proc/${pid}/cwd`).startsWith(this.dir)) all.push(pid);
-      } catch {
-        // gone
-      }
-    }
-    for (const p of [this.child.pid, ...tree(this.child.pid), ...all]) {
-      try {
-        Deno.kill(p, "SIGKILL");
-      } catch {
-        // gone
-      }
-    }
-    await this.child.status;
-    await sleep(300);
-    Deno.removeSync(this.dir, { recursive: true });
+    await killTree(this.child, this.dir);
   }
 }
 
