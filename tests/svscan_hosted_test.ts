@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { debian, prog, run, script, statusPid, waitFor } from "./util.ts";
-import { processesUnder, readOr, service, waitUp, withScan } from "./svscan_util.ts";
+import { exists, processesUnder, readOr, service, waitUp, withScan } from "./svscan_util.ts";
 
 const LOG = "#!/bin/sh\nexec multilog t ./main\n";
 
@@ -272,4 +272,50 @@ Deno.test("svscan hosted: 500 hosted loggers at once", () =>
       }),
       [],
     );
+  }));
+
+Deno.test("svscan hosted: SIGKILL of svscan mid-line and a restart: every line once, whole, one stamp", () =>
+  withScan(async ({ dir, start }) => {
+    // each line in two pieces; while ../hold exists the second piece waits, so svscan can be
+    // killed with half a line read by its logger
+    await service(
+      dir,
+      "a",
+      '#!/bin/sh\ni=0\nwhile [ ! -e ../stop ]; do i=$((i+1)); printf "line %d " $i; ' +
+        "[ -e ../hold ] && touch ../half; while [ -e ../hold ]; do sleep 0.01; done; rm -f ../half; " +
+        'printf "%0300d\\n" 0; sleep 0.002; done\n' +
+        "echo done\nexec sleep 1000\n",
+      LOG,
+    );
+    const log = `${dir}/a/log`;
+    let scan = start();
+    for (let k = 0; k < 3; k++) {
+      const before = logLines(log).length;
+      await waitFor(`logging (round ${k})`, () => logLines(log).length > before + 10);
+      await Deno.writeTextFile(`${dir}/hold`, "");
+      await waitFor(
+        "half a line written",
+        () => readOr(`${dir}/half`) === "" && exists(`${dir}/half`),
+      );
+      // time for the logger to take it (a logger that consumes what it reads has it now)
+      await new Promise((r) => setTimeout(r, 200));
+      await scan.stop("SIGKILL");
+      scan = start(); // adopts the service; a new hosted logger on the same pipe
+      await waitFor("the new logger", () => statusPid(log) === scan.pid);
+      await Deno.remove(`${dir}/hold`);
+    }
+    await Deno.writeTextFile(`${dir}/stop`, "");
+    await waitFor("done", () => logLines(log).includes("done"), 20_000);
+    const raw = [...Deno.readDirSync(`${log}/main`)].map((e) => e.name)
+      .filter((n) => n.startsWith("@") || n === "current").sort()
+      .map((n) => readOr(`${log}/main/${n}`)).join("");
+    // one stamp per line, at its start, and every line whole
+    for (const l of raw.split("\n").filter((l) => l !== "")) {
+      assertMatch(l, /^@[0-9a-f]{24} (line \d+ 0{300}|done)$/);
+    }
+    const lines = logLines(log);
+    assertEquals(lines.at(-1), "done");
+    const nums = lines.slice(0, -1).map((l) => Number(l.split(" ")[1]));
+    assertEquals(nums, nums.map((_, i) => i + 1));
+    await scan.stop();
   }));
