@@ -1,7 +1,7 @@
 /** readproctitle: argument checks, exit codes, and what `ps` (/proc/PID/cmdline) shows. */
 import { assertEquals } from "./assert.ts";
 import { versus } from "./fixtures.ts";
-import { prog, run, waitFor } from "./util.ts";
+import { prog, run, shownTitle } from "./util.ts";
 
 Deno.test("readproctitle: usage errors exit 100 silently", async () => {
   for (const args of [[], ["abcd"], ["x", "y", "1234"]]) {
@@ -17,25 +17,8 @@ Deno.test("readproctitle: EOF exits 0, prints nothing", async () => {
 
 /** The last argument as the kernel shows it, once it ends with `want`. */
 async function shownTail(path: string, input: Uint8Array, dots: string, want: string) {
-  const child = new Deno.Command(path, {
-    args: ["service", "errors:", dots],
-    stdin: "piped",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  try {
-    await w.write(input);
-    const cmd = await waitFor(`cmdline ending in ${JSON.stringify(want)}`, () => {
-      const b = Deno.readFileSync(`/proc/${child.pid}/cmdline`);
-      const s = new TextDecoder().decode(b.subarray(b.length - 1 - dots.length, b.length - 1));
-      return s.endsWith(want) ? s : "";
-    });
-    return cmd;
-  } finally {
-    await w.close();
-    await child.status;
-  }
+  const dec = new TextDecoder();
+  return dec.decode(await shownTitle(path, input, dots, (t) => dec.decode(t).endsWith(want)));
 }
 
 versus(

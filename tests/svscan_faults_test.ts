@@ -4,16 +4,8 @@
  * forever, and svscan as pid 1 of a pid namespace (orphans reaped, TERM = orderly stop).
  */
 import { assert, assertEquals, assertNotEquals } from "./assert.ts";
-import { alive, prog, run, statusPid, waitFor } from "./util.ts";
-import {
-  exists,
-  processesUnder,
-  readOr,
-  service,
-  stallTree,
-  waitUp,
-  withScan,
-} from "./svscan_util.ts";
+import { alive, processesUnder, prog, readOr, run, statusPid, waitFor } from "./util.ts";
+import { exists, service, stallTree, waitUp, withScan } from "./svscan_util.ts";
 
 /** A new pid namespace can be made here (root, and a container that allows it). */
 function canUnshare(): boolean {

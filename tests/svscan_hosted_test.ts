@@ -4,8 +4,8 @@
  * file exists, runs as a process. Real svscan, real services, exact log bytes.
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { debian, prog, run, script, statusPid, waitFor } from "./util.ts";
-import { exists, processesUnder, readOr, service, waitUp, withScan } from "./svscan_util.ts";
+import { debian, processesUnder, prog, readOr, run, script, statusPid, waitFor } from "./util.ts";
+import { exists, service, waitUp, withScan } from "./svscan_util.ts";
 
 const LOG = "#!/bin/sh\nexec multilog t ./main\n";
 

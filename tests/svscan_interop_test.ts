@@ -6,14 +6,23 @@
  * (svscanboot: tests/svscanboot_test.ts.)
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { alive, debian, haveDebian, maskStatus, prog, run, statusPid, waitFor } from "./util.ts";
+import {
+  alive,
+  debian,
+  haveDebian,
+  maskStatus,
+  processesUnder,
+  prog,
+  readOr,
+  run,
+  statusPid,
+  waitFor,
+} from "./util.ts";
 import { cat, decode } from "../lib/bytes.ts";
 import {
   bytesTree,
   exists,
   hasBytes,
-  processesUnder,
-  readOr,
   service,
   stallTree,
   waitUp,

@@ -4,8 +4,8 @@
  * real services; states waited for by bounded polling.
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { bytesTree, readOr, service, waitUp, withScan } from "./svscan_util.ts";
-import { prog, run, waitFor } from "./util.ts";
+import { bytesTree, service, waitUp, withScan } from "./svscan_util.ts";
+import { prog, readOr, run, waitFor } from "./util.ts";
 
 const SLEEP = "#!/bin/sh\nexec sleep 100000\n";
 

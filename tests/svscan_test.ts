@@ -4,14 +4,12 @@
  * (withScan).
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { alive, prog, run, script, statusPid, waitFor } from "./util.ts";
+import { alive, processesUnder, prog, readOr, run, script, statusPid, waitFor } from "./util.ts";
 import { cat, decode, splitNul } from "../lib/bytes.ts";
 import {
   bytesTree,
   exists,
   hasBytes,
-  processesUnder,
-  readOr,
   service,
   statusPidBytes,
   waitUp,

@@ -12,14 +12,11 @@ import {
   baseEnv,
   processesUnder,
   prog,
-  readOr,
   scratch,
   script,
   statusPid,
   waitFor,
 } from "./util.ts";
-
-export { processesUnder, readOr };
 
 const dec = new TextDecoder();
 

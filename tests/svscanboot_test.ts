@@ -5,26 +5,23 @@
  * shows for the same bytes (reported as ignored when Debian's is not installed).
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { alive, debian, mkfifo, prog, waitFor } from "./util.ts";
-import { processesUnder, service, waitUp, withScan } from "./svscan_util.ts";
+import {
+  alive,
+  debian,
+  lastArg,
+  mkfifo,
+  processesUnder,
+  prog,
+  shownTitle,
+  waitFor,
+} from "./util.ts";
+import { service, waitUp, withScan } from "./svscan_util.ts";
 import { cat } from "../lib/bytes.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const DOTS = ".".repeat(400);
 const W = enc.encode("svscan: warning: unable to stat dangling: file does not exist\n");
-
-/** The last argument of process `pid` as the kernel shows it (`ps`), or undefined. */
-function lastArg(pid: number): Uint8Array | undefined {
-  try {
-    const b = Deno.readFileSync(`/proc/${pid}/cmdline`);
-    const end = b.length - 1; // the final NUL
-    const start = b.lastIndexOf(0, end - 1) + 1;
-    return b.subarray(start, end);
-  } catch {
-    return undefined;
-  }
-}
 
 function endsWith(b: Uint8Array, tail: Uint8Array): boolean {
   if (b.length < tail.length) return false;
@@ -33,25 +30,9 @@ function endsWith(b: Uint8Array, tail: Uint8Array): boolean {
 }
 
 /** What Debian's readproctitle shows in `service errors: <400 dots>` after reading `input`. */
-async function debianTitle(input: Uint8Array, last: Uint8Array): Promise<Uint8Array> {
-  const child = new Deno.Command(debian("readproctitle")!, {
-    args: ["service", "errors:", DOTS],
-    stdin: "piped",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  try {
-    await w.write(input);
-    // it reads a byte at a time: wait for the last bytes written to show
-    return await waitFor("Debian's readproctitle title", () => {
-      const t = lastArg(child.pid);
-      return t && endsWith(t, last) ? t.slice() : undefined;
-    });
-  } finally {
-    await w.close();
-    await child.status;
-  }
+function debianTitle(input: Uint8Array, last: Uint8Array): Promise<Uint8Array> {
+  // it reads a byte at a time: wait for the last bytes written to show
+  return shownTitle(debian("readproctitle")!, input, DOTS, (t) => endsWith(t, last));
 }
 
 /** Pids of every descendant of `pid`. */

@@ -246,3 +246,44 @@ export function asleep(pid: number): boolean {
     return false;
   }
 }
+
+/** The last argument of process `pid` as the kernel shows it (bytes), or undefined. */
+export function lastArg(pid: number): Uint8Array | undefined {
+  try {
+    const b = Deno.readFileSync(`/proc/${pid}/cmdline`);
+    const end = b.length - 1; // the final NUL
+    const start = b.lastIndexOf(0, end - 1) + 1;
+    return b.subarray(start, end);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Run `PATH service errors: DOTS` (a readproctitle), write `input` to it, and return its title
+ * (its last argument) once `done` accepts it.
+ */
+export async function shownTitle(
+  path: string,
+  input: Uint8Array,
+  dots: string,
+  done: (title: Uint8Array) => boolean,
+): Promise<Uint8Array> {
+  const child = new Deno.Command(path, {
+    args: ["service", "errors:", dots],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  try {
+    await w.write(input);
+    return await waitFor(`${path}'s title`, () => {
+      const t = lastArg(child.pid);
+      return t && done(t) ? t.slice() : undefined;
+    });
+  } finally {
+    await w.close();
+    await child.status;
+  }
+}
