@@ -13,7 +13,7 @@
 import { decode } from "../lib/bytes.ts";
 import { EAGAIN, EINTR, ENOENT, ENXIO } from "../lib/errors.ts";
 import { readExtra } from "../lib/extra_status.ts";
-import { EPOLL_CLOEXEC, O_CLOEXEC, O_NONBLOCK } from "../lib/libc.ts";
+import { EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLLIN, O_CLOEXEC, O_NONBLOCK } from "../lib/libc.ts";
 import { notifyFdOf } from "../lib/lifecycle.ts";
 import { fatal, fatalSys, writeErr } from "../lib/msg.ts";
 import { openRead, openWrite } from "../lib/open.ts";
@@ -25,8 +25,6 @@ const IN_CLOSE_NOWRITE = 0x10;
 const IN_MOVED_TO = 0x80;
 const IN_DELETE_SELF = 0x400;
 const IN_IGNORED = 0x8000;
-const EPOLL_CTL_ADD = 1;
-const EPOLLIN = 1;
 
 const USAGE = "svwait: usage: svwait [ -u | -U | -d | -D ] [ -a | -o ] [ -t ms ] dir ...\n";
 
