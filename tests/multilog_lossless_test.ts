@@ -64,18 +64,20 @@ for (const args of [["t", "s16384", "n1000", "./main"], ["s8192", "n1000", "./ma
     let child = start(fifo, t.root, args);
     let kills = 0;
     try {
-      let killAt = performance.now() + 400 + rnd(600);
+      // a kill after every 1/16 to 3/16 of the input (at least 5 in all, whatever the speed)
+      const step = () => Math.floor((data.length / 16) * (1 + rnd(200) / 100));
+      let killAt = step();
       while (off < data.length) {
         const k = Math.min(1 + rnd(600), data.length - off);
         const w = sys(NR.write, wr, addr(data.subarray(off, off + k)), k);
         if (w > 0) off += w;
         await sleep(rnd(3));
-        if (performance.now() >= killAt) {
+        if (off >= killAt) {
           child.kill("SIGKILL");
           await child.status;
           kills++;
           child = start(fifo, t.root, args);
-          killAt = performance.now() + 300 + rnd(900);
+          killAt = off + step();
         }
       }
       const last = lines[lines.length - 1] + "\n";
