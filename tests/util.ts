@@ -12,7 +12,7 @@
 import { decode } from "../lib/bytes.ts";
 import { S_IFIFO } from "../lib/stat.ts";
 import { decodeStatus, type RawStatus } from "../lib/status.ts";
-import { AT_FDCWD, NR, sys, sysAt, sysPath } from "../lib/sys.ts";
+import { addr, AT_FDCWD, NR, sys, sysAt, sysPath } from "../lib/sys.ts";
 import { ENOENT, ENXIO } from "../lib/errors.ts";
 import { O_NONBLOCK, O_WRONLY } from "../lib/libc.ts";
 
@@ -225,15 +225,17 @@ export function processesUnder(dir: string): number[] {
   for (const d of Deno.readDirSync("/proc")) {
     const pid = Number(d.name);
     if (!Number.isInteger(pid) || pid === Deno.pid) continue;
-    try {
-      const cwd = Deno.readLinkSync(`/proc/${pid}/cwd`);
-      if (cwd === dir || cwd.startsWith(`${dir}/`)) out.push(pid);
-    } catch {
-      // gone, or not ours to read
-    }
+    // the link as bytes: Deno.readLinkSync throws on a name that is not UTF-8 (services in
+    // such directories would be left running)
+    const n = sysPath(NR.readlink, `/proc/${pid}/cwd`, addr(linkBuf), linkBuf.length);
+    if (n < 0) continue; // gone, or not ours to read
+    const cwd = decode(linkBuf.subarray(0, n));
+    if (cwd === dir || cwd.startsWith(`${dir}/`)) out.push(pid);
   }
   return out;
 }
+
+const linkBuf = new Uint8Array(4096);
 
 /**
  * True once `pid` is `sleep` asleep in its timer. Right after the exec its dynamic loader still
