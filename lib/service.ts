@@ -490,6 +490,22 @@ export class Service {
 
   // ---------------------------------------------------------------- actions
 
+  /**
+   * A reactor timer at `at` (undefined: none): `done` forgets its handle, then the machine's
+   * answer to `fire` is applied while supervision goes on.
+   */
+  #arm(
+    at: number | undefined,
+    done: () => void,
+    fire: (m: Machine) => Action[],
+  ): TimerHandle | undefined {
+    if (at === undefined) return undefined;
+    return this.#reactor.at(at, () => {
+      done();
+      if (!this.#closed && this.#machine) this.#apply(fire(this.#machine));
+    });
+  }
+
   #apply(actions: Action[]): void {
     for (const a of actions) {
       if (this.#closed) return;
@@ -513,17 +529,11 @@ export class Service {
           break;
         case "deadline":
           this.#deadline?.cancel();
-          this.#deadline = a.at === undefined ? undefined : this.#reactor.at(a.at, () => {
-            this.#deadline = undefined;
-            if (!this.#closed && this.#machine) this.#apply(this.#machine.deadline());
-          });
+          this.#deadline = this.#arm(a.at, () => (this.#deadline = undefined), (m) => m.deadline());
           break;
         case "timer":
           this.#timer?.cancel();
-          this.#timer = a.at === undefined ? undefined : this.#reactor.at(a.at, () => {
-            this.#timer = undefined;
-            if (!this.#closed && this.#machine) this.#apply(this.#machine.timer());
-          });
+          this.#timer = this.#arm(a.at, () => (this.#timer = undefined), (m) => m.timer());
           break;
         case "warn":
           this.#log(decode(line("supervise", "warning", a.text)));

@@ -96,6 +96,15 @@ export const SIG = {
   STOP: SIGSTOP,
 } as const;
 
+/** The control letters that only send the running process a signal (0.76's a h k t i). */
+const SIGNAL_OF: Record<string, number> = {
+  a: SIG.ALRM,
+  h: SIG.HUP,
+  k: SIG.KILL,
+  t: SIG.TERM,
+  i: SIG.INT,
+};
+
 /** A snapshot of the machine's state, for tests and svscan. */
 export interface MachineState {
   pid: number;
@@ -453,19 +462,11 @@ export class Machine {
         if (!pid) this.#tryStart();
         break;
       case "a":
-        if (pid) this.#kill(SIG.ALRM);
-        break;
       case "h":
-        if (pid) this.#kill(SIG.HUP);
-        break;
       case "k":
-        if (pid) this.#kill(SIG.KILL);
-        break;
       case "t":
-        if (pid) this.#kill(SIG.TERM);
-        break;
       case "i":
-        if (pid) this.#kill(SIG.INT);
+        if (pid) this.#kill(SIGNAL_OF[String.fromCharCode(byte)]);
         break;
       case "p":
         this.#paused = true;

@@ -6,12 +6,12 @@
  * unrelated process fails that test.
  * @module
  */
-import { O_CLOEXEC, O_NONBLOCK, O_RDONLY } from "../libc.ts";
+import { readSmall } from "../open.ts";
 import { HZ, procStat } from "../proc.ts";
-import { fstat, S_IFMT, S_IFREG } from "../stat.ts";
 import { decodeStatus } from "../status.ts";
-import { addr, NR, sys, sysPath } from "../sys.ts";
 import { unixSeconds } from "../tai64n.ts";
+
+const statusBuf = new Uint8Array(64);
 
 /** Largest accepted difference between the two ages, in seconds. */
 const SLACK_S = 1.5;
@@ -33,31 +33,13 @@ export function procStart(pid: number): number | undefined {
 }
 
 /**
- * The first bytes of a regular file, or undefined. Bounded whatever lies there: a FIFO would
- * block the open (and with it every service of this svscan), `/dev/zero` never ends; neither
- * is a status file, and one read of 64 bytes is all a status needs.
- */
-function readSmall(path: string): Uint8Array | undefined {
-  const fd = sysPath(NR.open, path, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
-  if (fd < 0) return undefined;
-  try {
-    const st = fstat(fd);
-    if (typeof st === "number" || (st.mode & S_IFMT) !== S_IFREG) return undefined;
-    const buf = new Uint8Array(64);
-    const n = sys(NR.read, fd, addr(buf), buf.length);
-    return n < 0 ? undefined : buf.subarray(0, n);
-  } finally {
-    sys(NR.close, fd);
-  }
-}
-
-/**
  * The pid recorded in `statusPath` if that process still runs and started when the status
  * says it did; else 0.
  */
 export function adoptable(statusPath: string): number {
   // no status file (a first start): the usual case, answered by one open
-  const bytes = readSmall(statusPath);
+  // one bounded read of a regular file: a FIFO or /dev/zero put there stalls nothing
+  const bytes = readSmall(statusPath, statusBuf);
   if (!bytes) return 0;
   const st = decodeStatus(bytes);
   if (!st || !st.pid) return 0;

@@ -35,8 +35,9 @@ import {
 import { HostedMultilog, type HostedPool } from "../multilog/hosted.ts";
 import type { Reactor } from "../reactor.ts";
 import type { HostedChild } from "../service.ts";
-import { fstat, S_IFMT, S_IFREG, stat } from "../stat.ts";
-import { addr, NR, sys, sysPath } from "../sys.ts";
+import { readSmall } from "../open.ts";
+import { stat } from "../stat.ts";
+import { NR, sys, sysPath } from "../sys.ts";
 import { hostable, type LogRun, systemResolver } from "./logrun.ts";
 
 /** The opt-out: while this file exists in the scanned directory, every `log/run` is spawned. */
@@ -71,25 +72,11 @@ export function pathOf(env: readonly (string | Uint8Array)[]): Uint8Array | unde
 
 /** The bytes of a regular file up to MAX_RUN (undefined: not one, unreadable, or longer). */
 function readRun(path: string): Uint8Array | undefined {
-  const fd = sysPath(NR.open, path, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
-  if (fd < 0) return undefined;
-  try {
-    const st = fstat(fd);
-    if (typeof st === "number" || (st.mode & S_IFMT) !== S_IFREG) return undefined;
-    const buf = new Uint8Array(MAX_RUN + 1);
-    let len = 0;
-    for (;;) {
-      const n = sys(NR.read, fd, addr(buf) + BigInt(len), buf.length - len);
-      if (n < 0) return undefined;
-      if (n === 0) break;
-      len += n;
-      if (len > MAX_RUN) return undefined;
-    }
-    return buf.slice(0, len);
-  } finally {
-    sys(NR.close, fd);
-  }
+  const b = readSmall(path, runBuf);
+  return b === undefined || b.length > MAX_RUN ? undefined : b.slice();
 }
+
+const runBuf = new Uint8Array(MAX_RUN + 1);
 
 /** What {@linkcode hostLogger} needs. */
 export interface HostLogOptions {
