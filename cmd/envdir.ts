@@ -11,9 +11,10 @@
 import { cat } from "../lib/bytes.ts";
 import { type Apply, runChain } from "../lib/chain/run.ts";
 import { EINTR, ENOENT } from "../lib/errors.ts";
-import { O_CLOEXEC, O_DIRECTORY, O_NONBLOCK, O_RDONLY } from "../lib/libc.ts";
+import { O_CLOEXEC, O_NONBLOCK, O_RDONLY } from "../lib/libc.ts";
 import { fatalSys, usage } from "../lib/msg.ts";
 import { addr, NR, sys, sysPath } from "../lib/sys.ts";
+import { dirents } from "../lib/readdir.ts";
 
 const PROG = "envdir";
 
@@ -70,31 +71,18 @@ export const apply: Apply = (args, ctx) => {
   if (orig < 0) fatalSys(PROG, "unable to switch to current directory", -orig);
   const cd = sysPath(NR.chdir, fn);
   if (cd < 0) fatalSys(PROG, `unable to switch to directory ${fn}`, -cd);
-  // opendir(".") + readdir, as getdents64 on an O_DIRECTORY descriptor
-  const dir = sysPath(NR.open, ".", O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC, 0);
-  if (dir < 0) fatalSys(PROG, `unable to read directory ${fn}`, -dir);
+  // opendir(".") + readdir
+  const names = dirents(".");
+  if (typeof names === "number") fatalSys(PROG, `unable to read directory ${fn}`, -names);
   const pfx = cat(prefix);
-  const buf = new Uint8Array(32768);
-  const view = new DataView(buf.buffer);
-  for (;;) {
-    const n = sys(NR.getdents64, dir, addr(buf), buf.length);
-    if (n < 0) fatalSys(PROG, `unable to read directory ${fn}`, -n);
-    if (n === 0) break;
-    // struct linux_dirent64: d_ino@0 (8), d_off@8 (8), d_reclen@16 (2), d_type@18, d_name@19
-    for (let off = 0; off < n;) {
-      const reclen = view.getUint16(off + 16, true);
-      const start = off + 19;
-      off += reclen;
-      if (buf[start] === 46) continue; // '.'
-      const name = buf.slice(start, buf.indexOf(0, start));
-      const content = readFile(name);
-      if (typeof content === "number") {
-        fatalSys(PROG, cat("unable to read ", fn, "/", name), content);
-      }
-      ctx.env.set(cat(pfx, name), content === null ? null : valueOf(content));
+  for (const name of names) {
+    if (name[0] === 46) continue; // '.'
+    const content = readFile(name);
+    if (typeof content === "number") {
+      fatalSys(PROG, cat("unable to read ", fn, "/", name), content);
     }
+    ctx.env.set(cat(pfx, name), content === null ? null : valueOf(content));
   }
-  sys(NR.close, dir);
   const back = sys(NR.fchdir, orig);
   if (back < 0) fatalSys(PROG, "unable to switch to starting directory", -back);
   sys(NR.close, orig);

@@ -23,7 +23,7 @@ import { pathexecRun, resetSignals } from "../lib/chain/exec.ts";
 import { O_RDWR } from "../lib/libc.ts";
 import { spawn } from "../lib/spawn.ts";
 import { lstat } from "../lib/stat.ts";
-import { readNames } from "../lib/svscan/readdir.ts";
+import { readNames } from "../lib/readdir.ts";
 import { addr, NR, sys, sysPath } from "../lib/sys.ts";
 
 const BASE_PATH =

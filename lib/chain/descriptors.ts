@@ -5,9 +5,10 @@
  * go on, and moved to the number 0.76 would have given it right before the exec.
  * @module
  */
-import { F_GETFD, F_SETFD, FD_CLOEXEC, O_CLOEXEC, O_DIRECTORY, O_RDONLY } from "../libc.ts";
+import { F_GETFD, F_SETFD, FD_CLOEXEC } from "../libc.ts";
 import { closedFds } from "../launch.ts";
-import { addr, NR, sys, sysPath } from "../sys.ts";
+import { dirents } from "../readdir.ts";
+import { NR, sys } from "../sys.ts";
 
 /** fcntl command: duplicate to the lowest free fd >= arg, close-on-exec. */
 export const F_DUPFD_CLOEXEC = 1030;
@@ -15,24 +16,15 @@ export const F_DUPFD_CLOEXEC = 1030;
 /** Descriptors an exec'd program would get: open here and not close-on-exec. */
 export function inheritedFds(): Set<number> {
   const out = new Set<number>();
-  const dir = sysPath(NR.open, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-  if (dir < 0) return out;
-  const buf = new Uint8Array(16384);
-  const view = new DataView(buf.buffer);
-  for (;;) {
-    const n = sys(NR.getdents64, dir, addr(buf), buf.length);
-    if (n <= 0) break;
-    // struct linux_dirent64: d_reclen@16, d_name@19
-    for (let off = 0; off < n; off += view.getUint16(off + 16, true)) {
-      let fd = 0;
-      let i = off + 19;
-      for (; buf[i] >= 48 && buf[i] <= 57; i++) fd = fd * 10 + buf[i] - 48;
-      if (i === off + 19 || buf[i] !== 0 || fd === dir) continue; // ".", "..", the listing
-      const flags = sys(NR.fcntl, fd, F_GETFD);
-      if (flags >= 0 && (flags & FD_CLOEXEC) === 0) out.add(fd);
-    }
+  const names = dirents("/proc/self/fd");
+  if (typeof names === "number") return out;
+  for (const name of names) {
+    let fd = 0;
+    for (const c of name) fd = fd * 10 + c - 48;
+    // the listing's own descriptor is closed by now: fcntl fails for it
+    const flags = sys(NR.fcntl, fd, F_GETFD);
+    if (flags >= 0 && (flags & FD_CLOEXEC) === 0) out.add(fd);
   }
-  sys(NR.close, dir);
   return out;
 }
 

@@ -21,6 +21,7 @@ import {
   O_TRUNC,
   O_WRONLY,
 } from "../libc.ts";
+import { dirents } from "../readdir.ts";
 import { type Stat, statAt as statAtRaw } from "../stat.ts";
 import { addr, AT_FDCWD, NR, sys, sysAt } from "../sys.ts";
 
@@ -183,31 +184,15 @@ export function statAt(dirfd: number, name: open.Path, follow: boolean): Stat | 
   return undefined;
 }
 
-const dents = new Uint8Array(32768);
-const dentsView = new DataView(dents.buffer);
-
 /**
- * The names in directory `path` (`.` and `..` included, as readdir gives them), as bytes, or
- * undefined with {@linkcode lastErr} set.
+ * The names in directory `path` (but `.` and `..`), as bytes, or undefined with
+ * {@linkcode lastErr} set.
  */
 export function names(path: open.Path, dirfd = AT_FDCWD): Uint8Array[] | undefined {
-  const fd = check(sysAt(NR.openat, dirfd, path, O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-  if (fd < 0) return undefined;
-  const out: Uint8Array[] = [];
-  for (;;) {
-    const n = sys(NR.getdents64, fd, addr(dents), dents.length);
-    if (n <= 0) {
-      sys(NR.close, fd);
-      if (n === 0) return out;
-      err = -n;
-      return undefined;
-    }
-    // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name (NUL-ended)
-    for (let off = 0; off < n; off += dentsView.getUint16(off + 16, true)) {
-      const name = off + 19;
-      out.push(dents.slice(name, dents.indexOf(0, name)));
-    }
-  }
+  const r = dirents(path, dirfd);
+  if (typeof r !== "number") return r;
+  err = -r;
+  return undefined;
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));

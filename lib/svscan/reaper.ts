@@ -7,7 +7,7 @@
 import { WNOHANG } from "../libc.ts";
 import { procStat } from "../proc.ts";
 import { addr, NR, sys } from "../sys.ts";
-import { readNames } from "./readdir.ts";
+import { readNames } from "../readdir.ts";
 
 const status = new Int32Array(1);
 

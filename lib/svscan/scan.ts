@@ -15,7 +15,7 @@ import { warn, warnSys } from "../msg.ts";
 import { isDir, S_IFMT, S_IFREG, stat } from "../stat.ts";
 import { NR, sys, sysPath } from "../sys.ts";
 import { closeLogPipe, type LogPipe, openLogPipe } from "./pipe.ts";
-import { readNames } from "./readdir.ts";
+import { readNames } from "../readdir.ts";
 
 /** 0.76's SERVICES. */
 export const MAX_SERVICES = 1000;
