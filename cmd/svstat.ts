@@ -28,9 +28,8 @@ import { fatalSys, sysText } from "../lib/msg.ts";
 import { openRead, openWrite } from "../lib/open.ts";
 import { stat } from "../lib/stat.ts";
 import { addr, NR, sys, sysPath } from "../lib/sys.ts";
-
-/** TAI64 label of unix time 0 (2^62 + 10). */
-const TAI_OFFSET = (1n << 62n) + 10n;
+import { moduleUrl } from "../lib/programs.ts";
+import { TAI_OFFSET } from "../lib/tai64n.ts";
 
 /**
  * 0.76 reads into one static buffer: a failed read() (e.g. EISDIR when
@@ -105,9 +104,8 @@ export function main(args: string[]): number | Promise<number> {
 
 /** `-j`/`-m`: their modules are loaded only for them (plain svstat's start-up stays small). */
 async function machine(mode: "-j" | "-m", dirs: string[]): Promise<number> {
-  const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
   // a URL built at run time, so the module stays out of plain svstat's start-up graph
-  const mod = await import(new URL(`../lib/svstat/machine${ext}`, import.meta.url).href);
+  const mod = await import(moduleUrl("lib/svstat/machine"));
   return (mod as typeof import("../lib/svstat/machine.ts")).machine(mode, dirs, writeOut);
 }
 

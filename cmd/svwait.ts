@@ -16,7 +16,8 @@ import { readExtra } from "../lib/extra_status.ts";
 import { EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLLIN, O_CLOEXEC, O_NONBLOCK } from "../lib/libc.ts";
 import { notifyFdOf } from "../lib/lifecycle.ts";
 import { fatal, fatalSys, writeErr } from "../lib/msg.ts";
-import { openRead, openWrite } from "../lib/open.ts";
+import { openWrite, readSmall } from "../lib/open.ts";
+import { decodeStatus } from "../lib/status.ts";
 import { parseOptions } from "../lib/options.ts";
 import { addr, NR, sys, sysAt } from "../lib/sys.ts";
 
@@ -25,6 +26,8 @@ const IN_CLOSE_NOWRITE = 0x10;
 const IN_MOVED_TO = 0x80;
 const IN_DELETE_SELF = 0x400;
 const IN_IGNORED = 0x8000;
+
+const statusBuf = new Uint8Array(64);
 
 const USAGE = "svwait: usage: svwait [ -u | -U | -d | -D ] [ -a | -o ] [ -t ms ] dir ...\n";
 
@@ -36,13 +39,11 @@ export function reached(dir: string, goal: Goal): boolean | "dead" {
   const fd = openWrite(`${dir}/supervise/ok`);
   if (fd === -ENXIO || fd === -ENOENT) return "dead"; // no reader, or no ok FIFO at all
   if (fd >= 0) sys(NR.close, fd);
-  const sfd = openRead(`${dir}/supervise/status`);
-  if (sfd < 0) return false;
-  const b = new Uint8Array(18);
-  const n = sys(NR.read, sfd, addr(b), 18);
-  sys(NR.close, sfd);
-  if (n !== 18) return false;
-  const pid = new DataView(b.buffer).getUint32(12, true);
+  const st = decodeStatus(
+    readSmall(`${dir}/supervise/status`, statusBuf) ?? statusBuf.subarray(0, 0),
+  );
+  if (!st) return false;
+  const pid = st.pid;
   switch (goal) {
     case "u":
       return pid !== 0;

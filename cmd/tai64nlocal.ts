@@ -10,10 +10,10 @@ import { EINTR } from "../lib/errors.ts";
 import { libc } from "../lib/libc.ts";
 import { Output } from "../lib/multilog/output.ts";
 import * as sys from "../lib/multilog/sys.ts";
+import { TAI_OFFSET } from "../lib/tai64n.ts";
 
 const IN = 65536;
 const OUT = 4 * IN;
-const TAI_OFFSET = 4611686018427387914n; // 2^62 + 10
 const M64 = (1n << 64n) - 1n;
 
 /** Entry point. */

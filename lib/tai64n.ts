@@ -11,7 +11,8 @@ export interface Tai64n {
   nano: number;
 }
 
-const TAI_OFFSET = (1n << 62n) + 10n;
+/** TAI64 label of unix time 0 (2^62 + 10). */
+export const TAI_OFFSET = (1n << 62n) + 10n;
 const ts = new BigInt64Array(2);
 
 /** Now, at microsecond precision like 0.76 (nanoseconds end in 500). */

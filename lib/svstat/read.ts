@@ -17,9 +17,7 @@ import { sysText } from "../msg.ts";
 import { openRead, openWrite } from "../open.ts";
 import { stat } from "../stat.ts";
 import { addr, NR, sys } from "../sys.ts";
-
-/** TAI64 label of unix time 0 (2^62 + 10). */
-const TAI_OFFSET = (1n << 62n) + 10n;
+import { TAI_OFFSET } from "../tai64n.ts";
 
 /** A directory that was read (with or without a supervisor running). */
 export interface Report {
