@@ -76,39 +76,3 @@ const STRINGS: Record<number, string> = {
 export function errorStr(errno: number): string {
   return STRINGS[errno] ?? "unknown error";
 }
-
-const DENO_CODES: Record<string, number> = {
-  ENOENT,
-  EACCES,
-  EPERM,
-  EEXIST,
-  ENOTDIR,
-  EISDIR,
-  ELOOP,
-  EINVAL,
-  ENOSPC,
-  EROFS,
-  ENXIO,
-  EAGAIN,
-  EBUSY,
-  ENOTEMPTY,
-};
-
-/**
- * errno of an error thrown by a Deno file-system API: Deno keeps the OS
- * code in the message as "(os error N)"; falls back to the `code` name.
- */
-export function errnoOf(e: unknown): number {
-  if (e instanceof Error) {
-    const m = /\(os error (\d+)\)/.exec(e.message);
-    if (m) return Number(m[1]);
-    const code = (e as { code?: string }).code;
-    if (code && code in DENO_CODES) return DENO_CODES[code];
-    if (e instanceof Deno.errors.NotFound) return ENOENT;
-    if (e instanceof Deno.errors.PermissionDenied) return EACCES;
-    if (e instanceof Deno.errors.AlreadyExists) return EEXIST;
-    if (e instanceof Deno.errors.NotADirectory) return ENOTDIR;
-    if (e instanceof Deno.errors.IsADirectory) return EISDIR;
-  }
-  return 0;
-}

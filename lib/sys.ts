@@ -132,7 +132,6 @@ const CODE = [
 const SEVEN = ["i64", "i64", "i64", "i64", "i64", "i64", "i64"] as const;
 
 let call: Call | undefined;
-let call64: ((...args: Arg[]) => bigint) | undefined;
 let asyncCall: AsyncCall | undefined;
 let stub: Deno.PointerValue = null;
 
@@ -193,7 +192,7 @@ function bind(): Call {
 
 /**
  * A raw system call: the kernel's result (≥ 0) or `-errno`. The result is read as an int
- * (every call made here fits; addresses and offsets do not: see {@linkcode sys64}).
+ * (every call made here fits).
  */
 export function sys(
   nr: number,
@@ -211,14 +210,6 @@ export function sys(
 function six(args: Arg[]): [Arg, Arg, Arg, Arg, Arg, Arg] {
   const [a = 0, b = 0, c = 0, d = 0, e = 0, f = 0] = args;
   return [a, b, c, d, e, f];
-}
-
-/** {@linkcode sys} for calls whose result needs 64 bits (lseek offsets). */
-export function sys64(nr: number, ...args: Arg[]): bigint {
-  call ??= bind();
-  if (stub === null) return BigInt(call(nr, ...six(args)));
-  call64 ??= stubCall("i64") as (...args: Arg[]) => bigint;
-  return BigInt(call64(nr, ...six(args)));
 }
 
 /**
