@@ -146,7 +146,6 @@ async function once(logger: string, args: string[], input: string, dir: string):
   let pss = 0;
   let done = false;
   const out = child.output().finally(() => (done = true));
-  const marker = `${dir}/log`;
   let pid = 0;
   while (!done) {
     if (!pid) {
@@ -155,8 +154,14 @@ async function once(logger: string, args: string[], input: string, dir: string):
         try {
           const cwd = Deno.readLinkSync(`/proc/${e.name}/cwd`);
           const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
-          // the logger is the process that has moved into its log directory
-          if (cwd === marker && cmd.includes("s16777215")) pid = Number(e.name);
+          // the logger, in `dir` (ours: *at calls) or in its log directory (0.76 chdirs there),
+          // with the script's size in its arguments (so has bash: not that one)
+          if (
+            (cwd === dir || cwd === `${dir}/log`) && cmd.includes("s16777215") &&
+            !/^(\/usr)?(\/bin\/)?bash\0/.test(cmd)
+          ) {
+            pid = Number(e.name);
+          }
         } catch { /* gone */ }
       }
     }
