@@ -84,6 +84,12 @@ export interface HostedOptions {
    * docs/multilog.md, "Lossless across a crash of the host"). Other scripts read as before.
    */
   lossless?: boolean;
+  /**
+   * Runs every piece of this logger's work (start-up, each wake-up, each step on its
+   * directories) inside the host's context for it: svscan sets the account's file-system
+   * credentials and where the logger's messages go (lib/svscan/hostlog.ts). Default: as is.
+   */
+  around?: <T>(f: () => T) => T;
 }
 
 /** State of a hosted logger. */
@@ -118,10 +124,18 @@ export class HostedMultilog {
     this.r = o.reactor;
     this.pool = o.pool ?? (defaultPool ??= new HostedPool());
     this.script = parseScript(o.args);
+    this.around = o.around ?? ((f) => f());
   }
+
+  /** Runs `f` in the host's context for this logger ({@linkcode HostedOptions.around}). */
+  private readonly around: <T>(f: () => T) => T;
 
   /** Open the `=FILE`s and the log directories (0.76's start-up), then read. */
   start(): void {
+    this.around(() => this.begin());
+  }
+
+  private begin(): void {
     if (this.state !== "new") return;
     this.state = "starting";
     const D = this.o.dirfd;
@@ -226,8 +240,8 @@ export class HostedMultilog {
     if (want && !this.watching) {
       this.watching = true;
       const e = this.exact
-        ? this.r.watch(this.o.fd, (ev) => this.lookAhead(ev), EPOLLIN | EPOLLET)
-        : this.r.watch(this.o.fd, () => this.readable());
+        ? this.r.watch(this.o.fd, (ev) => this.around(() => this.lookAhead(ev)), EPOLLIN | EPOLLET)
+        : this.r.watch(this.o.fd, () => this.around(() => this.readable()));
       if (e !== 0) {
         this.watching = false;
         warnSys(P, "unable to watch the log pipe", e);
@@ -314,7 +328,7 @@ export class HostedMultilog {
     }
     // the turn is over with bytes left: come back after the others (no edge will come)
     this.r.at(performance.now(), () => {
-      if (this.watching) this.lookAhead(0);
+      if (this.watching) this.around(() => this.lookAhead(0));
     });
   }
 
@@ -366,7 +380,8 @@ export class HostedMultilog {
     if (this.busy) return;
     let g: Steps | null = null;
     let val: number | Outcome = 0;
-    const step = (): void => {
+    const step = (): void => this.around(turn);
+    const turn = (): void => {
       for (;;) {
         if (g === null) {
           const job = this.jobs.shift();

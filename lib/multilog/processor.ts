@@ -4,6 +4,10 @@
  * (truncated), fd 4 = `state`, fd 5 = `newstate` (truncated), every signal at its default
  * and none blocked (lib/spawn.ts). Starting and waiting are apart: the standalone multilog
  * waits with a blocking waitpid, a hosted logger through the reactor (a pidfd).
+ *
+ * A hosted logger runs in its host's process, so what the process form's processor would have
+ * inherited from multilog (its account, environment and stderr) is given here instead, by the
+ * host around the logger's work ({@linkcode processorAs}, lib/svscan/hostlog.ts).
  * @module
  */
 import { EINTR, errorStr } from "../errors.ts";
@@ -19,6 +23,34 @@ export type Outcome =
   | { kind: "waitfailed"; errno: number }
   /** it could not be started: what 0.76's forked child would have printed, exit 111 */
   | { kind: "unstartable"; text: string };
+
+/** How the processor of the logger now at work starts (a hosted logger's; see the module). */
+export interface ProcessorAs {
+  /** its environment (default: this process's) */
+  env?: readonly (string | Uint8Array)[];
+  /** the descriptor it gets as fd 2 (default: ours) */
+  stderr?: number;
+  /**
+   * Run as this account, through our own setuidgid (its path) as `setuidgid ACCOUNT /bin/sh -c
+   * PROC`: uid, gid and groups as the process form's multilog had them after setuidgid.
+   */
+  setuidgid?: { path: string; account: string };
+  /**
+   * Runs the spawn through setuidgid (svscan: with its own credentials again, so that it may
+   * run our setuidgid wherever that lies; the processor's files are opened before, as the
+   * logger). Default: as is.
+   */
+  spawnAround?: <T>(f: () => T) => T;
+}
+
+let current: ProcessorAs | undefined;
+
+/** Start processors as `as` says from now on (undefined: as this process); the previous one. */
+export function processorAs(as: ProcessorAs | undefined): ProcessorAs | undefined {
+  const prev = current;
+  current = as;
+  return prev;
+}
 
 /** Move a descriptor just opened (or -1, passed on) above the fds the child gets (0, 1, 4, 5). */
 function highFd(fd: number): number {
@@ -49,11 +81,21 @@ export function startProcessor(proc: string, dirfd: number, cwd: string): Start 
     fds.push(fd);
   }
   // multilog's own descriptors are close-on-exec; anything inherited without it passes on
-  const r = spawn("/bin/sh", ["sh", "-c", proc], {
-    dup: [[fds[0], 0], [fds[1], 1], [fds[2], 4], [fds[3], 5]],
-    closeFrom: null,
-    cwd,
-  });
+  const as = current;
+  const su = as?.setuidgid;
+  const go = () =>
+    spawn(
+      su ? su.path : "/bin/sh",
+      su ? ["setuidgid", su.account, "/bin/sh", "-c", proc] : ["sh", "-c", proc],
+      {
+        dup: [[fds[0], 0], [fds[1], 1], [fds[2], 4], [fds[3], 5]],
+        stderr: as?.stderr,
+        closeFrom: null,
+        cwd,
+        env: as?.env,
+      },
+    );
+  const r = su && as?.spawnAround ? as.spawnAround(go) : go();
   for (const fd of fds) close(fd);
   if (r.errno !== 0) {
     return { kind: "unstartable", text: `unable to run ${proc}: ${errorStr(r.errno)}` };

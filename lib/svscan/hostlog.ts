@@ -13,13 +13,26 @@
  * - any other (`svc -k`, `-i`, `-h`, ...): end at once, as killed by it: what was read is
  *   written (a partial line ends as at the end of input), the rest waits in the pipe.
  *
+ * `setuidgid USER` and `envdir DIR` are carried out at each start as the process would
+ * (lib/svscan/hostlog.ts {@linkcode LoggerContext}): every piece of the logger's work runs on
+ * svscan's thread with USER's file-system credentials (setfsuid, setfsgid and setgroups, raw
+ * system calls: they change only the calling thread), restored after; its processor runs
+ * through our own setuidgid; DIR's variables make the processor's environment; its messages go
+ * where the script sends its stderr (`exec 2>&1`: svscan's fd 1).
+ *
  * Never hosted (they run as processes, as before): a `log/run` the grammar refuses or whose
- * programs are not ours, `setuidgid` or `envdir` in it (see {@linkcode notHostedYet}), a log
- * service without svscan's pipe, and every logger while `.svscan-no-hosted-loggers` exists in
- * the scanned directory (the opt-out).
+ * programs are not ours, `setuidgid` in it while svscan is not root (see
+ * {@linkcode notHosted}), a log service without svscan's pipe, and every logger while
+ * `.svscan-no-hosted-loggers` exists in the scanned directory (the opt-out).
  * @module
  */
-import { encode, startsWith } from "../bytes.ts";
+import { cat, decode, encode, startsWith } from "../bytes.ts";
+import { type Account, getpwnam } from "../account.ts";
+import { Environ } from "../chain/environ.ts";
+import { EINTR, ENOENT, EPERM } from "../errors.ts";
+import { line, setErrWriter, sysText, writeErr } from "../msg.ts";
+import { type ProcessorAs, processorAs } from "../multilog/processor.ts";
+import { dirents } from "../readdir.ts";
 import {
   O_CLOEXEC,
   O_DIRECTORY,
@@ -36,8 +49,8 @@ import { HostedMultilog, type HostedPool } from "../multilog/hosted.ts";
 import type { Reactor } from "../reactor.ts";
 import type { HostedChild } from "../service.ts";
 import { readSmall } from "../open.ts";
-import { stat } from "../stat.ts";
-import { NR, sys, sysPath } from "../sys.ts";
+import { fstat, stat } from "../stat.ts";
+import { addr, NR, sys, sysAt, sysPath } from "../sys.ts";
 import { hostable, type LogRun, systemResolver } from "./logrun.ts";
 
 /** The opt-out: while this file exists in the scanned directory, every `log/run` is spawned. */
@@ -48,18 +61,23 @@ const PATH_EQ = encode("PATH=");
 /** A `log/run` longer than this is not read (it is not a one-line script): spawned. */
 const MAX_RUN = 16384;
 
+/** O_PATH (not in lib/libc.ts): a descriptor that only names a file; no permission on it needed. */
+const O_PATH = 0o10000000;
+
 /** SIGURG (not in lib/libc.ts): ignored by default, as CHLD and WINCH. */
 const SIGURG = 23;
 
 /**
- * Why a `log/run` the grammar accepts is still run as a process, or undefined: hosted. The one
- * place to lift when hosted loggers can switch user and read an envdir.
+ * Why a `log/run` the grammar accepts is still run as a process, or undefined: hosted. Only
+ * root can take another account's file-system credentials; the process form of `setuidgid`
+ * fails for anyone else, with setuidgid's own message, so that is left to the process.
  */
-export function notHostedYet(run: LogRun): string | undefined {
-  if (run.user !== undefined) return "setuidgid is not hosted yet";
-  if (run.envdir !== undefined) return "envdir is not hosted yet";
+export function notHosted(run: LogRun, euid = ownEuid): string | undefined {
+  if (run.user !== undefined && euid !== 0) return "setuidgid needs root";
   return undefined;
 }
+
+const ownEuid = sys(NR.geteuid);
 
 /** The `PATH` value of an environment (what sh would search), or undefined. */
 export function pathOf(env: readonly (string | Uint8Array)[]): Uint8Array | undefined {
@@ -97,14 +115,197 @@ export function hostedRun(o: HostLogOptions): LogRun | undefined {
   const text = readRun(`${o.path}/run`);
   if (text === undefined) return undefined;
   const p = hostable(text, pathOf(o.env), systemResolver);
-  if (!p.ok || notHostedYet(p.run) !== undefined) return undefined;
+  if (!p.ok || notHosted(p.run) !== undefined) return undefined;
   return p.run;
+}
+
+// ---- the logger's context: its account, its stderr, its processor -------------------------
+
+/** The credentials a switch back gives: svscan's own (read once, on svscan's thread). */
+const ownEgid = sys(NR.getegid);
+const ownGroups = (() => {
+  const g = new Uint32Array(65536);
+  const n = sys(NR.getgroups, g.length, addr(g));
+  return n < 0 ? new Uint32Array(0) : g.slice(0, n);
+})();
+
+/** The calling thread's file-system identity: `setgroups([gid])`, setfsgid, setfsuid (0 or errno). */
+function fsIdentity(uid: number, gid: number, groups: Uint32Array<ArrayBuffer>): number {
+  const r = sys(NR.setgroups, groups.length, addr(groups));
+  if (r < 0) return -r;
+  // setfsuid/setfsgid return the previous id whatever happens; -1 asks for the current one
+  sys(NR.setfsgid, gid);
+  if (sys(NR.setfsgid, -1) !== gid) return EPERM;
+  sys(NR.setfsuid, uid);
+  if (sys(NR.setfsuid, -1) !== uid) return EPERM;
+  return 0;
+}
+
+/** Take USER's file-system credentials on this thread, or (undefined) svscan's again. */
+function becomeFs(user: Account | undefined): number {
+  if (user === undefined) {
+    // the uid first: back to 0, the thread's file-system capabilities come back with it
+    sys(NR.setfsuid, ownEuid);
+    return fsIdentity(ownEuid, ownEgid, ownGroups);
+  }
+  return fsIdentity(user.uid, user.gid, Uint32Array.of(user.gid));
+}
+
+/** Write all of `b` to `fd` (errors ignored: as a process whose stderr is gone). */
+function writeAll(fd: number, b: Uint8Array): void {
+  for (let off = 0; off < b.length;) {
+    const n = sys(NR.write, fd, addr(b.subarray(off) as Uint8Array<ArrayBuffer>), b.length - off);
+    if (n === -EINTR) continue;
+    if (n <= 0) return;
+    off += n;
+  }
+}
+const toStdout = (b: Uint8Array) => writeAll(1, b);
+const toStderr = (b: Uint8Array) => writeAll(2, b);
+
+/** True when fds 1 and 2 are the same file (then fd 2's way, lib/msg.ts, serves both). */
+function sameOut(): boolean {
+  const a = fstat(1), b = fstat(2);
+  if (typeof a === "number" || typeof b === "number") return typeof a === typeof b;
+  return a.dev === b.dev && a.ino === b.ino;
+}
+
+/** The context the thread is in now (undefined: svscan's own). */
+let active: LoggerContext | undefined;
+
+function switchTo(next: LoggerContext | undefined): void {
+  const prev = active;
+  active = next;
+  if (prev?.user?.uid !== next?.user?.uid || prev?.user?.gid !== next?.user?.gid) {
+    becomeFs(next?.user);
+  }
+  const out = next?.stdout ?? false;
+  if ((prev?.stdout ?? false) !== out) setErrWriter(out ? toStdout : toStderr);
+  processorAs(next?.proc);
+}
+
+/**
+ * What a hosted logger has from its `log/run` that a process would have had from its
+ * setuidgid, envdir and `exec 2>&1`: everything it does runs inside {@linkcode around}, which
+ * gives svscan's thread USER's file-system credentials (the uid and primary gid, groups =
+ * [gid], as setuidgid sets them; raw system calls: only this thread changes, never the
+ * runtime's other threads), sends the messages to svscan's fd 1 when `log/run` has `exec 2>&1`
+ * (and fd 1 is not fd 2's file anyway), and makes the processor start as the process's would;
+ * then puts svscan's own back. Nests: a context entered inside another is left back into it.
+ */
+export class LoggerContext {
+  /** the account (set at each start, as setuidgid looks it up) */
+  user: Account | undefined;
+  /** the logger's messages go to fd 1 */
+  readonly stdout: boolean;
+  /** how its processor starts (lib/multilog/processor.ts) */
+  readonly proc: ProcessorAs;
+
+  constructor(run: LogRun, env: readonly (string | Uint8Array)[]) {
+    this.stdout = run.stderrToStdout && !sameOut();
+    this.proc = {
+      env,
+      stderr: run.stderrToStdout ? 1 : undefined,
+      setuidgid: run.user === undefined || run.setuidgidFile === undefined
+        ? undefined
+        : { path: decode(run.setuidgidFile), account: run.user },
+      spawnAround: svscanOwn,
+    };
+  }
+
+  /** Run `f` in this context (see the class). */
+  readonly around = <T>(f: () => T): T => {
+    const prev = active;
+    if (prev === this) return f();
+    switchTo(this);
+    try {
+      return f();
+    } finally {
+      switchTo(prev);
+    }
+  };
+}
+
+/**
+ * Run `f` as svscan itself, out of any logger's context (and back into it after): what a
+ * logger calls back into svscan (its end, reported to the supervisor, which writes the status
+ * and may start it again) is svscan's own work.
+ */
+export function svscanOwn<T>(f: () => T): T {
+  const prev = active;
+  if (prev === undefined) return f();
+  switchTo(undefined);
+  try {
+    return f();
+  } finally {
+    switchTo(prev);
+  }
+}
+
+/** `DIR`'s variables applied to `env` as envdir does (read in the current context), or its message. */
+export function readEnvdir(
+  dirfd: number,
+  dir: string,
+  env: readonly (string | Uint8Array)[],
+): Uint8Array[] | Uint8Array {
+  const fail = (text: string | Uint8Array, e: number) => line("envdir", "fatal", sysText(text, e));
+  const flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+  const p = sysAt(NR.openat, dirfd, dir, flags, 0);
+  if (p < 0) return fail(`unable to switch to directory ${dir}`, -p);
+  try {
+    // chdir needs search permission on DIR itself: looking "." up in it is checked the same way
+    const x = sysAt(NR.openat, p, ".", flags, 0);
+    if (x < 0) return fail(`unable to switch to directory ${dir}`, -x);
+    sys(NR.close, x);
+    const names = dirents(".", p);
+    if (typeof names === "number") return fail(`unable to read directory ${dir}`, -names);
+    const e = new Environ(env.map((v) => typeof v === "string" ? encode(v) : v));
+    for (const name of names) {
+      if (name[0] === 46) continue; // '.'
+      const content = readAll(p, name);
+      if (typeof content === "number") return fail(cat("unable to read ", dir, "/", name), content);
+      e.set(name, content === null ? null : envValue(content));
+    }
+    return e.commit();
+  } finally {
+    sys(NR.close, p);
+  }
+}
+
+/** File `name` in `dirfd` whole, null when it does not exist (cmd/envdir.ts), or the errno. */
+function readAll(dirfd: number, name: Uint8Array): Uint8Array | null | number {
+  const fd = sysAt(NR.openat, dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
+  if (fd < 0) return fd === -ENOENT ? null : -fd;
+  const chunks: Uint8Array[] = [];
+  try {
+    for (;;) {
+      const buf = new Uint8Array(4096);
+      const n = sys(NR.read, fd, addr(buf), buf.length);
+      if (n === -EINTR) continue;
+      if (n < 0) return -n;
+      if (n === 0) return cat(...chunks);
+      chunks.push(buf.subarray(0, n));
+    }
+  } finally {
+    sys(NR.close, fd);
+  }
+}
+
+/** envdir's value: the first line, trailing blanks removed, NULs made newlines; null if empty. */
+function envValue(b: Uint8Array): Uint8Array | null {
+  if (b.length === 0) return null;
+  let len = b.indexOf(10);
+  if (len < 0) len = b.length;
+  while (len > 0 && (b[len - 1] === 32 || b[len - 1] === 9)) len--;
+  return b.slice(0, len).map((c) => c === 0 ? 10 : c);
 }
 
 /**
  * The hosted logger for this start of `o.path`, or undefined (spawn `./run` as usual).
  * `exited(wstatus)` is called once when it has ended (a process's wait status: exit code
- * << 8, or the signal that "killed" it).
+ * << 8, or the signal that "killed" it). At its start, as the process would: setuidgid's
+ * account looked up and taken, envdir's directory read (as the account), each failure with
+ * that program's message and exit 111.
  */
 export function hostLogger(
   o: HostLogOptions,
@@ -121,42 +322,64 @@ export function hostLogger(
     sys(NR.close, dirfd);
     return undefined;
   }
+  const ctx = new LoggerContext(run, o.env);
   let killedBy = 0;
+  const done = (code: number) => {
+    sys(NR.close, fd);
+    sys(NR.close, dirfd);
+    svscanOwn(() => exited(killedBy && code === 0 ? killedBy : code << 8));
+  };
   const ml = new HostedMultilog({
     reactor: o.reactor,
     fd,
     args: run.args,
     dirfd,
     pool: o.pool,
-    onExit: (code) => {
-      sys(NR.close, fd);
-      sys(NR.close, dirfd);
-      exited(killedBy && code === 0 ? killedBy : code << 8);
-    },
+    around: ctx.around,
+    onExit: done,
   });
+  /** The chain before multilog, as the process runs it; false: it failed (exit 111). */
+  const chain = (): boolean => {
+    const die = (msg: Uint8Array) => (writeErr(msg), done(111), false);
+    if (run.user !== undefined) {
+      const pw = getpwnam(run.user);
+      if (pw === undefined) return die(line("setuidgid", "fatal", `unknown account ${run.user}`));
+      ctx.user = pw;
+      const e = becomeFs(pw); // as root this cannot fail; should it, as setuidgid would say
+      if (e !== 0) return die(line("setuidgid", "fatal", sysText("unable to setgid", e)));
+    }
+    if (run.envdir !== undefined) {
+      const env = readEnvdir(dirfd, run.envdir, o.env);
+      if (env instanceof Uint8Array) return die(env);
+      ctx.proc.env = env;
+    }
+    return true;
+  };
   return {
     pid: ownPid,
-    start: () => ml.start(),
-    signal(sig: number) {
-      switch (sig) {
-        case SIGALRM:
-          return ml.rotate();
-        case SIGTERM:
-          return ml.stop();
-        case SIGSTOP:
-          return ml.hold();
-        case SIGCONT:
-          return ml.release();
-        case SIGCHLD:
-        case SIGURG:
-        case SIGWINCH:
-          return;
-        default:
-          if (!killedBy) killedBy = sig;
-          return ml.kill();
-      }
-    },
+    start: () => ctx.around(() => chain() && ml.start()),
+    signal: (sig: number) => ctx.around(() => signal(sig)),
   };
+
+  function signal(sig: number): void {
+    switch (sig) {
+      case SIGALRM:
+        return ml.rotate();
+      case SIGTERM:
+        return ml.stop();
+      case SIGSTOP:
+        return ml.hold();
+      case SIGCONT:
+        return ml.release();
+      case SIGCHLD:
+      case SIGURG:
+      case SIGWINCH:
+        return;
+      default:
+        if (!killedBy) killedBy = sig;
+        return ml.kill();
+    }
+  }
 }
 
 const ownPid = sys(NR.getpid);

@@ -45,6 +45,8 @@ export interface LogRun {
   user?: string;
   /** the `setuidgid` word as written (bare name or absolute path) */
   setuidgidPath?: string;
+  /** the file `setuidgid` resolved to ({@linkcode hostable} sets it): the processor runs through it */
+  setuidgidFile?: Uint8Array;
   /** `envdir DIR`: the directory read into the environment (the processor's) */
   envdir?: string;
   /** the `envdir` word as written */
@@ -232,10 +234,11 @@ export function hostable(
   const p = parseLogRun(text);
   if (!p.ok) return p;
   const words = [p.run.setuidgidPath, p.run.envdirPath, p.run.multilogPath];
-  for (const w of words) {
+  for (const [i, w] of words.entries()) {
     if (w === undefined) continue;
     const x = resolve(w, path, r);
     if (!x.ok) return x;
+    if (i === 0) p.run.setuidgidFile = x.path;
   }
   return p;
 }
