@@ -7,7 +7,8 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { tree } from "./fixtures.ts";
-import { processesUnder, prog, readOr, script, statusPid, waitFor } from "./util.ts";
+import { readHistory } from "../lib/history.ts";
+import { debian, processesUnder, prog, readOr, script, statusPid, waitFor } from "./util.ts";
 
 /** The account the loggers run as: `nobody` from /etc/passwd. */
 const USER = "nobody";
@@ -182,6 +183,200 @@ Deno.test({
         const st = Deno.statSync(f);
         assertEquals([st.uid, st.gid], [0, 0], f);
       }
+      assertEquals(h.err, "");
+    }),
+});
+
+const haveDebian = debian("setuidgid") !== undefined && debian("multilog") !== undefined;
+
+Deno.test({
+  name: "svscan hosted setuidgid: owners and modes as Debian's setuidgid + multilog give",
+  ignore: ignore || !haveDebian,
+  fn: async () => {
+    await using t = await tree();
+    await Deno.chmod(t.root, 0o755);
+    const dir = t.path("scan");
+    await Deno.mkdir(dir);
+    const ours = await logged(
+      dir,
+      "ours",
+      `#!/bin/sh\nexec setuidgid ${USER} multilog t ./main\n`,
+      pw,
+    );
+    const deb = await logged(
+      dir,
+      "deb",
+      `#!/bin/sh\nexec ${debian("setuidgid")} ${USER} ${debian("multilog")} t ./main\n`,
+      pw,
+    );
+    const s = new Scan(dir);
+    t.defer(() => s.stop());
+    for (const log of [ours, deb]) {
+      await waitFor("both lines", () => readOr(`${log}/main/current`).includes("world"));
+      await svc(["-a", log]);
+      await waitFor("the rotated file", () => finished(`${log}/main`));
+    }
+    assertEquals(statusPid(ours), s.pid);
+    assert(statusPid(deb) !== s.pid);
+    assertEquals(owners(`${ours}/main`), owners(`${deb}/main`));
+  },
+});
+
+/** Distinct lines of `text` that are `PROG: fatal: ...` for these programs, sorted. */
+function fatals(text: string): string[] {
+  const l = text.split("\n").filter((x) => /^(setuidgid|envdir|multilog): fatal: /.test(x));
+  return [...new Set(l)].sort();
+}
+
+/**
+ * Wait until `log` has ended twice (restarted after its failure): its last exit code, and
+ * whether a process was ever seen working in `log` meanwhile (each poll looks: a process form
+ * lives for a Deno start-up at least, many polls).
+ */
+async function failedTwice(log: string): Promise<[number | null | undefined, boolean]> {
+  let seen = false;
+  const h = await waitFor(
+    "two failed starts",
+    () => {
+      if (processesUnder(log).length > 0) seen = true;
+      const r = readHistory(`${log}/supervise/history`);
+      return r && (r.starts ?? 0) >= 2 && r.lastExit ? r : undefined;
+    },
+    10_000,
+    5,
+  );
+  return [h.lastExit?.code, seen];
+}
+
+/** Each case: a `log/run` and what to do to the log directory first; its expected message. */
+const FAILING: [string, string, (log: string) => Promise<void>, string][] = [
+  [
+    "unwritable for USER (root's 0755 directory)",
+    `#!/bin/sh\nexec setuidgid ${USER} multilog t ./main\n`,
+    async () => {},
+    "multilog: fatal: unable to open directory ./main: file does not exist",
+  ],
+  [
+    "unwritable log directory for USER (root's 0755 main)",
+    `#!/bin/sh\nexec setuidgid ${USER} multilog t ./main\n`,
+    async (log) => await Deno.mkdir(`${log}/main`, { mode: 0o755 }),
+    "multilog: fatal: unable to lock directory ./main: access denied",
+  ],
+  [
+    "unknown account",
+    "#!/bin/sh\nexec setuidgid no-such-account-x multilog t ./main\n",
+    async () => {},
+    "setuidgid: fatal: unknown account no-such-account-x",
+  ],
+  [
+    "envdir missing",
+    "#!/bin/sh\nexec envdir ./env multilog t ./main\n",
+    async () => {},
+    "envdir: fatal: unable to switch to directory ./env: file does not exist",
+  ],
+  [
+    "envdir unreadable for USER (read as USER)",
+    `#!/bin/sh\nexec setuidgid ${USER} envdir ./env multilog t ./main\n`,
+    async (log) => {
+      await Deno.chown(log, pw!.uid, pw!.gid);
+      await Deno.mkdir(`${log}/env`, { mode: 0o700 });
+      await Deno.writeTextFile(`${log}/env/FOO`, "bar\n");
+    },
+    "envdir: fatal: unable to switch to directory ./env: access denied",
+  ],
+];
+
+for (const [what, run, prepare, message] of FAILING) {
+  Deno.test({
+    name: `svscan hosted: ${what}: the message and exit 111 of the process form, restarted`,
+    ignore,
+    fn: () =>
+      both(async (d) => {
+        const log = await logged(d, "a", run);
+        await prepare(log);
+      }, async (h, p) => {
+        const [hosted, process] = await Promise.all(
+          [h, p].map((s) => failedTwice(`${s.dir}/a/log`)),
+        );
+        // hosted: no process ever ran in the log directory
+        assertEquals([hosted, process], [[111, false], [111, true]]);
+        assertEquals(fatals(h.err), [message]);
+        assertEquals(fatals(p.err), [message]);
+        assertEquals(h.out + p.out, "");
+        // and svscan's own service goes on
+        assert(readOr(`${h.dir}/a/supervise/status`) !== "");
+      }),
+  });
+}
+
+Deno.test({
+  name: "svscan hosted: exec 2>&1 sends the logger's and its processor's messages to svscan's fd 1",
+  ignore,
+  fn: () =>
+    both(async (d) => {
+      await logged(
+        d,
+        "a",
+        "#!/bin/sh\nexec 2>&1\nexec setuidgid no-such-account-x multilog t ./main\n",
+      );
+      await logged(
+        d,
+        "b",
+        `#!/bin/sh\nexec 2>&1\nexec setuidgid ${USER} multilog t '!echo perr >&2; cat' ./main\n`,
+        pw,
+      );
+      // root's log directory: multilog's own fatal message
+      await logged(d, "c", `#!/bin/sh\nexec 2>&1\nexec setuidgid ${USER} multilog t ./main\n`);
+    }, async (h, p) => {
+      for (const s of [h, p]) {
+        await failedTwice(`${s.dir}/a/log`);
+        await failedTwice(`${s.dir}/c/log`);
+        const log = `${s.dir}/b/log`;
+        await waitFor("both lines", () => readOr(`${log}/main/current`).includes("world"));
+        await svc(["-a", log]);
+        await waitFor("the processor's message", () => s.out.includes("perr\n"));
+        assertEquals(fatals(s.out), [
+          "multilog: fatal: unable to open directory ./main: file does not exist",
+          "setuidgid: fatal: unknown account no-such-account-x",
+        ]);
+        assertEquals(fatals(s.err), []);
+        assert(!s.err.includes("perr"), s.err);
+      }
+      assertEquals(statusPid(`${h.dir}/b/log`), h.pid);
+    }),
+});
+
+Deno.test({
+  name: "svscan hosted: envdir's variables reach the processor (as USER and as root)",
+  ignore,
+  fn: () =>
+    both(async (d) => {
+      for (const [name, su] of [["u", `setuidgid ${USER} `], ["r", ""]]) {
+        const log = await logged(
+          d,
+          name,
+          `#!/bin/sh\nexec ${su}envdir ./env multilog t ${PROC} ./main\n`,
+          su ? pw : undefined,
+        );
+        await Deno.mkdir(`${log}/env`);
+        await Deno.writeTextFile(`${log}/env/FOO`, "bar \t\nnot this line\n");
+      }
+    }, async (h, p) => {
+      for (const s of [h, p]) {
+        for (const [name, id] of [["u", pw!], ["r", { uid: 0, gid: 0 }]] as const) {
+          const log = `${s.dir}/${name}/log`;
+          await waitFor("both lines", () => readOr(`${log}/main/current`).includes("world"));
+          await svc(["-a", log]);
+          const f = await waitFor("the processed file", () => finished(`${log}/main`));
+          assertEquals(
+            readOr(`${log}/main/${f}`).replace(/@[0-9a-f]{24} /g, ""),
+            `${id.uid}\n${id.gid}\n${id.gid}\nFOO=bar\nhello\nworld\n`,
+            `${s === h ? "hosted" : "process"} ${name}`,
+          );
+        }
+      }
+      assertEquals(statusPid(`${h.dir}/u/log`), h.pid);
+      assertEquals(statusPid(`${h.dir}/r/log`), h.pid);
       assertEquals(h.err, "");
     }),
 });
