@@ -380,3 +380,30 @@ Deno.test({
       assertEquals(h.err, "");
     }),
 });
+
+Deno.test({
+  name: "svscan hosted setuidgid: a symlink planted in the log directory is not followed",
+  ignore,
+  fn: async () => {
+    await using t = await tree();
+    await Deno.chmod(t.root, 0o755);
+    const dir = t.path("scan");
+    await Deno.mkdir(dir);
+    const log = await logged(dir, "a", `#!/bin/sh\nexec setuidgid ${USER} multilog t ./main\n`, pw);
+    // USER's own file outside the log directory: USER could write it, svscan must not
+    const outside = t.path("outside");
+    await Deno.writeTextFile(outside, "");
+    await Deno.chown(outside, pw!.uid, pw!.gid);
+    await Deno.mkdir(`${log}/main`, { mode: 0o700 });
+    await Deno.symlink(outside, `${log}/main/current`);
+    await Deno.chown(`${log}/main`, pw!.uid, pw!.gid);
+    const s = new Scan(dir);
+    t.defer(() => s.stop());
+    const [code, seen] = await failedTwice(log);
+    assertEquals([code, seen], [111, false]);
+    assertEquals(fatals(s.err), [
+      "multilog: fatal: unable to append to ./main/current: symbolic link loop",
+    ]);
+    assertEquals(readOr(outside), "");
+  },
+});
