@@ -124,9 +124,9 @@ export function hostedRun(o: HostLogOptions): LogRun | undefined {
 /** The credentials a switch back gives: svscan's own (read once, on svscan's thread). */
 const ownEgid = sys(NR.getegid);
 const ownGroups = (() => {
-  const g = new Uint32Array(65536);
+  const g = new Uint32Array(Math.max(sys(NR.getgroups, 0, 0), 0));
   const n = sys(NR.getgroups, g.length, addr(g));
-  return n < 0 ? new Uint32Array(0) : g.slice(0, n);
+  return n < 0 ? new Uint32Array(0) : g.subarray(0, n);
 })();
 
 /** The calling thread's file-system identity: `setgroups([gid])`, setfsgid, setfsuid (0 or errno). */
