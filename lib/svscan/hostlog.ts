@@ -129,7 +129,7 @@ const ownGroups = (() => {
   return n < 0 ? new Uint32Array(0) : g.subarray(0, n);
 })();
 
-/** The calling thread's file-system identity: `setgroups([gid])`, setfsgid, setfsuid (0 or errno). */
+/** The calling thread's file-system identity: setgroups, setfsgid, setfsuid (0 or errno). */
 function fsIdentity(uid: number, gid: number, groups: Uint32Array<ArrayBuffer>): number {
   const r = sys(NR.setgroups, groups.length, addr(groups));
   if (r < 0) return -r;
@@ -179,6 +179,8 @@ function switchTo(next: LoggerContext | undefined): void {
   if (prev?.user?.uid !== next?.user?.uid || prev?.user?.gid !== next?.user?.gid) {
     becomeFs(next?.user);
   }
+  // a context sends to fd 1 only when fds 1 and 2 differ: then svscan shows no title (that puts
+  // one pipe on both) and lib/msg.ts has no writer of its own; toStderr is what it does then
   const out = next?.stdout ?? false;
   if ((prev?.stdout ?? false) !== out) setErrWriter(out ? toStdout : toStderr);
   processorAs(next?.proc);
