@@ -125,8 +125,6 @@ const NOT_HOSTED: Record<string, string> = {
   args: '#!/bin/sh\nARGS="t ./main"\nexec multilog $ARGS\n',
   pipeline: "#!/bin/sh\ncat | multilog t ./main\n",
   work: "#!/bin/sh\necho starting >&2\nexec multilog t ./main\n",
-  setuidgid: `#!/bin/sh\nexec setuidgid ${Deno.env.get("USER") ?? "root"} multilog t ./main\n`,
-  envdir: "#!/bin/sh\nexec envdir ./env multilog t ./main\n",
 };
 
 Deno.test("svscan hosted: variants outside the grammar run as processes and log alike", () =>
@@ -134,7 +132,6 @@ Deno.test("svscan hosted: variants outside the grammar run as processes and log 
     const names = Object.keys(NOT_HOSTED);
     for (const n of names) {
       await service(dir, n, "#!/bin/sh\necho hello\nexec sleep 1000\n", NOT_HOSTED[n]);
-      await Deno.mkdir(`${dir}/${n}/log/env`);
     }
     await service(dir, "hosted", "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
     const scan = start();
