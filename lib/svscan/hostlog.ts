@@ -29,10 +29,10 @@
 import { cat, decode, encode, startsWith } from "../bytes.ts";
 import { type Account, getpwnam } from "../account.ts";
 import { Environ } from "../chain/environ.ts";
-import { EINTR, ENOENT, EPERM } from "../errors.ts";
+import { envFiles } from "../chain/envfiles.ts";
+import { EINTR, EPERM } from "../errors.ts";
 import { line, setErrWriter, sysText, writeErr } from "../msg.ts";
 import { type ProcessorAs, processorAs } from "../multilog/processor.ts";
-import { dirents } from "../readdir.ts";
 import {
   O_CLOEXEC,
   O_DIRECTORY,
@@ -259,47 +259,19 @@ export function readEnvdir(
     const x = sysAt(NR.openat, p, ".", flags, 0);
     if (x < 0) return fail(`unable to switch to directory ${dir}`, -x);
     sys(NR.close, x);
-    const names = dirents(".", p);
-    if (typeof names === "number") return fail(`unable to read directory ${dir}`, -names);
-    const e = new Environ(env.map((v) => typeof v === "string" ? encode(v) : v));
-    for (const name of names) {
-      if (name[0] === 46) continue; // '.'
-      const content = readAll(p, name);
-      if (typeof content === "number") return fail(cat("unable to read ", dir, "/", name), content);
-      e.set(name, content === null ? null : envValue(content));
+    const vars = envFiles(p);
+    if (!Array.isArray(vars)) {
+      const what = vars.name
+        ? cat("unable to read ", dir, "/", vars.name)
+        : `unable to read directory ${dir}`;
+      return fail(what, vars.errno);
     }
+    const e = new Environ(env.map((v) => typeof v === "string" ? encode(v) : v));
+    for (const [name, value] of vars) e.set(name, value);
     return e.commit();
   } finally {
     sys(NR.close, p);
   }
-}
-
-/** File `name` in `dirfd` whole, null when it does not exist (cmd/envdir.ts), or the errno. */
-function readAll(dirfd: number, name: Uint8Array): Uint8Array | null | number {
-  const fd = sysAt(NR.openat, dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
-  if (fd < 0) return fd === -ENOENT ? null : -fd;
-  const chunks: Uint8Array[] = [];
-  try {
-    for (;;) {
-      const buf = new Uint8Array(4096);
-      const n = sys(NR.read, fd, addr(buf), buf.length);
-      if (n === -EINTR) continue;
-      if (n < 0) return -n;
-      if (n === 0) return cat(...chunks);
-      chunks.push(buf.subarray(0, n));
-    }
-  } finally {
-    sys(NR.close, fd);
-  }
-}
-
-/** envdir's value: the first line, trailing blanks removed, NULs made newlines; null if empty. */
-function envValue(b: Uint8Array): Uint8Array | null {
-  if (b.length === 0) return null;
-  let len = b.indexOf(10);
-  if (len < 0) len = b.length;
-  while (len > 0 && (b[len - 1] === 32 || b[len - 1] === 9)) len--;
-  return b.slice(0, len).map((c) => c === 0 ? 10 : c);
 }
 
 /**
