@@ -14,14 +14,18 @@
  * (`t ./main`) started: PSS of this process before and after, per logger.
  * @module
  */
-import { HostedMultilog } from "../lib/multilog/hosted.ts";
+import { HostedMultilog, openStaging } from "../lib/multilog/hosted.ts";
 import { Reactor } from "../lib/reactor.ts";
 import { spawn } from "../lib/spawn.ts";
 import { O_CLOEXEC, O_DIRECTORY, O_RDONLY } from "../lib/libc.ts";
 import { addr, AT_FDCWD, NR, sys, sysAt } from "../lib/sys.ts";
 
 if (Deno.args[0] === "hosted") {
-  await hostedBench(Number(Deno.args[1] ?? 200), Number(Deno.args[2] ?? 100));
+  await hostedBench(
+    Number(Deno.args[1] ?? 200),
+    Number(Deno.args[2] ?? 100),
+    Deno.args[3] !== "lossy",
+  );
   Deno.exit(0);
 }
 
@@ -36,7 +40,7 @@ function cpu(): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
-async function hostedBench(mb: number, n: number): Promise<void> {
+async function hostedBench(mb: number, n: number, lossless = true): Promise<void> {
   const dir = Deno.makeTempDirSync({ prefix: "dt-bench-hosted-" });
   const r = new Reactor();
   const pipe = () => {
@@ -49,11 +53,13 @@ async function hostedBench(mb: number, n: number): Promise<void> {
   const [rd, wr] = pipe();
   sys(NR.fcntl, wr, 1031, 262144);
   let done = false;
+  const D = dirfd(dir);
   const l = new HostedMultilog({
     reactor: r,
     fd: rd,
     args: ["t", "s16777215", "n5", "./log"],
-    dirfd: dirfd(dir),
+    dirfd: D,
+    staging: lossless ? openStaging(D, "hosted-input") : undefined,
     onExit: () => done = true,
   });
   l.start();
