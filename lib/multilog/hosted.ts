@@ -52,6 +52,8 @@ export class HostedPool {
 
   /** the private pipe lossless loggers tee the head of their log pipe into, or null */
   private privPipe: [number, number] | null = null;
+  /** its capacity: a tee copies at most this much */
+  privSize = 65536;
 
   /**
    * The private pipe (created at first use, grown to hold a whole input chunk), or undefined
@@ -62,6 +64,8 @@ export class HostedPool {
       const p = sys.pipe();
       if (p === undefined) return undefined;
       sys.fcntl(p[1], F_SETPIPE_SZ, INPUT); // fewer, larger tees; errors ignored
+      const size = sys.fcntl(p[1], F_GETPIPE_SZ, 0);
+      if (size > 0) this.privSize = size;
       this.privPipe = p;
     }
     return this.privPipe;
@@ -543,8 +547,8 @@ export class HostedMultilog {
       } else {
         const [pr, pw] = this.pool.priv()!;
         seen = this.ahead;
-        const max = e.inputSize - seen;
-        n = sys.tee(this.o.fd, pw, seen + max);
+        const want = Math.min(e.inputSize, this.pool.privSize);
+        n = sys.tee(this.o.fd, pw, want);
         if (n < 0) {
           const err = sys.lastErr();
           if (err === EINTR || err === EAGAIN) return;
@@ -561,7 +565,7 @@ export class HostedMultilog {
           if (events & EPOLLHUP) return this.end();
           return;
         }
-        drained = n - seen < max;
+        drained = n < want; // the pipe held less than asked for
       }
       let end = n;
       if (this.term) {
@@ -571,8 +575,9 @@ export class HostedMultilog {
       e.unpark();
       const stop = e.process(seen, end, true);
       e.park();
-      this.atNewline = M[stop - 1] === 10;
       const used = stop - seen;
+      if (used === 0) break; // cannot happen (the region is empty here): no spinning
+      this.atNewline = M[stop - 1] === 10;
       const partial = e.partialInput;
       let k = 0;
       let stagedPartial = partial;
