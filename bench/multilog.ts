@@ -14,8 +14,8 @@
  * (staging file `hosted-input` beside the log directory, or DT_STAGING) and not, interleaved
  * with our multilog process and Debian's fed the same way (medians of the same run; hosted CPU
  * is this whole process's, cat's not included; DT_ONLY=PREFIX runs only the loggers whose name
- * starts with PREFIX); then N idle lossless hosted loggers
- * (`t ./main`) started: PSS of this process before and after, per logger.
+ * starts with PREFIX); first N idle lossless (DT_LOSSLESS=0: not lossless) hosted loggers
+ * (`t ./main`) started after one: PSS of this process before and after, per logger.
  * @module
  */
 import { HostedMultilog, openStaging } from "../lib/multilog/hosted.ts";
@@ -83,7 +83,47 @@ function dirfd(p: string): number {
   return sysAt(NR.openat, AT_FDCWD, p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+/**
+ * PSS of this process with `n` idle lossless hosted loggers (`t ./main`, one line each) on
+ * one reactor, against one such logger (the shared buffer and the first logger's code paths
+ * counted once). Run before the throughput runs (their garbage would blur it).
+ */
+async function idleLoggers(n: number): Promise<void> {
+  const lossless = Deno.env.get("DT_LOSSLESS") !== "0";
+  const r = new Reactor();
+  const start = (i: number) => {
+    const d = `${tmp}/s${i}`;
+    Deno.mkdirSync(d);
+    const [prd, pwr] = pipe();
+    const line = new TextEncoder().encode(`logger ${i} started\n`);
+    sys(NR.write, pwr, addr(line), line.length);
+    const D = dirfd(d);
+    new HostedMultilog({
+      reactor: r,
+      fd: prd,
+      args: ["t", "./main"],
+      dirfd: D,
+      staging: lossless ? openStaging(D, "hosted-input") : undefined,
+      onExit() {},
+    }).start();
+  };
+  start(0);
+  await new Promise((res) => setTimeout(res, 1000));
+  const before = pss();
+  for (let i = 1; i <= n; i++) start(i);
+  await new Promise((res) => setTimeout(res, 2000));
+  const after = pss();
+  console.log(
+    `${n} more idle hosted loggers (${lossless ? "" : "not "}lossless, t ./main): ` +
+      `PSS ${before} -> ${after} kB, ` +
+      `${((after - before) / n).toFixed(1)} kB per logger`,
+  );
+  r.close();
+  await r.idle();
+}
+
 async function hostedBench(mb: number, n: number, rounds: number): Promise<void> {
+  if (n > 0) await idleLoggers(n);
   const bin = `${tmp}/bin`;
   sh("sh", [`${ROOT}/scripts/build.sh`, bin, ROOT], { DENO: Deno.execPath(), DENORT_BIN: "" });
   const input = `${tmp}/input`;
@@ -126,32 +166,6 @@ async function hostedBench(mb: number, n: number, rounds: number): Promise<void>
         `${(x.cpu * 1000 / mb).toFixed(2)} | ${ratio} |`,
     );
   }
-  if (n === 0) return;
-  const r = new Reactor();
-  const before = pss();
-  const ends: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const d = `${tmp}/s${i}`;
-    Deno.mkdirSync(d);
-    const [prd, pwr] = pipe();
-    ends.push(prd, pwr);
-    sys(NR.write, pwr, addr(new TextEncoder().encode(`logger ${i} started\n`)), 0);
-    const D = dirfd(d);
-    new HostedMultilog({
-      reactor: r,
-      fd: prd,
-      args: ["t", "./main"],
-      dirfd: D,
-      staging: openStaging(D, "hosted-input"),
-      onExit() {},
-    }).start();
-  }
-  await new Promise((res) => setTimeout(res, 2000));
-  const after = pss();
-  console.log(
-    `${n} idle hosted loggers: PSS ${before} -> ${after} kB, ` +
-      `${((after - before) / n).toFixed(1)} kB per logger`,
-  );
 }
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");

@@ -3,8 +3,10 @@
  * buffer and one event loop. Same line engine, log directory code and files as the standalone
  * program (lib/multilog/engine.ts, logdir.ts); what differs is the driver:
  *
- * - input: the log pipe's read end (held by the host), read when epoll says so, at most
- *   {@linkcode HostedPool.readSize} bytes per wake-up and logger (bounded work, fairness);
+ * - input: the log pipe's read end (held by the host), read when epoll says so, at most 256
+ *   KiB per wake-up and logger (bounded work, fairness); for a one-directory script with a
+ *   staging file, losslessly: looked at with tee(2), moved out only into the staging file, and
+ *   `current` cut back and the staged input replayed after a crash of the host (`Stage`);
  * - memory: one {@linkcode HostedPool} buffer holds the input chunk, the line and every
  *   directory's pending output for the logger being served; after its turn a logger's regions
  *   are empty (everything written), its partial line (≤ 1000 bytes) parked aside;
