@@ -9,21 +9,20 @@
  * Usage: deno run -A bench/multilog.ts [ROUNDS] [MB]   (default 3 rounds, 200 MB)
  *
  * Hosted loggers (lib/multilog/hosted.ts) in this process:
- * `deno run -A bench/multilog.ts hosted [MB] [N]`: MB of 100-byte lines through one hosted
- * `t s16777215 n5` logger (fed by `cat` through a pipe), then N idle hosted loggers
- * (`t ./main`) started: PSS of this process before and after, per logger.
+ * `deno run -A bench/multilog.ts hosted [MB] [N] [ROUNDS]` (default 200, 100, 3): MB of
+ * 100-byte lines from `cat` through a pipe into one hosted `t s16777215 n5` logger, lossless
+ * (staging file `hosted-input` beside the log directory, or DT_STAGING) and not, interleaved
+ * with our multilog process and Debian's fed the same way (medians of the same run; hosted CPU
+ * is this whole process's, cat's not included; DT_ONLY=PREFIX runs only the loggers whose name
+ * starts with PREFIX); first N idle lossless (DT_LOSSLESS=0: not lossless) hosted loggers
+ * (`t ./main`) started after one: PSS of this process before and after, per logger.
  * @module
  */
-import { HostedMultilog } from "../lib/multilog/hosted.ts";
+import { HostedMultilog, openStaging } from "../lib/multilog/hosted.ts";
 import { Reactor } from "../lib/reactor.ts";
 import { spawn } from "../lib/spawn.ts";
 import { O_CLOEXEC, O_DIRECTORY, O_RDONLY } from "../lib/libc.ts";
 import { addr, AT_FDCWD, NR, sys, sysAt } from "../lib/sys.ts";
-
-if (Deno.args[0] === "hosted") {
-  await hostedBench(Number(Deno.args[1] ?? 200), Number(Deno.args[2] ?? 100));
-  Deno.exit(0);
-}
 
 /** PSS of this process in kB. */
 function pss(): number {
@@ -36,56 +35,137 @@ function cpu(): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
-async function hostedBench(mb: number, n: number): Promise<void> {
-  const dir = Deno.makeTempDirSync({ prefix: "dt-bench-hosted-" });
+/** The staging file: `hosted-input` in the bench directory, or DT_STAGING (a path). */
+function stagingFd(D: number): number {
+  const p = Deno.env.get("DT_STAGING");
+  return p ? openStaging(AT_FDCWD, p) : openStaging(D, "hosted-input");
+}
+
+/** One hosted logger run in this process: `cat input |` hosted `t s16777215 n5 ./log`. */
+async function hostedOnce(input: string, dir: string, lossless: boolean): Promise<Sample> {
+  try {
+    Deno.removeSync(dir, { recursive: true });
+  } catch { /* first run */ }
+  Deno.mkdirSync(dir);
   const r = new Reactor();
-  const pipe = () => {
-    const fds = new Int32Array(2);
-    sys(NR.pipe2, addr(fds), O_CLOEXEC);
-    return [fds[0], fds[1]];
-  };
-  const dirfd = (p: string) => sysAt(NR.openat, AT_FDCWD, p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  makeInput(`${dir}/input`, mb * 1e6);
   const [rd, wr] = pipe();
-  sys(NR.fcntl, wr, 1031, 262144);
+  const D = dirfd(dir);
   let done = false;
   const l = new HostedMultilog({
     reactor: r,
     fd: rd,
     args: ["t", "s16777215", "n5", "./log"],
-    dirfd: dirfd(dir),
+    dirfd: D,
+    staging: lossless ? stagingFd(D) : undefined,
     onExit: () => done = true,
   });
   l.start();
   const t0 = performance.now(), c0 = cpu();
-  const child = spawn("/bin/cat", ["cat", `${dir}/input`], { stdout: wr });
+  const child = spawn("/bin/cat", ["cat", input], { stdout: wr });
   sys(NR.close, wr);
-  while (!done) await new Promise((res) => setTimeout(res, 20));
-  const secs = (performance.now() - t0) / 1000, cs = cpu() - c0;
+  while (!done) await new Promise((res) => setTimeout(res, 5));
+  const wall = (performance.now() - t0) / 1000, cs = cpu() - c0;
   sys(NR.wait4, child.pid, 0, 0, 0);
-  console.log(
-    `hosted: ${mb} MB in ${secs.toFixed(2)} s = ${(mb / secs).toFixed(1)} MB/s, ` +
-      `CPU ${cs.toFixed(2)} s (${(cs * 1000 / mb).toFixed(2)} ms/MB, cat's not included)`,
-  );
-  const before = pss();
-  const ends: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const d = `${dir}/s${i}`;
+  sys(NR.close, rd);
+  sys(NR.close, D);
+  r.close();
+  await r.idle();
+  return { wall, cpu: cs, rssKb: 0, pssKb: 0 };
+}
+
+function pipe(): [number, number] {
+  const fds = new Int32Array(2);
+  sys(NR.pipe2, addr(fds), O_CLOEXEC);
+  return [fds[0], fds[1]];
+}
+
+function dirfd(p: string): number {
+  return sysAt(NR.openat, AT_FDCWD, p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/**
+ * PSS of this process with `n` idle lossless hosted loggers (`t ./main`, one line each) on
+ * one reactor, against one such logger (the shared buffer and the first logger's code paths
+ * counted once). Run before the throughput runs (their garbage would blur it).
+ */
+async function idleLoggers(n: number): Promise<void> {
+  const lossless = Deno.env.get("DT_LOSSLESS") !== "0";
+  const r = new Reactor();
+  const start = (i: number) => {
+    const d = `${tmp}/s${i}`;
     Deno.mkdirSync(d);
     const [prd, pwr] = pipe();
-    ends.push(prd, pwr);
-    sys(NR.write, pwr, addr(new TextEncoder().encode(`logger ${i} started\n`)), 0);
-    new HostedMultilog({ reactor: r, fd: prd, args: ["t", "./main"], dirfd: dirfd(d), onExit() {} })
-      .start();
-  }
+    const line = new TextEncoder().encode(`logger ${i} started\n`);
+    sys(NR.write, pwr, addr(line), line.length);
+    const D = dirfd(d);
+    new HostedMultilog({
+      reactor: r,
+      fd: prd,
+      args: ["t", "./main"],
+      dirfd: D,
+      staging: lossless ? openStaging(D, "hosted-input") : undefined,
+      onExit() {},
+    }).start();
+  };
+  start(0);
+  await new Promise((res) => setTimeout(res, 1000));
+  const before = pss();
+  for (let i = 1; i <= n; i++) start(i);
   await new Promise((res) => setTimeout(res, 2000));
   const after = pss();
   console.log(
-    `${n} idle hosted loggers: PSS ${before} -> ${after} kB, ` +
+    `${n} more idle hosted loggers (${lossless ? "" : "not "}lossless, t ./main): ` +
+      `PSS ${before} -> ${after} kB, ` +
       `${((after - before) / n).toFixed(1)} kB per logger`,
   );
-  Deno.removeSync(dir, { recursive: true });
-  Deno.exit(0);
+  r.close();
+  await r.idle();
+}
+
+async function hostedBench(mb: number, n: number, rounds: number): Promise<void> {
+  if (n > 0) await idleLoggers(n);
+  const bin = `${tmp}/bin`;
+  sh("sh", [`${ROOT}/scripts/build.sh`, bin, ROOT], { DENO: Deno.execPath(), DENORT_BIN: "" });
+  const input = `${tmp}/input`;
+  makeInput(input, mb * 1e6);
+  const work = `${tmp}/work`;
+  const args = ["t", "s16777215", "n5", "./log"];
+  const runs: { name: string; run: () => Promise<Sample> }[] = [
+    { name: "hosted, lossless", run: () => hostedOnce(input, work, true) },
+    { name: "hosted, not lossless", run: () => hostedOnce(input, work, false) },
+    { name: "ours, process", run: () => once(`${bin}/multilog`, args, input, work) },
+  ];
+  try {
+    Deno.statSync("/usr/bin/multilog");
+    runs.push({
+      name: "daemontools 0.76",
+      run: () => once("/usr/bin/multilog", args, input, work),
+    });
+  } catch { /* not installed */ }
+  const samples = new Map<string, Sample[]>(runs.map((x) => [x.name, []]));
+  const only = Deno.env.get("DT_ONLY");
+  if (only) runs.splice(0, runs.length, ...runs.filter((x) => x.name.startsWith(only)));
+  for (let i = 0; i < rounds; i++) {
+    for (const x of runs) samples.get(x.name)!.push(await x.run());
+  }
+  const rows = runs.map((x) => {
+    const s = samples.get(x.name)!;
+    const cpuS = median(s.map((y) => y.cpu));
+    return { name: x.name, mbps: mb / median(s.map((y) => y.wall)), cpu: cpuS };
+  });
+  const dt = rows.find((x) => x.name.startsWith("daemontools"));
+  console.log(
+    `multilog t s16777215 n5 ./log, ${mb} MB of 100-byte lines from cat, ${rounds} rounds (median)`,
+  );
+  console.log("| logger | MB/s | CPU s | CPU ms/MB | MB/s ratio |");
+  console.log("|---|---:|---:|---:|---:|");
+  for (const x of rows) {
+    const ratio = dt ? (x.mbps / dt.mbps).toFixed(2) : "n/a";
+    console.log(
+      `| ${x.name} | ${x.mbps.toFixed(1)} | ${x.cpu.toFixed(2)} | ` +
+        `${(x.cpu * 1000 / mb).toFixed(2)} | ${ratio} |`,
+    );
+  }
 }
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -182,6 +262,19 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
 };
+
+if (Deno.args[0] === "hosted") {
+  try {
+    await hostedBench(
+      Number(Deno.args[1] ?? 200),
+      Number(Deno.args[2] ?? 100),
+      Number(Deno.args[3] ?? 3),
+    );
+  } finally {
+    Deno.removeSync(tmp, { recursive: true });
+  }
+  Deno.exit(0);
+}
 
 try {
   const bin = `${tmp}/bin`;

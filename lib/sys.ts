@@ -25,6 +25,7 @@ export const NR = {
   lstat: 6,
   lseek: 8,
   pread64: 17,
+  pwrite64: 18,
   mmap: 9,
   mprotect: 10,
   munmap: 11,

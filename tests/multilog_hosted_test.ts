@@ -7,7 +7,7 @@ import { assert, assertEquals } from "./assert.ts";
 import { O_CLOEXEC, O_DIRECTORY, O_RDONLY } from "../lib/libc.ts";
 import { addr, AT_FDCWD, NR, sys, sysAt } from "../lib/sys.ts";
 import { Reactor } from "../lib/reactor.ts";
-import { HostedMultilog } from "../lib/multilog/hosted.ts";
+import { HostedMultilog, openStaging } from "../lib/multilog/hosted.ts";
 import { tree } from "./fixtures.ts";
 import { debian, waitFor } from "./util.ts";
 import { mixedInput, ours, runWithFile, snapshot } from "./multilog_util.ts";
@@ -53,6 +53,8 @@ async function hosted(jobs: { dir: string; args: string[]; input: Uint8Array }[]
         fd: p.rd,
         args: j.args,
         dirfd,
+        // the lossless reader for one-directory scripts (the staging file outside the dirs)
+        staging: openStaging(dirfd, "hosted-input"),
         onExit: (c) => codes[i] = c,
       });
     });
@@ -115,6 +117,7 @@ Deno.test("hosted: TERM mid-line finishes the line and leaves the rest in the pi
     fd: p.rd,
     args: ["./d"],
     dirfd,
+    staging: openStaging(dirfd, "hosted-input"),
     onExit: (c) => code = c,
   });
   try {

@@ -2,8 +2,9 @@
  * Lossless hosting (issue 9 item 4): a hosted logger (tests/multilog_host_child.ts, a child
  * process running HostedMultilog on a Reactor) is killed with SIGKILL at random points while a
  * writer writes steadily through a FIFO in random pieces (lines cut anywhere); a new one starts
- * each time on the same FIFO. At the end every line is in the log directory exactly once,
- * whole, with one stamp, in order.
+ * each time on the same FIFO (now and then a clean restart by TERM instead). With small `s`
+ * many kills land inside rotations (and the processor's run). At the end every line is in the
+ * log directory exactly once, whole, with one stamp, in order.
  */
 import { assert, assertEquals } from "./assert.ts";
 import { O_CLOEXEC, O_NONBLOCK, O_RDWR } from "../lib/libc.ts";
@@ -37,9 +38,26 @@ function start(fifo: string, dir: string, args: string[]): Deno.ChildProcess {
   }).spawn();
 }
 
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-for (const args of [["t", "s16384", "n1000", "./main"], ["s8192", "n1000", "./main"]]) {
+const SCRIPTS = [
+  ["t", "s16384", "n1000", "./main"],
+  ["s8192", "n1000", "./main"],
+  // many rotations (one per ~4 KB), so kills land inside them; with a processor too
+  ["t", "s4096", "n1000", "./main"],
+  ["t", "s4096", "n1000", "!cat", "./main"],
+];
+
+for (const args of SCRIPTS) {
   Deno.test(`lossless: SIGKILL of the host at random points loses and doubles nothing (${args.join(" ")})`, async () => {
     await using t = await tree();
     const fifo = t.path("fifo");
@@ -47,7 +65,7 @@ for (const args of [["t", "s16384", "n1000", "./main"], ["s8192", "n1000", "./ma
     // the writer's end (O_RDWR: opening never waits for a reader; it never reads)
     const wr = sysAt(NR.openat, AT_FDCWD, fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
     assert(wr >= 0);
-    let seed = 12345 + args.length;
+    let seed = 12345 + SCRIPTS.indexOf(args);
     const rnd = (n: number) => {
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
       return (seed >>> 8) % n;
@@ -63,21 +81,47 @@ for (const args of [["t", "s16384", "n1000", "./main"], ["s8192", "n1000", "./ma
     let off = 0;
     let child = start(fifo, t.root, args);
     let kills = 0;
+    let terms = 0;
+    /** kills and TERMs that came while `previous` existed (a rotation under way) */
+    let inRotation = 0;
+    /** a TERM was sent: the child ends at a line end, the writer goes on meanwhile */
+    let ending: Promise<Deno.CommandStatus> | null = null;
+    const done: { status: Deno.CommandStatus | null } = { status: null };
     try {
-      // a kill after every 1/16 to 3/16 of the input (at least 5 in all, whatever the speed)
-      const step = () => Math.floor((data.length / 16) * (1 + rnd(200) / 100));
+      // after every 1/24 to 3/24 of the input a SIGKILL (3 in 4) or a clean restart by TERM
+      // (at least 5 kills in all, whatever the speed)
+      const step = () => Math.floor((data.length / 24) * (1 + rnd(200) / 100));
       let killAt = step();
-      while (off < data.length) {
-        const k = Math.min(1 + rnd(600), data.length - off);
-        const w = sys(NR.write, wr, addr(data.subarray(off, off + k)), k);
-        if (w > 0) off += w;
+      while (off < data.length || ending) {
+        if (off < data.length) {
+          const k = Math.min(1 + rnd(600), data.length - off);
+          const w = sys(NR.write, wr, addr(data.subarray(off, off + k)), k);
+          if (w > 0) off += w;
+        }
         await sleep(rnd(3));
-        if (off >= killAt) {
-          child.kill("SIGKILL");
-          await child.status;
-          kills++;
+        if (done.status) {
+          assertEquals(done.status.code, 0, "exit code after TERM");
+          ending = done.status = null;
+          terms++;
           child = start(fifo, t.root, args);
           killAt = off + step();
+        } else if (!ending && off >= killAt) {
+          // with a processor, wait (writing on) for a rotation under way: `previous` exists
+          // from the rename until the processor's output is finished
+          if (args.includes("!cat") && !exists(t.path("main/previous")) && off < data.length) {
+            continue;
+          }
+          if (exists(t.path("main/previous"))) inRotation++;
+          if (rnd(4) === 0 && terms < 3) {
+            child.kill("SIGTERM");
+            ending = child.status.then((s) => done.status = s);
+          } else {
+            child.kill("SIGKILL");
+            await child.status;
+            kills++;
+            child = start(fifo, t.root, args);
+            killAt = off + step();
+          }
         }
       }
       const last = lines[lines.length - 1] + "\n";
@@ -102,6 +146,10 @@ for (const args of [["t", "s16384", "n1000", "./main"], ["s8192", "n1000", "./ma
       } else assertEquals(l, lines[i], `line ${i}`);
     }
     const crashed = [...Deno.readDirSync(t.path("main"))].filter((e) => e.name.endsWith(".u"));
-    console.log(`${kills} kills, ${crashed.length} .u files, ${got.length} lines`);
+    console.log(
+      `${kills} kills, ${terms} restarts, ${inRotation} in a rotation, ` +
+        `${crashed.length} .u files, ${got.length} lines`,
+    );
+    if (args.includes("!cat")) assert(inRotation >= 3, `in a rotation: ${inRotation}`);
   });
 }

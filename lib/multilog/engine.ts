@@ -151,8 +151,30 @@ export class Engine {
     return pos;
   }
 
-  /** Process M[start, end) (one read); `now` is stamped once for the whole read. */
-  process(start: number, end: number): void {
+  /** Input bytes of a line begun but not yet put anywhere (judged at its end), else 0. */
+  get partialInput(): number {
+    return this.long || this.linelen === 0 ? 0 : this.linelen - this.stampLen;
+  }
+
+  /** The output of the directories ends inside a line (a long line, put as it comes). */
+  get midLine(): boolean {
+    return this.long;
+  }
+
+  /** Some directory's region may not hold what one more 1024-byte read could add. */
+  private low(): boolean {
+    const need = 2 * (VREAD * (1 + this.stampLen) + LINE_MAX + 64);
+    for (const d of this.dirs) if (d.cap - d.len < need) return true;
+    return false;
+  }
+
+  /**
+   * Process M[start, end) (one read); `now` is stamped once for the whole read. With
+   * `stopLow`, stop early at a 1024-byte boundary (as if the read had ended there) once a
+   * directory's region is nearly full, instead of writing in the middle (a hosted logger must
+   * not block there); returns where it stopped (`end` unless it stopped early).
+   */
+  process(start: number, end: number, stopLow = false): number {
     const M = this.M;
     const dirs = this.dirs;
     const sl = this.stampLen;
@@ -160,16 +182,33 @@ export class Engine {
     if (sl) stampNow(M, this.STAMP);
     this.nextB = start + VREAD;
     let pos = start;
+    /** the input byte under an early stop's sentinel, restored at the end */
+    let under = -1;
     while (pos < end) {
       if (this.long) {
         const nl = this.nl(pos);
-        this.longRun(pos, nl);
+        if (stopLow) {
+          const b = this.longRunUntilLow(pos, nl);
+          if (b >= 0) {
+            under = M[b];
+            end = b;
+            break;
+          }
+        } else this.longRun(pos, nl);
         if (nl < end) {
           this.cross(nl);
           this.newline();
           this.endLine();
           pos = nl + 1;
         } else pos = end;
+        continue;
+      }
+      if (stopLow && under < 0 && this.low() && this.nl(pos) >= this.nextB) {
+        // room is short and the line ahead reaches the next read boundary: stop there (a
+        // sentinel over the boundary's byte, as if the read had ended)
+        end = this.nextB;
+        under = M[end];
+        M[end] = 10;
         continue;
       }
       if (this.linelen === 0) {
@@ -226,6 +265,26 @@ export class Engine {
       } else pos = end;
     }
     this.flushAll();
+    if (under >= 0) M[end] = under;
+    return end;
+  }
+
+  /**
+   * {@linkcode longRun} of [a, e) stopping at the first read boundary where a region is nearly
+   * full: returns that boundary (bytes before it are put), or -1 when all went.
+   */
+  private longRunUntilLow(a: number, e: number): number {
+    while (a < e) {
+      if (a >= this.nextB) {
+        // a is a read boundary (nextB only moves past a line end or a boundary reached)
+        if (this.low()) return a;
+        this.cross(a);
+      }
+      const stop = e < this.nextB ? e : this.nextB;
+      this.longRun(a, stop);
+      a = stop;
+    }
+    return -1;
   }
 
   /** End of input (or TERM at a line end): finish a partial line as 0.76 does. */

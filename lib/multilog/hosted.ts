@@ -3,8 +3,10 @@
  * buffer and one event loop. Same line engine, log directory code and files as the standalone
  * program (lib/multilog/engine.ts, logdir.ts); what differs is the driver:
  *
- * - input: the log pipe's read end (held by the host), read when epoll says so, at most
- *   {@linkcode HostedPool.readSize} bytes per wake-up and logger (bounded work, fairness);
+ * - input: the log pipe's read end (held by the host), read when epoll says so, at most 256
+ *   KiB per wake-up and logger (bounded work, fairness); for a one-directory script with a
+ *   staging file, losslessly: looked at with tee(2), moved out only into the staging file, and
+ *   `current` cut back and the staged input replayed after a crash of the host (`Stage`);
  * - memory: one {@linkcode HostedPool} buffer holds the input chunk, the line and every
  *   directory's pending output for the logger being served; after its turn a logger's regions
  *   are empty (everything written), its partial line (≤ 1000 bytes) parked aside;
@@ -19,11 +21,12 @@
 import { line, sysText, warnSys, writeErr } from "../msg.ts";
 import { EAGAIN, EINTR } from "../errors.ts";
 import { type Reactor } from "../reactor.ts";
-import { NR, sysAsync } from "../sys.ts";
-import { EPOLLHUP, EPOLLIN } from "../libc.ts";
+import { NR, sysAsync, sysAt } from "../sys.ts";
+import { EPOLLHUP, EPOLLIN, O_CLOEXEC, O_CREAT, O_NOFOLLOW, O_RDWR } from "../libc.ts";
+import { fstat } from "../stat.ts";
 import { STAMP_LEN } from "./stamp.ts";
 import { bytesNeeded, Engine, type Sizes } from "./engine.ts";
-import { type LogDir, type Req, StartError, type Steps } from "./logdir.ts";
+import { type Journal, type LogDir, type Req, StartError, type Steps } from "./logdir.ts";
 import { type Outcome, waitProcessor } from "./processor.ts";
 import { parseScript, type Script } from "./script.ts";
 import * as sys from "./sys.ts";
@@ -38,12 +41,37 @@ const PAUSE_MS = 5000;
 const TURN = 262144;
 /** epoll's edge-triggered flag: a lossless logger leaves bytes in the pipe it has seen */
 const EPOLLET = 0x80000000;
+const F_SETPIPE_SZ = 1031;
+const F_GETPIPE_SZ = 1032;
+/** the log pipe is grown to this, as the standalone multilog grows its stdin pipe */
+const PIPE_SIZE = 262144;
 
 /** The buffer all hosted loggers of a process share (one per reactor is enough). */
 export class HostedPool {
   readonly sizes: Sizes = { input: INPUT, output: OUTPUT };
   /** the shared bytes, one buffer per number of directories (the layout depends on it) */
   private readonly byDirs = new Map<number, Uint8Array>();
+
+  /** the private pipe lossless loggers tee the head of their log pipe into, or null */
+  private privPipe: [number, number] | null = null;
+  /** its capacity: a tee copies at most this much */
+  privSize = 65536;
+
+  /**
+   * The private pipe (created at first use, grown to hold a whole input chunk), or undefined
+   * with sys.lastErr(). Empty between turns: one for all loggers.
+   */
+  priv(): [number, number] | undefined {
+    if (this.privPipe === null) {
+      const p = sys.pipe();
+      if (p === undefined) return undefined;
+      sys.fcntl(p[1], F_SETPIPE_SZ, INPUT); // fewer, larger tees; errors ignored
+      const size = sys.fcntl(p[1], F_GETPIPE_SZ, 0);
+      if (size > 0) this.privSize = size;
+      this.privPipe = p;
+    }
+    return this.privPipe;
+  }
 
   /** The buffer for engines with `dirs` directories. */
   buffer(dirs: number): Uint8Array {
@@ -78,10 +106,12 @@ export interface HostedOptions {
   onExit: (code: number) => void;
   pool?: HostedPool;
   /**
-   * Lossless across a crash of the host (default true): for a script with one log directory
-   * and no other action (`t`, `s`, `n`, `!` allowed), input is looked at with tee(2) and moved
-   * into `current` with splice(2), so a SIGKILL of the host loses and doubles nothing (see
-   * docs/multilog.md, "Lossless across a crash of the host"). Other scripts read as before.
+   * Lossless across a crash of the host (default true, with {@linkcode staging}): for a script
+   * with one log directory and no other action (`t`, `s`, `n`, `!` allowed), input is looked
+   * at with tee(2), moved out of the pipe only into the staging file, and `current` is cut back
+   * and the staged input replayed after a crash, so a SIGKILL of the host loses and doubles
+   * nothing (see docs/multilog.md, "Lossless across a crash of the host"). Other scripts read
+   * as before.
    */
   lossless?: boolean;
   /**
@@ -90,6 +120,214 @@ export interface HostedOptions {
    * credentials and where the logger's messages go (lib/svscan/hostlog.ts). Default: as is.
    */
   around?: <T>(f: () => T) => T;
+  /**
+   * The staging file of a lossless logger, read-write ({@linkcode openStaging}); the logger
+   * owns it from now on (closes it when it ends). Without it the logger reads as before.
+   */
+  staging?: number;
+  /** the staging file's name for messages (default `supervise/hosted-input`) */
+  stagingName?: string;
+}
+
+/** Where a log service's staging file lives, relative to the service directory. */
+export const STAGING = "supervise/hosted-input";
+
+/**
+ * Open (create, 0600) the staging file `name` relative to directory `dirfd` (the log service
+ * directory): read-write, O_NOFOLLOW (a symlink planted there is refused). Returns the
+ * descriptor or -errno.
+ */
+export function openStaging(dirfd: number, name = STAGING): number {
+  return sysAt(NR.openat, dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600);
+}
+
+// ---- the staging file of a lossless logger ---------------------------------------------------
+
+/** The input the staging file holds from byte HDR on; the first bytes hold two header slots. */
+const HDR = 4096;
+const SLOT = 64;
+const REC = 40;
+/** when all staged input is in `current` and more than this is staged, start the file again */
+const STAGE_MAX = 1 << 20;
+const MAGIC = 0x4c4d5444;
+const ROTATING = 1;
+const MIDLINE = 2;
+const CLEAN = 4;
+
+/** Where the input not yet in `current` begins: its staging offset, and inside a line or not. */
+interface Pos {
+  off: number;
+  midLine: boolean;
+}
+
+/**
+ * The journal of a lossless hosted logger. Input leaves the log pipe only by splice(2) into the
+ * staging file (consumed and kept in one call). Before anything changes `current`, a header
+ * records {inode of `current`, its size S0, where the input not yet in it begins, whether that
+ * is inside a line}; a new logger after a crash cuts `current` back to S0 and replays the
+ * staged input from there (lib/multilog/logdir.ts calls {@linkcode recover}). Headers go to
+ * two alternating checksummed slots, so a torn one leaves the previous, still true.
+ */
+class Stage implements Journal {
+  /** end of the staged input (the file's size) */
+  end = HDR;
+  /** staged input before this was given to the engine */
+  rp = HDR;
+  /** where the input not yet in `current` begins (the start of the output region) */
+  pos: Pos = { off: HDR, midLine: false };
+  /** the position after a rotation point, between rotating() and opened() */
+  private next: Pos | null = null;
+  private seq = 0;
+  private ino = 0;
+  private readonly rec = new Uint8Array(SLOT * 2);
+  private readonly dv = new DataView(this.rec.buffer);
+  dir!: LogDir;
+
+  constructor(readonly fd: number, readonly name: string, readonly stampLen: number) {}
+
+  private sum(at: number): number {
+    let h = 0x811c9dc5;
+    for (let i = at; i < at + REC - 4; i++) h = Math.imul(h ^ this.rec[i], 0x01000193);
+    return h >>> 0;
+  }
+
+  /** The staged input's extent and the newest valid header, if any. */
+  private load(): { ino: number; s0: number; pos: Pos; flags: number } | undefined {
+    const st = fstat(this.fd);
+    const size = typeof st === "number" ? 0 : st.size;
+    this.end = this.rp = Math.max(size, HDR);
+    this.pos = { off: this.end, midLine: false };
+    this.rec.fill(0);
+    sys.pread(this.fd, this.rec, 0);
+    let best = -1;
+    for (const at of [0, SLOT]) {
+      const dv = this.dv;
+      if (dv.getUint32(at, true) !== MAGIC || dv.getUint32(at + 36, true) !== this.sum(at)) {
+        continue;
+      }
+      if (best < 0 || ((dv.getUint32(at + 4, true) - dv.getUint32(best + 4, true)) | 0) > 0) {
+        best = at;
+      }
+    }
+    if (best < 0) return undefined;
+    const dv = this.dv;
+    this.seq = dv.getUint32(best + 4, true);
+    const flags = dv.getUint32(best + 32, true);
+    const off = dv.getFloat64(best + 24, true);
+    return {
+      ino: dv.getFloat64(best + 8, true),
+      s0: dv.getFloat64(best + 16, true),
+      pos: { off: off >= HDR ? off : HDR, midLine: (flags & MIDLINE) !== 0 },
+      flags,
+    };
+  }
+
+  recover(dirfd: number): boolean {
+    const h = this.load();
+    if (h === undefined || h.flags & CLEAN) return false;
+    if (h.pos.off < this.end) {
+      this.rp = h.pos.off;
+      this.pos = h.pos;
+    } else this.pos = { off: this.end, midLine: h.pos.midLine };
+    const cur = sys.statAt(dirfd, "current", false);
+    if (cur === undefined || cur.ino !== h.ino || cur.mode & 0o100) return false;
+    if (cur.size > h.s0) {
+      // what was written after the header is replayed from the staged input
+      const fd = sys.openAt(dirfd, "current", "write", sys.O_NOFOLLOW);
+      if (fd < 0 || sys.ftruncate(fd, h.s0) < 0) {
+        throw new StartError(`unable to truncate ${this.dir.dir}/current`, sys.lastErr());
+      }
+      sys.close(fd);
+    }
+    // a rotation was under way: 0.76's recovery finishes the full file
+    if (h.flags & ROTATING) return false;
+    // the line goes on in this `current`; an empty one is as good as a new one
+    return h.pos.midLine || h.s0 === 0;
+  }
+
+  /** Write a header (alternate slot) saying `current` is `S0` bytes and input from `p` on. */
+  private write(s0: number, p: Pos, flags: number): number {
+    this.seq = (this.seq + 1) >>> 0;
+    const at = (this.seq & 1) * SLOT;
+    const dv = this.dv;
+    dv.setUint32(at, MAGIC, true);
+    dv.setUint32(at + 4, this.seq, true);
+    dv.setFloat64(at + 8, this.ino, true);
+    dv.setFloat64(at + 16, s0, true);
+    dv.setFloat64(at + 24, p.off, true);
+    dv.setUint32(at + 32, flags | (p.midLine ? MIDLINE : 0), true);
+    dv.setUint32(at + 36, this.sum(at), true);
+    return sys.pwrite(this.fd, this.rec.subarray(at, at + REC), at);
+  }
+
+  /** Record the state: `current` as it is now, the input not in it from `p` on. */
+  *record(p: Pos, flags = 0): Steps {
+    while (this.write(this.dir.curSize, p, flags) < 0) {
+      yield { kind: "pause", text: `unable to write to ${this.name}, pausing` };
+    }
+  }
+
+  /** The inode of the (new) `current`. */
+  named(): void {
+    const st = fstat(this.dir.fdcur);
+    this.ino = typeof st === "number" ? 0 : st.ino;
+  }
+
+  /** The record before a batch; the staging file starts again when all of it is written. */
+  *checkpoint(): Steps {
+    if (this.pos.off === this.end && this.end - HDR > STAGE_MAX) {
+      yield* this.record(this.pos);
+      while (sys.ftruncate(this.fd, HDR) < 0) {
+        yield { kind: "pause", text: `unable to write to ${this.name}, pausing` };
+      }
+      this.end = this.rp = HDR;
+      this.pos = { off: HDR, midLine: this.pos.midLine };
+    }
+    yield* this.record(this.pos);
+  }
+
+  *rotating(at: number): Steps {
+    this.next = this.after(at);
+    yield* this.record(this.next, ROTATING);
+  }
+
+  *opened(): Steps {
+    this.named();
+    yield* this.record(this.next ?? this.pos);
+  }
+
+  /** The end: clean when every staged byte is in `current`. */
+  *closing(): Steps {
+    yield* this.record(this.pos, this.pos.off === this.end ? CLEAN : 0);
+  }
+
+  /**
+   * The position of the input after the output region's first `at` bytes: the region holds
+   * the output of the input from `pos` on, each line start with its stamp first.
+   */
+  private after(at: number): Pos {
+    if (at === 0) return this.pos;
+    const d = this.dir;
+    const M = d.M;
+    const b = d.base;
+    let input = 0;
+    let q = 0;
+    let start = !this.pos.midLine;
+    while (q < at) {
+      if (start) {
+        q += this.stampLen; // never cut inside a stamp: see docs/multilog.md
+        if (q >= at) break;
+      }
+      const nl = M.subarray(b + q, b + at).indexOf(10);
+      const e = nl < 0 ? at : q + nl + 1;
+      input += e - q;
+      q = e;
+      start = nl >= 0;
+    }
+    // the newline 0.76 adds to a partial line at the end of input is not input
+    const off = Math.min(this.pos.off + input, this.rp);
+    return { off, midLine: M[b + at - 1] !== 10 };
+  }
 }
 
 /** State of a hosted logger. */
@@ -113,12 +351,12 @@ export class HostedMultilog {
   /** kill(): end at the next chance, line end or not */
   private killed = false;
   private atNewline = true;
-  /** lossless: tee, process the copy, splice (one directory, no selection) */
+  /** lossless: tee, process the copy, stage, write (one directory, no selection) */
   private exact = false;
-  /** lossless: the private pipe the look-ahead goes through, [read end, write end] */
-  private priv: [number, number] | null = null;
-  /** lossless: input bytes processed so far (those not yet spliced are still in the pipe) */
-  private processedIn = 0;
+  /** lossless: the journal and staging file */
+  private stage: Stage | null = null;
+  /** lossless: bytes at the head of the log pipe processed already (a partial line) */
+  private ahead = 0;
 
   constructor(private readonly o: HostedOptions) {
     this.r = o.reactor;
@@ -152,15 +390,22 @@ export class HostedMultilog {
       return this.fail(e);
     }
     const sc = this.script;
+    const size = sys.fcntl(this.o.fd, F_GETPIPE_SZ, 0);
+    if (size > 0 && size < PIPE_SIZE) sys.fcntl(this.o.fd, F_SETPIPE_SZ, PIPE_SIZE);
     if (
-      (this.o.lossless ?? true) && sc.dirs.length === 1 &&
+      (this.o.lossless ?? true) && this.o.staging !== undefined && sc.dirs.length === 1 &&
       sc.actions.every((a) => a.kind === "dir")
     ) {
-      this.priv = sys.pipe() ?? null;
-      if (this.priv === null) {
+      if (this.pool.priv() === undefined) {
         warnSys(P, "unable to create pipe, reading without look-ahead", sys.lastErr());
+      } else {
+        this.stage = new Stage(
+          this.o.staging,
+          this.o.stagingName ?? STAGING,
+          sc.timestamp ? STAMP_LEN : 0,
+        );
+        this.exact = true;
       }
-      this.exact = this.priv !== null;
     }
     const M = this.pool.buffer(sc.dirs.length);
     this.engine = new Engine(sc, this.fileFds, this.pool.sizes, {
@@ -169,20 +414,30 @@ export class HostedMultilog {
         startFd: D,
         nofollow: true,
         procCwd: (fd) => `/proc/self/fd/${fd}`,
-        source: this.exact ? this.o.fd : undefined,
-        stampLen: sc.timestamp ? STAMP_LEN : 0,
+        journal: this.stage ?? undefined,
       },
     });
+    if (this.stage) this.stage.dir = this.engine.dirs[0];
     for (const d of this.engine.dirs) this.jobs.push(() => d.restart());
     this.jobs.push(() => this.started());
     this.run();
   }
 
-  // deno-lint-ignore require-yield
   private *started(): Steps {
-    if (this.exact && this.engine.dirs[0].midLine) {
-      this.engine.continueLine();
-      this.atNewline = false;
+    const st = this.stage;
+    if (st) {
+      st.named();
+      if (st.pos.midLine) {
+        this.engine.continueLine();
+        this.atNewline = false;
+      }
+      yield* st.record(st.pos);
+      // staged input to replay first: no edge of the pipe may come to start it
+      if (st.rp < st.end) {
+        this.r.at(performance.now(), () => {
+          if (this.watching) this.lookAhead(0);
+        });
+      }
     }
     this.state = "running";
   }
@@ -280,56 +535,114 @@ export class HostedMultilog {
   }
 
   /**
-   * Lossless reading: tee the pipe's head into the private pipe and process only the bytes not
-   * seen before (the pipe still holds the partial line, processed but not yet moved). Commits
-   * then splice exactly the processed bytes out of the pipe. Edge-triggered: bytes seen stay
-   * in the pipe, so it stays readable; a new write wakes us.
+   * Lossless reading: first the staged input a crashed host left (replayed), then the pipe:
+   * tee its head into the private pipe and process only the bytes not seen before (the pipe
+   * still holds the partial line, processed but not yet staged). A batch job then records the
+   * state, moves the processed bytes up to that partial line into the staging file (splice)
+   * and writes `current`. Edge-triggered: bytes seen stay in the pipe, so it stays readable;
+   * a new write wakes us.
    */
   private lookAhead(events: number): void {
+    const st = this.stage!;
     for (let got = 0; got < TURN;) {
       if (this.state !== "running" || this.busy || this.held) return;
       const e = this.engine;
       const M = e.M;
-      const [pr, pw] = this.priv!;
-      const seen = this.processedIn - e.dirs[0].spliced;
-      const max = Math.min(this.pool.readSize(e.expansion), e.inputSize - seen);
-      const n = sys.tee(this.o.fd, pw, seen + max);
-      if (n < 0) {
-        const err = sys.lastErr();
-        if (err === EINTR || err === EAGAIN) return;
-        return this.end();
-      }
-      if (n === 0) return this.end();
-      for (let off = 0; off < n;) {
-        const r = sys.read(pr, M.subarray(off, n));
-        if (r <= 0) return this.end(); // cannot happen: the copy is there
-        off += r;
-      }
-      if (n <= seen) {
-        // nothing new: the partial line only; with every writer gone that is the end
-        if (events & EPOLLHUP) return this.end();
-        return;
+      const staged = st.rp < st.end;
+      let seen = 0;
+      let n: number;
+      let drained = false;
+      if (staged) {
+        n = sys.pread(this.fd(), M.subarray(0, Math.min(e.inputSize, st.end - st.rp)), st.rp);
+        if (n <= 0) {
+          warnSys(P, `unable to read ${st.name}, dropping what it holds`, sys.lastErr());
+          st.rp = st.end;
+          st.pos = { off: st.end, midLine: e.midLine };
+          continue;
+        }
+      } else {
+        const [pr, pw] = this.pool.priv()!;
+        seen = this.ahead;
+        const want = Math.min(e.inputSize, this.pool.privSize);
+        n = sys.tee(this.o.fd, pw, want);
+        if (n < 0) {
+          const err = sys.lastErr();
+          if (err === EINTR || err === EAGAIN) return;
+          return this.end();
+        }
+        if (n === 0) return this.end();
+        for (let off = 0; off < n;) {
+          const r = sys.read(pr, M.subarray(off, n));
+          if (r <= 0) return this.end(); // cannot happen: the copy is there
+          off += r;
+        }
+        if (n <= seen) {
+          // nothing new: the partial line only; with every writer gone that is the end
+          if (events & EPOLLHUP) return this.end();
+          return;
+        }
+        drained = n < want; // the pipe held less than asked for
       }
       let end = n;
       if (this.term) {
         const nl = M.subarray(seen, n).indexOf(10);
         if (nl >= 0) end = seen + nl + 1;
       }
-      this.atNewline = M[end - 1] === 10;
       e.unpark();
-      e.process(seen, end);
+      const stop = e.process(seen, end, true);
       e.park();
-      this.processedIn += end - seen;
-      for (const d of e.dirs) if (!d.idle) this.jobs.push(() => d.commitSteps());
+      const used = stop - seen;
+      if (used === 0) break; // cannot happen (the region is empty here): no spinning
+      this.atNewline = M[stop - 1] === 10;
+      const partial = e.partialInput;
+      let k = 0;
+      let stagedPartial = partial;
+      if (staged) st.rp += used;
+      else {
+        this.ahead += used;
+        const pp = Math.min(partial, this.ahead);
+        k = this.ahead - pp;
+        stagedPartial = partial - pp;
+      }
+      const midLine = e.midLine;
+      this.jobs.push(() => this.batch(k, stagedPartial, midLine));
       if (this.term && this.atNewline) return this.end();
       this.run();
-      if (n - seen < max || this.term) return;
-      got += n - seen;
+      if (this.term || (drained && stop === end)) return;
+      got += used;
     }
     // the turn is over with bytes left: come back after the others (no edge will come)
     this.r.at(performance.now(), () => {
       if (this.watching) this.around(() => this.lookAhead(0));
     });
+  }
+
+  private fd(): number {
+    return this.stage!.fd;
+  }
+
+  /**
+   * One lossless batch: record the state, move the `k` processed bytes (up to the partial line;
+   * -1: all) from the pipe into the staging file, write `current`; then the region is empty and
+   * the input not in `current` begins `stagedPartial` bytes before the staged end.
+   */
+  private *batch(k: number, stagedPartial: number, midLine: boolean): Steps {
+    const st = this.stage!;
+    yield* st.checkpoint();
+    if (k < 0) k = this.ahead; // the end: everything processed
+    while (k > 0) {
+      const w = sys.spliceAt(this.o.fd, st.fd, st.end, k);
+      if (w > 0) {
+        st.end += w;
+        st.rp += w;
+        this.ahead -= w;
+        k -= w;
+        continue;
+      }
+      yield { kind: "pause", text: `unable to write to ${st.name}, pausing` };
+    }
+    yield* this.engine.dirs[0].commitSteps();
+    st.pos = { off: st.rp - stagedPartial, midLine };
   }
 
   /** End of input or TERM: the partial line as 0.76 finishes it, everything written, fsync. */
@@ -341,8 +654,15 @@ export class HostedMultilog {
     e.unpark();
     e.eof();
     e.park();
-    for (const d of e.dirs) this.jobs.push(() => d.commitSteps());
-    for (const d of e.dirs) this.jobs.push(() => d.quit());
+    if (this.stage) {
+      // the partial line is written now (with 0.76's newline): stage all that was processed
+      this.jobs.push(() => this.batch(-1, 0, false));
+      this.jobs.push(() => e.dirs[0].quit());
+      this.jobs.push(() => this.stage!.closing());
+    } else {
+      for (const d of e.dirs) this.jobs.push(() => d.commitSteps());
+      for (const d of e.dirs) this.jobs.push(() => d.quit());
+    }
     this.jobs.push(() => this.finished());
     this.run();
   }
@@ -368,8 +688,8 @@ export class HostedMultilog {
     this.watching = false;
     for (const fd of this.fileFds) sys.close(fd);
     this.fileFds = [];
-    for (const fd of this.priv ?? []) sys.close(fd);
-    this.priv = null;
+    if (this.o.staging !== undefined && this.o.staging >= 0) sys.close(this.o.staging);
+    this.stage = null;
     if (this.engine) { for (const d of this.engine.dirs) d.close(); }
   }
 

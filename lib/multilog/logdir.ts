@@ -22,7 +22,7 @@
  * @module
  */
 import { line, warn, warnSys, writeErr } from "../msg.ts";
-import { EAGAIN, ENOENT } from "../errors.ts";
+import { ENOENT } from "../errors.ts";
 import { LOCK_EX, LOCK_NB } from "../libc.ts";
 import * as sys from "./sys.ts";
 import { stampNow } from "./stamp.ts";
@@ -94,16 +94,24 @@ export interface DirOptions {
    * directory's name, which is relative to the never-changed current directory).
    */
   procCwd?: (fddir: number) => string;
+  /** Lossless hosting: told about every change of `current` (lib/multilog/hosted.ts). */
+  journal?: Journal;
+}
+
+/**
+ * What a lossless hosted logger records so that a new logger, after a crash of the host, can
+ * cut `current` back to a known point and replay the input staged since then.
+ */
+export interface Journal {
   /**
-   * Lossless hosting: the log pipe the input came from, still holding it. Input bytes are then
-   * moved into `current` with splice(2) (written and consumed in one call, so a crash of the
-   * host can neither lose nor double them); only stamps are written. Requires one directory and
-   * no selection (every input byte reaches `current`, in order), a file position instead of
-   * O_APPEND (splice refuses append descriptors), and {@linkcode stampLen}.
+   * After the lock, before 0.76's recovery: cut `current` back to the recorded size. True:
+   * `current` ends inside a line whose rest comes next, keep appending to it (no `.u`).
    */
-  source?: number;
-  /** bytes of the stamp at each line start of this directory's output (0 or 26), with source */
-  stampLen?: number;
+  recover(dirfd: number): boolean;
+  /** `current` is full at region offset `at` (everything before is written): it rotates now. */
+  rotating(at: number): Steps;
+  /** A new, empty `current` is open (after a rotation). */
+  opened(): Steps;
 }
 
 /** A failure at start-up: 0.76 prints `multilog: fatal: TEXT: ERRNO` and exits 111. */
@@ -131,17 +139,8 @@ export class LogDir {
   readonly rot: number[] = [];
   /** selection of the line being processed */
   sel = true;
-  /** with a source: the next output byte starts a line (a stamp comes first) */
-  private atStart = true;
-  /** with a source: bytes of the current stamp not yet written */
-  private stampLeft = 0;
-  /** with a source: input bytes moved from the pipe so far */
-  spliced = 0;
-  /**
-   * Set by {@linkcode restart} with a source: `current` ended inside a line (the host died
-   * while moving it), so the pipe's first bytes are that line's rest (no stamp, no judging).
-   */
-  midLine = false;
+  /** bytes in the file `current` (what was written; `bytes` runs ahead, simulated) */
+  curSize = 0;
 
   /**
    * @param M shared byte buffer; this directory owns `M[base, base+cap)` and needs
@@ -247,6 +246,7 @@ export class LogDir {
       const r = this.rot[0];
       yield* this.writeOut(r);
       this.rot.shift();
+      if (this.opts.journal) yield* this.opts.journal.rotating(r);
       yield* this.fullcurrent();
     }
     yield* this.writeOut(this.chunked);
@@ -268,60 +268,14 @@ export class LogDir {
   private *writeOut(to: number): Steps {
     while (this.written < to) {
       const b = this.base;
-      const w = this.opts.source === undefined
-        ? sys.write(this.fdcur, this.M.subarray(b + this.written, b + to))
-        : this.move(this.opts.source, to);
+      const w = sys.write(this.fdcur, this.M.subarray(b + this.written, b + to));
       if (w > 0) {
         this.written += w;
+        this.curSize += w;
         continue;
       }
       yield { kind: "pause", text: `unable to write to ${this.dir}/current, pausing` };
     }
-  }
-
-  /**
-   * One piece of [written, to) with a source: the rest of a stamp written, or input bytes up
-   * to the next line end moved from the pipe. Returns the bytes done, or -1 (lastErr).
-   */
-  private move(src: number, to: number): number {
-    const M = this.M;
-    const at = this.base + this.written;
-    const sl = this.opts.stampLen ?? 0;
-    if (this.atStart) {
-      this.atStart = false;
-      this.stampLeft = sl;
-    }
-    if (this.stampLeft > 0) {
-      const w = sys.write(
-        this.fdcur,
-        M.subarray(at, at + Math.min(this.stampLeft, to - this.written)),
-      );
-      if (w > 0) this.stampLeft -= w;
-      return w;
-    }
-    let k = to - this.written;
-    if (sl > 0) {
-      const nl = M.subarray(at, at + k).indexOf(10);
-      if (nl >= 0) k = nl + 1;
-    }
-    let w = sys.splice(src, this.fdcur, k);
-    if (w > 0) this.spliced += w;
-    else if (w === 0 || sys.lastErr() === EAGAIN) {
-      // not in the pipe: the newline 0.76 adds to a partial line at the end of input
-      w = sys.write(this.fdcur, M.subarray(at, at + k));
-    }
-    if (w > 0 && M[at + w - 1] === 10) this.atStart = true;
-    return w;
-  }
-
-  /** With a source, `current` is written at its file position (see {@linkcode DirOptions.source}). */
-  private positioned(fd: number): number {
-    if (fd < 0 || this.opts.source === undefined) return fd;
-    if (sys.unappend(fd) >= 0) return fd;
-    const e = sys.lastErr();
-    sys.close(fd);
-    sys.setErr(e);
-    return -1;
   }
 
   private *fsync(fd: number, text: string): Steps {
@@ -337,6 +291,7 @@ export class LogDir {
   *forceRotateSteps(): Steps {
     if (this.bytes > 0) {
       this.bytes = 0;
+      if (this.opts.journal) yield* this.opts.journal.rotating(this.written);
       yield* this.fullcurrent();
     }
   }
@@ -353,9 +308,11 @@ export class LogDir {
     while (sys.renameAt(D, "current", "previous") < 0) {
       yield pause(`unable to rename current to previous in directory ${d}, pausing`);
     }
-    while ((this.fdcur = this.positioned(sys.openAt(D, "current", "append", nf))) < 0) {
+    while ((this.fdcur = sys.openAt(D, "current", "append", nf)) < 0) {
       yield pause(`unable to create ${d}/current, pausing`);
     }
+    this.curSize = 0;
+    if (this.opts.journal) yield* this.opts.journal.opened();
     while (sys.fchmod(this.fdcur, 0o644) < 0) {
       yield pause(`unable to set mode of ${d}/current, pausing`);
     }
@@ -481,20 +438,16 @@ export class LogDir {
     if (this.fdlock < 0 || sys.flock(this.fdlock, LOCK_EX | LOCK_NB) < 0) {
       die(`unable to lock directory ${d}`);
     }
+    const keep = this.opts.journal?.recover(D) ?? false;
     const cur = sys.statAt(D, "current", nf === 0);
     if (!cur) {
       if (sys.lastErr() !== ENOENT) die(`unable to stat ${d}/current`);
-      // killed between a rotation inside a line and the new `current`: the rest follows
-      if (this.opts.source !== undefined && this.olderEndsMidLine()) {
-        this.midLine = true;
-        this.atStart = false;
-      }
-    } else if (cur.mode & 0o100 || this.endsMidLine(cur.size)) {
-      const fd = this.positioned(sys.openAt(D, "current", "append", nf));
+    } else if (cur.mode & 0o100) {
+      const fd = sys.openAt(D, "current", "append", nf);
       if (fd < 0) die(`unable to append to ${d}/current`);
       if (sys.fchmod(fd, 0o644) < 0) die(`unable to set mode of ${d}/current`);
       this.fdcur = fd;
-      this.bytes = cur.size;
+      this.bytes = this.curSize = cur.size;
       return;
     }
     sys.unlinkAt(D, "state");
@@ -511,78 +464,15 @@ export class LogDir {
       sys.unlinkAt(D, "processed");
       yield* this.finish("previous", "u");
     }
-    yield* this.finish("current", "u");
+    // a lossless host's crash inside a line: the line goes on in this `current`
+    if (!(cur && keep)) yield* this.finish("current", "u");
     const fd = sys.openAt(D, "state", "trunc", nf);
     if (fd < 0) die(`unable to write to ${d}/state`);
     sys.close(fd);
-    this.fdcur = this.positioned(sys.openAt(D, "current", "append", nf));
+    this.fdcur = sys.openAt(D, "current", "append", nf);
     if (this.fdcur < 0) die(`unable to write to ${d}/current`);
     if (sys.fchmod(this.fdcur, 0o644) < 0) die(`unable to set mode of ${d}/current`);
-    this.bytes = 0;
-  }
-
-  /**
-   * With a source, after a crash of the host (`current` not 0744): does `current` end inside a
-   * line? Then the rest of that line is at the head of the pipe and goes on in this `current`
-   * (set {@linkcode midLine}). A stamp cut short (the kill came inside its write, at a page
-   * boundary) is cut off instead: its line is still whole in the pipe and gets a new stamp.
-   */
-  private endsMidLine(size: number): boolean {
-    if (this.opts.source === undefined) return false;
-    const sl = this.opts.stampLen ?? 0;
-    const tail = this.tail("current", size, sl + 1);
-    if (tail === undefined || (size > 0 && tail[tail.length - 1] === 10)) return false;
-    const nl = tail.lastIndexOf(10);
-    if (nl < 0 && size === tail.length && this.olderEndsMidLine()) {
-      // `current` holds no line start: it continues a line cut by a rotation (file full)
-      this.midLine = true;
-      this.atStart = false;
-      return true;
-    }
-    if (size === 0) return false;
-    const n = tail.length;
-    const partial = nl >= 0 ? n - nl - 1 : size === n ? size : n + 1;
-    if (partial < sl) {
-      const wfd = sys.openAt(this.fddir, "current", "write", this.nf);
-      if (wfd >= 0) {
-        sys.ftruncate(wfd, size - partial);
-        sys.close(wfd);
-      }
-      return false;
-    }
-    this.midLine = true;
-    this.atStart = false;
-    return true;
-  }
-
-  /** The last `max` bytes of `name` (`size` bytes long), or undefined. */
-  private tail(name: string, size: number, max: number): Uint8Array | undefined {
-    const t = new Uint8Array(Math.min(size, max));
-    if (t.length === 0) return t;
-    const fd = sys.openAt(this.fddir, name, "read", this.nf);
-    if (fd < 0) return undefined;
-    const n = sys.pread(fd, t, size - t.length);
-    sys.close(fd);
-    return n === t.length ? t : undefined;
-  }
-
-  /** Does the file finished last (`previous`, else the newest `@...`) end inside a line? */
-  private olderEndsMidLine(): boolean {
-    let name = "previous";
-    let st = sys.statAt(this.fddir, name, false);
-    if (!st) {
-      const all = sys.names(".", this.fddir) ?? [];
-      let newest: Uint8Array | undefined;
-      for (const n of all) {
-        if (n[0] === 64 && n.length >= 25 && (!newest || before(newest, n))) newest = n;
-      }
-      if (!newest) return false;
-      name = latin1.decode(newest);
-      st = sys.statAt(this.fddir, name, false);
-      if (!st) return false;
-    }
-    const t = this.tail(name, st.size, 1);
-    return t !== undefined && t.length === 1 && t[0] !== 10;
+    this.bytes = this.curSize = cur && keep ? cur.size : 0;
   }
 
   /** 0.76 c_quit for this directory (after the last commit): fsync, mode 0744. */

@@ -9,8 +9,6 @@ import { cstr } from "../bytes.ts";
 import { warnSys } from "../msg.ts";
 import * as open from "../open.ts";
 import {
-  F_GETFL,
-  F_SETFL,
   O_APPEND,
   O_CLOEXEC,
   O_CREAT,
@@ -221,9 +219,15 @@ export function tee(from: number, to: number, len: number): number {
   return check(sys(NR.tee, from, to, len, SPLICE_F_NONBLOCK));
 }
 
-/** splice(2) of up to `len` bytes from the head of pipe `from` to `fd` at its file position. */
-export function splice(from: number, fd: number, len: number): number {
-  return check(sys(NR.splice, from, 0, fd, 0, len, SPLICE_F_NONBLOCK));
+const offBuf = new BigInt64Array(1);
+
+/**
+ * splice(2) of up to `len` bytes from the head of pipe `from` into file `fd` at offset `off`
+ * (the file position is not used or moved).
+ */
+export function spliceAt(from: number, fd: number, off: number, len: number): number {
+  offBuf[0] = BigInt(off);
+  return check(sys(NR.splice, from, 0, fd, addr(offBuf), len, SPLICE_F_NONBLOCK));
 }
 
 /** pipe2(O_CLOEXEC|O_NONBLOCK): [read end, write end], or undefined with lastErr. */
@@ -233,20 +237,14 @@ export function pipe(): [number, number] | undefined {
   return [fds[0], fds[1]];
 }
 
-/**
- * Make an append descriptor a plain one positioned at the end (splice refuses O_APPEND
- * files); with one writer the bytes land where appending would put them.
- */
-export function unappend(fd: number): number {
-  const fl = fcntl(fd, F_GETFL, 0);
-  if (fl < 0) return -1;
-  if (fcntl(fd, F_SETFL, fl & ~O_APPEND) < 0) return -1;
-  return check(sys(NR.lseek, fd, 0, 2));
-}
-
 /** pread(2) of `buf.length` bytes at `off`. */
 export function pread(fd: number, buf: Uint8Array, off: number): number {
   return check(sys(NR.pread64, fd, addr(buf as Bytes), buf.length, off));
+}
+
+/** pwrite(2) of `buf` at `off`. */
+export function pwrite(fd: number, buf: Uint8Array, off: number): number {
+  return check(sys(NR.pwrite64, fd, addr(buf as Bytes), buf.length, off));
 }
 
 /** ftruncate(2). */

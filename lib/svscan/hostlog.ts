@@ -45,7 +45,7 @@ import {
   SIGTERM,
   SIGWINCH,
 } from "../libc.ts";
-import { HostedMultilog, type HostedPool } from "../multilog/hosted.ts";
+import { HostedMultilog, type HostedPool, openStaging } from "../multilog/hosted.ts";
 import type { Reactor } from "../reactor.ts";
 import type { HostedChild } from "../service.ts";
 import { readSmall } from "../open.ts";
@@ -303,11 +303,14 @@ export function hostLogger(
     sys(NR.close, dirfd);
     svscanOwn(() => exited(killedBy && code === 0 ? killedBy : code << 8));
   };
+  // lossless across a crash of svscan: log/supervise/hosted-input (owned by the logger)
+  const staging = openStaging(dirfd);
   const ml = new HostedMultilog({
     reactor: o.reactor,
     fd,
     args: run.args,
     dirfd,
+    staging: staging >= 0 ? staging : undefined,
     pool: o.pool,
     around: ctx.around,
     onExit: done,
