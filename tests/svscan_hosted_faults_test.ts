@@ -10,7 +10,7 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { debian, prog, readOr, run, statusPid, waitFor } from "./util.ts";
-import { exists, type Scan, service, waitUp, withScan } from "./svscan_util.ts";
+import { exists, type Scan, service, type Tree, waitUp, withScan } from "./svscan_util.ts";
 import { canMountTmpfs, mountTmpfs, SlowDisk, slowDiskMissing, unmount } from "./slow_disk.ts";
 
 const HELLO = "#!/bin/sh\necho hello\nexec sleep 1000\n";
@@ -101,8 +101,8 @@ function faultTest(
   });
 }
 
-async function svc(args: string[], dir: string): Promise<void> {
-  const r = await run(prog("svc"), [...args, dir]);
+async function svc(args: string[], ...dirs: string[]): Promise<void> {
+  const r = await run(prog("svc"), [...args, ...dirs]);
   assertEquals([r.code, r.stderr], [0, ""]);
 }
 
@@ -263,62 +263,119 @@ Deno.test("svscan hosted faults: a hanging processor blocks its logger only: svs
 
 const noSlowDisk = slowDiskMissing();
 
-Deno.test({
-  name:
-    "svscan hosted faults: a log directory whose fsync does not return: svscan supervises, the others log; every line once when the disk comes back",
-  ignore: noSlowDisk !== undefined,
-  fn: async () => {
-    if (noSlowDisk !== undefined) return;
-    let disk: SlowDisk | undefined;
-    await withScan(async ({ dir, start, defer }) => {
-      const made = SlowDisk.make(`${dir}/.img`, `${dir}/.slow`);
-      if (typeof made === "string") throw new Error(made);
-      disk = made;
-      defer(() => made.lift()); // before the processes are killed
-      const N = 300;
-      Deno.mkdirSync(`${made.mnt}/main`);
-      await service(
-        dir,
-        "slow",
-        writer("slow", N, `${dir}/.go`),
-        "#!/bin/sh\nexec multilog t s3000 ./main\n",
-      );
-      Deno.symlinkSync(`${made.mnt}/main`, `${dir}/slow/log/main`);
-      await service(dir, "other", HELLO, LOG);
-      const scan = start();
-      const main = `${dir}/slow/log/main`;
-      await waitFor("slow started", () => stored(main).length === 1);
-      assertEquals(statusPid(`${dir}/slow/log`), scan.pid);
-      made.hold();
-      await Deno.writeTextFile(`${dir}/.go`, "");
-      // a rotation's fsync is in the kernel, held: a thread of svscan waits in D state
-      await waitFor("an fsync held", () => blocked(scan.pid), 15_000);
-      await restarts(`${dir}/other`);
-      await waitFor("other's second hello", () => stored(`${dir}/other/log/main`).length === 2);
-      await restartsHosted(`${dir}/other/log`, scan.pid);
-      await restarts(`${dir}/other`);
-      await waitFor("other's third hello", () => stored(`${dir}/other/log/main`).length === 3);
-      assert(blocked(scan.pid), "the fsync is still held");
-      made.lift();
-      await waitFor("every line", () => stored(main).at(-1) === "slow end", 30_000);
-      assertEquals(stored(main), written("slow", N));
-      assertEquals(multilogLines(scan.err), []);
-      assertEquals(scan.status, undefined, "svscan runs");
-    }).finally(() => disk?.close());
-  },
-});
+/**
+ * A hosted-logger test on a {@linkcode SlowDisk} mounted at `DIR/.slow` (reported as ignored
+ * when this machine cannot make one). The disk's limits are lifted before the processes are
+ * killed, and it is detached at the end.
+ */
+function slowDiskTest(name: string, fn: (t: Tree, disk: SlowDisk) => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore: noSlowDisk !== undefined,
+    fn: async () => {
+      let disk: SlowDisk | undefined;
+      await withScan(async (t) => {
+        const made = SlowDisk.make(`${t.dir}/.img`, `${t.dir}/.slow`);
+        if (typeof made === "string") throw new Error(made);
+        disk = made;
+        t.defer(() => made.lift());
+        await fn(t, made);
+      }).finally(() => disk?.close());
+    },
+  });
+}
 
-/** True when a thread of process `pid` sleeps uninterruptibly (state D: waiting for the disk). */
-function blocked(pid: number): boolean {
+slowDiskTest(
+  "svscan hosted faults: a log directory whose fsync does not return: svscan supervises, the others log; every line once when the disk comes back",
+  async ({ dir, start }, disk) => {
+    const N = 300;
+    Deno.mkdirSync(`${disk.mnt}/main`);
+    await service(
+      dir,
+      "slow",
+      writer("slow", N, `${dir}/.go`),
+      "#!/bin/sh\nexec multilog t s3000 ./main\n",
+    );
+    Deno.symlinkSync(`${disk.mnt}/main`, `${dir}/slow/log/main`);
+    await service(dir, "other", HELLO, LOG);
+    const scan = start();
+    const main = `${dir}/slow/log/main`;
+    await waitFor("slow started", () => stored(main).length === 1);
+    assertEquals(statusPid(`${dir}/slow/log`), scan.pid);
+    disk.hold();
+    await Deno.writeTextFile(`${dir}/.go`, "");
+    // a rotation's fsync is in the kernel, held: a thread of svscan waits in D state
+    await waitFor("an fsync held", () => blocked(scan.pid) > 0, 15_000);
+    await restarts(`${dir}/other`);
+    await waitFor("other's second hello", () => stored(`${dir}/other/log/main`).length === 2);
+    await restartsHosted(`${dir}/other/log`, scan.pid);
+    await restarts(`${dir}/other`);
+    await waitFor("other's third hello", () => stored(`${dir}/other/log/main`).length === 3);
+    assert(blocked(scan.pid) > 0, "the fsync is still held");
+    disk.lift();
+    await waitFor("every line", () => stored(main).at(-1) === "slow end", 30_000);
+    assertEquals(stored(main), written("slow", N));
+    assertEquals(multilogLines(scan.err), []);
+    assertEquals(scan.status, undefined, "svscan runs");
+  },
+);
+
+slowDiskTest(
+  "svscan hosted faults: 40 hosted loggers rotating into a held disk at once (svc -a): svscan supervises; every line rotated once when it comes back",
+  async ({ dir, start }, disk) => {
+    // more loggers than the runtime's pool has threads for blocking calls (32 here)
+    const N = 40;
+    const logs: string[] = [];
+    for (let i = 0; i < N; i++) {
+      Deno.mkdirSync(`${disk.mnt}/s${i}`);
+      await service(dir, `s${i}`, `#!/bin/sh\necho "s${i} hello"\nexec sleep 1000\n`, LOG);
+      Deno.symlinkSync(`${disk.mnt}/s${i}`, `${dir}/s${i}/log/main`);
+      logs.push(`${dir}/s${i}/log`);
+    }
+    await service(dir, "other", HELLO, LOG);
+    const scan = start();
+    for (let i = 0; i < N; i++) {
+      await waitFor(`s${i} logged`, () => stored(`${logs[i]}/main`).length === 1, 30_000);
+    }
+    disk.hold();
+    await svc(["-a"], ...logs); // every one rotates: an fsync each, all held
+    await waitFor("fsyncs held", () => blocked(scan.pid) > 0, 15_000);
+    await restarts(`${dir}/other`);
+    await waitFor("other's second hello", () => stored(`${dir}/other/log/main`).length === 2);
+    await restartsHosted(`${dir}/other/log`, scan.pid);
+    disk.lift();
+    for (let i = 0; i < N; i++) {
+      const main = `${logs[i]}/main`;
+      await waitFor(`s${i} rotated`, () => oldFiles(main).length === 1, 30_000);
+      assertEquals(stored(main), [`s${i} hello`]);
+      assertEquals(readOr(`${main}/current`), "");
+    }
+    assertEquals(multilogLines(scan.err), []);
+    assertEquals(scan.status, undefined, "svscan runs");
+  },
+);
+
+/** The `@...` files of a log directory. */
+function oldFiles(main: string): string[] {
+  try {
+    return [...Deno.readDirSync(main)].map((e) => e.name).filter((n) => n.startsWith("@"));
+  } catch {
+    return [];
+  }
+}
+
+/** How many threads of process `pid` sleep uninterruptibly (state D: waiting for the disk). */
+function blocked(pid: number): number {
+  let n = 0;
   try {
     for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
       const s = readOr(`/proc/${pid}/task/${t.name}/stat`);
-      if (s.slice(s.lastIndexOf(")") + 2).startsWith("D")) return true;
+      if (s.slice(s.lastIndexOf(")") + 2).startsWith("D")) n++;
     }
   } catch {
-    return false;
+    return 0;
   }
-  return false;
+  return n;
 }
 
 faultTest(
