@@ -449,3 +449,27 @@ faultTest(
       assertEquals(scan.status, undefined, "svscan runs");
     }),
 );
+
+Deno.test({
+  name:
+    "svscan hosted faults: Debian's multilog, named by path or first in svscan's PATH, runs as a process",
+  ignore: debian("multilog") === undefined,
+  fn: () =>
+    withScan(async ({ dir, start }) => {
+      const deb = debian("multilog")!;
+      await service(dir, "bypath", HELLO, `#!/bin/sh\nexec ${deb} t ./main\n`);
+      await service(dir, "bypath2", HELLO, LOG);
+      const bin = prog("svscan").replace(/\/svscan$/, "");
+      // /usr/bin first: `multilog` is Debian's for every log/run, svc ours from `bin`
+      const scan = start({ path: `${deb.replace(/\/multilog$/, "")}:${bin}:/bin` });
+      for (const n of ["bypath", "bypath2"]) {
+        const log = `${dir}/${n}/log`;
+        await waitFor(`${n} logged`, () => stored(`${log}/main`).length === 1);
+        const pid = statusPid(log);
+        assert(pid > 0 && pid !== scan.pid, `${n}: a process`);
+        assertEquals(Deno.readLinkSync(`/proc/${pid}/exe`), Deno.realPathSync(deb), n);
+      }
+      await restarts(`${dir}/bypath`);
+      await waitFor("two lines", () => stored(`${dir}/bypath/log/main`).length === 2);
+    }),
+});
