@@ -34,10 +34,11 @@ export class SlowDisk {
   ) {}
 
   /**
-   * Make an image of `mb` MB at `image`, attach it, mount it on `mnt` (made if missing).
+   * Make an image of `mb` MB at `image` (file system `fs`: ext2, ext4), attach it, mount it on
+   * `mnt` (made if missing).
    * Returns the disk or why it could not be made (the caller reports the test as ignored).
    */
-  static make(image: string, mnt: string, mb = 16): SlowDisk | string {
+  static make(image: string, mnt: string, mb = 16, fs = "ext2"): SlowDisk | string {
     for (const f of ["write_bps_device", "write_iops_device"]) {
       try {
         Deno.statSync(`${BLKIO}/blkio.throttle.${f}`);
@@ -47,8 +48,8 @@ export class SlowDisk {
     }
     const t = sh("truncate", ["-s", `${mb}M`, image]);
     if (!t.ok) return `truncate: ${t.err}`;
-    const m = sh("mkfs.ext2", ["-q", "-F", image]);
-    if (!m.ok) return `mkfs.ext2: ${m.err}`;
+    const m = sh(`mkfs.${fs}`, ["-q", "-F", image]);
+    if (!m.ok) return `mkfs.${fs}: ${m.err}`;
     const l = sh("losetup", ["-f", "--show", image]);
     if (!l.ok) return `losetup: ${l.err}`;
     const dev = l.out;

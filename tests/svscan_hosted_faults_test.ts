@@ -268,14 +268,18 @@ const noSlowDisk = slowDiskMissing();
  * when this machine cannot make one). The disk's limits are lifted before the processes are
  * killed, and it is detached at the end.
  */
-function slowDiskTest(name: string, fn: (t: Tree, disk: SlowDisk) => Promise<void>): void {
+function slowDiskTest(
+  name: string,
+  fn: (t: Tree, disk: SlowDisk) => Promise<void>,
+  fs = "ext2",
+): void {
   Deno.test({
     name,
     ignore: noSlowDisk !== undefined,
     fn: async () => {
       let disk: SlowDisk | undefined;
       await withScan(async (t) => {
-        const made = SlowDisk.make(`${t.dir}/.img`, `${t.dir}/.slow`);
+        const made = SlowDisk.make(`${t.dir}/.img`, `${t.dir}/.slow`, 16, fs);
         if (typeof made === "string") throw new Error(made);
         disk = made;
         t.defer(() => made.lift());
@@ -285,39 +289,69 @@ function slowDiskTest(name: string, fn: (t: Tree, disk: SlowDisk) => Promise<voi
   });
 }
 
+/** A logger whose rotation's fsync is held, another service and logger beside it. */
+async function heldFsync({ dir, start }: Tree, disk: SlowDisk): Promise<void> {
+  const N = 300;
+  Deno.mkdirSync(`${disk.mnt}/main`);
+  // a neighbour logging into the same disk all along (no rotation: it never waits for it)
+  Deno.mkdirSync(`${disk.mnt}/busy`);
+  await service(
+    dir,
+    "busy",
+    '#!/bin/sh\ni=0\nwhile [ ! -e ../.stop ]; do i=$((i+1)); echo "busy $i"; sleep 0.01; done\necho "busy end"\nexec sleep 1000\n',
+    LOG,
+  );
+  Deno.symlinkSync(`${disk.mnt}/busy`, `${dir}/busy/log/main`);
+  await service(
+    dir,
+    "slow",
+    writer("slow", N, `${dir}/.go`),
+    "#!/bin/sh\nexec multilog t s3000 ./main\n",
+  );
+  Deno.symlinkSync(`${disk.mnt}/main`, `${dir}/slow/log/main`);
+  await service(dir, "other", HELLO, LOG);
+  const scan = start();
+  const main = `${dir}/slow/log/main`;
+  await waitFor("slow started", () => stored(main).length === 1);
+  assertEquals(statusPid(`${dir}/slow/log`), scan.pid);
+  disk.hold();
+  await Deno.writeTextFile(`${dir}/.go`, "");
+  // a rotation's fsync is in the kernel, held: a thread of svscan waits in D state
+  await waitFor("an fsync held", () => blocked(scan.pid) > 0, 15_000);
+  await restarts(`${dir}/other`);
+  await waitFor("other's second hello", () => stored(`${dir}/other/log/main`).length === 2);
+  await restartsHosted(`${dir}/other/log`, scan.pid);
+  await restarts(`${dir}/other`);
+  await waitFor("other's third hello", () => stored(`${dir}/other/log/main`).length === 3);
+  // past a journal commit interval (5 s) with the neighbour writing: svscan still answers
+  const busy = `${dir}/busy/log/main`;
+  const logged = stored(busy).length;
+  for (let k = 0; k < 3; k++) {
+    await new Promise((r) => setTimeout(r, 2000));
+    await restarts(`${dir}/other`);
+  }
+  assert(stored(busy).length > logged + 100, "the neighbour logs");
+  assert(blocked(scan.pid) > 0, "the fsync is still held");
+  disk.lift();
+  await waitFor("every line", () => stored(main).at(-1) === "slow end", 30_000);
+  assertEquals(stored(main), written("slow", N));
+  await Deno.writeTextFile(`${dir}/.stop`, "");
+  await waitFor("busy end", () => stored(busy).at(-1) === "busy end");
+  const nums = stored(busy).slice(0, -1);
+  assertEquals(nums, nums.map((_, i) => `busy ${i + 1}`));
+  assertEquals(multilogLines(scan.err), []);
+  assertEquals(scan.status, undefined, "svscan runs");
+}
+
 slowDiskTest(
   "svscan hosted faults: a log directory whose fsync does not return: svscan supervises, the others log; every line once when the disk comes back",
-  async ({ dir, start }, disk) => {
-    const N = 300;
-    Deno.mkdirSync(`${disk.mnt}/main`);
-    await service(
-      dir,
-      "slow",
-      writer("slow", N, `${dir}/.go`),
-      "#!/bin/sh\nexec multilog t s3000 ./main\n",
-    );
-    Deno.symlinkSync(`${disk.mnt}/main`, `${dir}/slow/log/main`);
-    await service(dir, "other", HELLO, LOG);
-    const scan = start();
-    const main = `${dir}/slow/log/main`;
-    await waitFor("slow started", () => stored(main).length === 1);
-    assertEquals(statusPid(`${dir}/slow/log`), scan.pid);
-    disk.hold();
-    await Deno.writeTextFile(`${dir}/.go`, "");
-    // a rotation's fsync is in the kernel, held: a thread of svscan waits in D state
-    await waitFor("an fsync held", () => blocked(scan.pid) > 0, 15_000);
-    await restarts(`${dir}/other`);
-    await waitFor("other's second hello", () => stored(`${dir}/other/log/main`).length === 2);
-    await restartsHosted(`${dir}/other/log`, scan.pid);
-    await restarts(`${dir}/other`);
-    await waitFor("other's third hello", () => stored(`${dir}/other/log/main`).length === 3);
-    assert(blocked(scan.pid) > 0, "the fsync is still held");
-    disk.lift();
-    await waitFor("every line", () => stored(main).at(-1) === "slow end", 30_000);
-    assertEquals(stored(main), written("slow", N));
-    assertEquals(multilogLines(scan.err), []);
-    assertEquals(scan.status, undefined, "svscan runs");
-  },
+  heldFsync,
+);
+
+slowDiskTest(
+  "svscan hosted faults: the same on ext4 (a journal that cannot commit)",
+  heldFsync,
+  "ext4",
 );
 
 slowDiskTest(
@@ -473,3 +507,37 @@ Deno.test({
       await waitFor("two lines", () => stored(`${dir}/bypath/log/main`).length === 2);
     }),
 });
+
+faultTest(
+  "svscan hosted faults: a processor killed by a signal: multilog's two warnings, every line once",
+  undefined,
+  (withDebian) =>
+    withScan(async ({ dir, start }) => {
+      const N = 100;
+      // killed on its first run only
+      const proc = `'!if [ -e ../.crashed ]; then exec cat; fi; : > ../.crashed; kill -9 $$'`;
+      const all = forms(dir, `t s2000 n100 ${proc} ./main`, withDebian);
+      for (const f of all) {
+        await service(dir, f.name, writer(f.name, N, `${dir}/.go`), f.log);
+      }
+      const scan = start();
+      for (const f of all) {
+        await waitFor(`${f.name} started`, () => stored(`${dir}/${f.name}/log/main`).length === 1);
+      }
+      await Deno.writeTextFile(`${dir}/.go`, "");
+      for (const f of all) {
+        const main = `${dir}/${f.name}/log/main`;
+        await waitFor(
+          `${f.name}: every line`,
+          () => stored(main).at(-1) === `${f.name} end`,
+          30_000,
+        );
+        assertEquals(stored(main), written(f.name, N), f.name);
+      }
+      const expected = [
+        "multilog: warning: processor crashed in ./main, pausing: file does not exist",
+        "multilog: warning: processor failed in ./main, pausing",
+      ];
+      for (const f of all) assertEquals(f.messages(scan), expected, f.name);
+    }),
+);
