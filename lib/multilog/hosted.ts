@@ -46,6 +46,45 @@ const F_GETPIPE_SZ = 1032;
 /** the log pipe is grown to this, as the standalone multilog grows its stdin pipe */
 const PIPE_SIZE = 262144;
 
+/**
+ * fsyncs in flight at once, for every hosted logger of the process: per file system, and in
+ * all. The runtime runs blocking calls on a small pool of threads (32 on this Deno) that the
+ * reactor's `epoll_wait` needs too: without a bound, 32 loggers rotating into a disk that does
+ * not answer took every thread and the host stopped supervising until the disk came back. Per
+ * file system, so that such a disk does not hold up the loggers writing elsewhere. The others
+ * wait their turn, in order.
+ */
+const FSYNCS_PER_FS = 4;
+const FSYNCS = 16;
+let fsyncing = 0;
+const fsyncingOn = new Map<number, number>();
+const fsyncQueue: { dev: number; go: () => void }[] = [];
+
+/** fsync(fd) on a pool thread within the bounds above: the result or -errno. */
+function fsyncBounded(fd: number): Promise<number> {
+  const st = fstat(fd);
+  const dev = typeof st === "number" ? -1 : st.dev;
+  return new Promise((resolve) => {
+    const go = () => {
+      fsyncing++;
+      fsyncingOn.set(dev, (fsyncingOn.get(dev) ?? 0) + 1);
+      sysAsync(NR.fsync, fd).then((res) => {
+        fsyncing--;
+        fsyncingOn.set(dev, fsyncingOn.get(dev)! - 1);
+        const i = fsyncQueue.findIndex((q) => mayFsync(q.dev));
+        if (i >= 0) fsyncQueue.splice(i, 1)[0].go();
+        resolve(res);
+      });
+    };
+    if (mayFsync(dev)) go();
+    else fsyncQueue.push({ dev, go });
+  });
+}
+
+function mayFsync(dev: number): boolean {
+  return fsyncing < FSYNCS && (fsyncingOn.get(dev) ?? 0) < FSYNCS_PER_FS;
+}
+
 /** The buffer all hosted loggers of a process share (one per reactor is enough). */
 export class HostedPool {
   readonly sizes: Sizes = { input: INPUT, output: OUTPUT };
@@ -753,7 +792,7 @@ export class HostedMultilog {
         this.r.at(performance.now() + PAUSE_MS, () => then(0));
         return;
       case "fsync":
-        sysAsync(NR.fsync, q.fd).then((res) => {
+        fsyncBounded(q.fd).then((res) => {
           if (res < 0) sys.setErr(-res);
           then(res < 0 ? -1 : 0);
         });
