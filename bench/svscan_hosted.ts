@@ -5,7 +5,8 @@
  *   N = 1, 10, 100, 200: processes, PSS, anonymous memory (smaps_rollup; tree = the scanner and
  *   everything under it except the `sleep`s);
  * - throughput: MB of 100-byte lines (a service `cat`s a file) through one logger
- *   `t s16777215 n5`, from `svc -u` to the last line in `current`, and the tree's CPU;
+ *   `t s16777215 n5`, from `svc -u` to the last line in `current`, and the tree's CPU; ours
+ *   hosted, ours with the opt-out file (the logger a multilog process), Debian's;
  * - `svc -t` latency of another service (`t` written to its control, until its status shows the
  *   new pid) while one logger
  *   takes a flood (`yes` of 100-byte lines), median of 15, and without the flood.
@@ -29,6 +30,8 @@ interface Flavor {
   name: string;
   svscan: string;
   path: string;
+  /** svscan's opt-out file: every logger a process (ours, for the process form's figures) */
+  processes?: boolean;
 }
 
 class Scan {
@@ -47,6 +50,7 @@ class Scan {
     return d;
   }
   start(): void {
+    if (this.f.processes) write(`${this.dir}/.svscan-no-hosted-loggers`, "", 0o644);
     this.child = new Deno.Command(this.f.svscan, {
       args: [this.dir],
       env: { PATH: this.f.path },
@@ -187,7 +191,8 @@ async function main() {
     const fd = Deno.openSync(data, { write: true });
     for (let i = 0; i < MB; i++) fd.writeSync(chunk);
     fd.close();
-    for (const f of flavors) console.log(await throughput(f, data));
+    const process = { ...ours, name: "ours, loggers as processes", processes: true };
+    for (const f of [ours, process, ...flavors.slice(1)]) console.log(await throughput(f, data));
     Deno.removeSync(data);
   }
   if (only.includes("latency")) {
