@@ -26,6 +26,8 @@ const IN_CLOSE_NOWRITE = 0x10;
 const IN_MOVED_TO = 0x80;
 const IN_DELETE_SELF = 0x400;
 const IN_IGNORED = 0x8000;
+/** x86_64 exit_group (not in lib/sys.ts's NR table yet). */
+const NR_EXIT_GROUP = 231;
 
 const statusBuf = new Uint8Array(64);
 
@@ -108,7 +110,7 @@ export function main(args: string[]): number {
       if (st === "dead") fatal("svwait", `supervise for ${dir} died`, 102);
       if (st) done++;
     }
-    if (all ? done === dirs.length : done > 0) return 0;
+    if (all ? done === dirs.length : done > 0) exitNow(0);
     // sleep until an event that may change a state (our own opens and reads change none)
     for (let relevant = false; !relevant;) {
       const left = end - performance.now();
@@ -123,6 +125,16 @@ export function main(args: string[]): number {
       }
     }
   }
+}
+
+/**
+ * End the process at once: svwait writes nothing but its messages (synchronously, before this)
+ * and has no unload handler, so Deno.exit's teardown (unload event, the runtime's exit path) only
+ * delays the moment the caller sees the exit.
+ */
+function exitNow(code: number): never {
+  sys(NR_EXIT_GROUP, code);
+  Deno.exit(code); // not reached
 }
 
 /** Do these inotify events say a status changed or a supervisor went away? */
