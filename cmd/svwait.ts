@@ -21,11 +21,14 @@ import { decodeStatus } from "../lib/status.ts";
 import { parseOptions } from "../lib/options.ts";
 import { addr, NR, sys, sysAt } from "../lib/sys.ts";
 
-const IN_CLOSE_WRITE = 0x8;
-const IN_CLOSE_NOWRITE = 0x10;
-const IN_MOVED_TO = 0x80;
-const IN_DELETE_SELF = 0x400;
-const IN_IGNORED = 0x8000;
+/** The inotify event bits svwait uses (linux/inotify.h). */
+const IN = {
+  CLOSE_WRITE: 0x8,
+  CLOSE_NOWRITE: 0x10,
+  MOVED_TO: 0x80,
+  DELETE_SELF: 0x400,
+  IGNORED: 0x8000,
+};
 /** x86_64 exit_group (not in lib/sys.ts's NR table yet). */
 const NR_EXIT_GROUP = 231;
 
@@ -88,7 +91,7 @@ export function main(args: string[]): number {
   const ino = sys(NR.inotify_init1, O_NONBLOCK | O_CLOEXEC);
   if (ino < 0) fatalSys("svwait", "unable to create an inotify instance", -ino);
   for (const dir of dirs) {
-    const mask = IN_MOVED_TO | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_DELETE_SELF;
+    const mask = IN.MOVED_TO | IN.CLOSE_WRITE | IN.CLOSE_NOWRITE | IN.DELETE_SELF;
     const wd = sysAt(NR.inotify_add_watch, ino, `${dir}/supervise`, mask);
     if (wd < 0) fatalSys("svwait", `unable to watch ${dir}/supervise`, -wd);
     if (reached(dir, goal) === "dead") {
@@ -147,9 +150,9 @@ export function eventsMatter(b: Uint8Array): boolean {
     const z = raw.indexOf(0);
     const name = decode(z < 0 ? raw : raw.subarray(0, z));
     off += 16 + len;
-    if (mask & (IN_MOVED_TO | IN_DELETE_SELF | IN_IGNORED)) return true;
-    if (mask & IN_CLOSE_WRITE && name === "lock") return true;
-    if (mask & IN_CLOSE_NOWRITE && name === "ok") return true;
+    if (mask & (IN.MOVED_TO | IN.DELETE_SELF | IN.IGNORED)) return true;
+    if (mask & IN.CLOSE_WRITE && name === "lock") return true;
+    if (mask & IN.CLOSE_NOWRITE && name === "ok") return true;
   }
   return false;
 }
