@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { debian, processesUnder, prog, readOr, run, script, statusPid, waitFor } from "./util.ts";
-import { exists, service, waitUp, withScan } from "./svscan_util.ts";
+import { exists, type Scan, service, type Tree, waitUp, withScan } from "./svscan_util.ts";
 
 const LOG = "#!/bin/sh\nexec multilog t ./main\n";
 
@@ -23,11 +23,14 @@ function logLines(logdir: string): string[] {
   return text.split("\n").filter((l) => l !== "").map((l) => l.replace(/^@[0-9a-f]{24} /, ""));
 }
 
-/** multilog processes whose cwd is exactly `dir` (a spawned logger runs in its log directory). */
-function processesIn(dir: string): number[] {
+/**
+ * multilog processes whose cwd is exactly `dir` (a spawned logger runs in its log directory),
+ * or with `below`, `dir` or any directory under it.
+ */
+function processesIn(dir: string, below = false): number[] {
   return processesUnder(dir).filter((pid) => {
     try {
-      return Deno.readLinkSync(`/proc/${pid}/cwd`) === dir &&
+      return (below || Deno.readLinkSync(`/proc/${pid}/cwd`) === dir) &&
         Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("multilog");
     } catch {
       return false;
@@ -40,11 +43,52 @@ async function svc(args: string[], dir: string): Promise<void> {
   assertEquals([r.code, r.stderr], [0, ""]);
 }
 
-Deno.test("svscan hosted: the logger runs inside svscan; status shows svscan's pid", () =>
-  withScan(async ({ dir, start }) => {
-    await service(dir, "a", "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
-    const scan = start();
-    const log = `${dir}/a/log`;
+/** A ./run that says hello, then sleeps. */
+const HELLO = "#!/bin/sh\necho hello\nexec sleep 1000\n";
+
+/**
+ * A ./run that writes `line 1`, `line 2`, ... `pause` seconds apart until ../stop exists, then
+ * `done`. `before`: shell text run first; `line`: the shell text that writes line `$i`.
+ */
+function counting(pause: string, opts: { before?: string; line?: string } = {}): string {
+  const line = opts.line ?? 'echo "line $i"';
+  return `#!/bin/sh\n${opts.before ?? ""}i=0\n` +
+    `while [ ! -e ../stop ]; do i=$((i+1)); ${line}; sleep ${pause}; done\n` +
+    "echo done\nexec sleep 1000\n";
+}
+
+/**
+ * Stop a {@linkcode counting} service in `dir`: its `log` must then hold `line 1` ... `line N`
+ * and `done`, each once, in order.
+ */
+async function stopCounting(dir: string, log: string): Promise<void> {
+  await Deno.writeTextFile(`${dir}/stop`, "");
+  await waitFor("done", () => logLines(log).includes("done"));
+  const lines = logLines(log);
+  assertEquals(lines.at(-1), "done");
+  const nums = lines.slice(0, -1);
+  assertEquals(nums, nums.map((_, i) => `line ${i + 1}`));
+}
+
+/** What {@linkcode hostedTest} gives its body: the scratch tree, the svscan, `a`'s log dir. */
+interface Hosted extends Tree {
+  scan: Scan;
+  log: string;
+}
+
+/** A test of service `a` (this ./run) whose log/run is the hosted {@linkcode LOG}, svscan started. */
+function hostedTest(name: string, runText: string, body: (h: Hosted) => Promise<void>): void {
+  Deno.test(name, () =>
+    withScan(async (t) => {
+      await service(t.dir, "a", runText, LOG);
+      await body({ ...t, scan: t.start(), log: `${t.dir}/a/log` });
+    }));
+}
+
+hostedTest(
+  "svscan hosted: the logger runs inside svscan; status shows svscan's pid",
+  HELLO,
+  async ({ dir, scan, log }) => {
     await waitFor("hello logged", () => logLines(log).includes("hello"));
     assertEquals(statusPid(log), scan.pid);
     assertEquals(processesIn(log), [], "no logger process");
@@ -75,19 +119,13 @@ Deno.test("svscan hosted: the logger runs inside svscan; status shows svscan's p
     assertEquals(logLines(log), ["hello", "hello"]);
     assertEquals(statusPid(log), scan.pid);
     assert(scan.err === "", scan.err);
-  }));
+  },
+);
 
-Deno.test("svscan hosted: svc -t/-k/-i/-h of the logger lose and double nothing", () =>
-  withScan(async ({ dir, start }) => {
-    await service(
-      dir,
-      "a",
-      '#!/bin/sh\ni=0\nwhile [ ! -e ../stop ]; do i=$((i+1)); echo "line $i"; sleep 0.005; done\n' +
-        "echo done\nexec sleep 1000\n",
-      LOG,
-    );
-    const scan = start();
-    const log = `${dir}/a/log`;
+hostedTest(
+  "svscan hosted: svc -t/-k/-i/-h of the logger lose and double nothing",
+  counting("0.005"),
+  async ({ dir, scan, log }) => {
     await waitFor("lines", () => logLines(log).length > 20);
     for (const letter of ["-t", "-k", "-i", "-h", "-t", "-k"]) {
       const before = logLines(log).length;
@@ -95,30 +133,21 @@ Deno.test("svscan hosted: svc -t/-k/-i/-h of the logger lose and double nothing"
       await waitFor(`logging again after ${letter}`, () => logLines(log).length > before + 20);
       assertEquals(statusPid(log), scan.pid);
     }
-    await Deno.writeTextFile(`${dir}/stop`, "");
-    await waitFor("done", () => logLines(log).includes("done"));
-    const lines = logLines(log);
-    assertEquals(lines.at(-1), "done");
-    const nums = lines.slice(0, -1);
-    assertEquals(nums, nums.map((_, i) => `line ${i + 1}`));
+    await stopCounting(dir, log);
     assertEquals(processesIn(log), []);
-  }));
+  },
+);
 
-Deno.test("svscan hosted: a service restarting mid-line gives one whole line", () =>
-  withScan(async ({ dir, start }) => {
-    await service(
-      dir,
-      "a",
-      "#!/bin/sh\nif [ -e ../once ]; then echo end; exec sleep 1000; fi\n" +
-        "touch ../once\nprintf begin-\nexit 0\n",
-      LOG,
-    );
-    start();
-    const log = `${dir}/a/log`;
+hostedTest(
+  "svscan hosted: a service restarting mid-line gives one whole line",
+  "#!/bin/sh\nif [ -e ../once ]; then echo end; exec sleep 1000; fi\n" +
+    "touch ../once\nprintf begin-\nexit 0\n",
+  async ({ log }) => {
     await waitFor("the line", () => logLines(log).length > 0);
     await new Promise((r) => setTimeout(r, 300));
     assertEquals(logLines(log), ["begin-end"]);
-  }));
+  },
+);
 
 /** `log/run` texts that are not hosted: they run as processes. */
 const NOT_HOSTED: Record<string, string> = {
@@ -133,10 +162,10 @@ Deno.test("svscan hosted: variants outside the grammar run as processes and log 
   withScan(async ({ dir, start }) => {
     const names = Object.keys(NOT_HOSTED);
     for (const n of names) {
-      await service(dir, n, "#!/bin/sh\necho hello\nexec sleep 1000\n", NOT_HOSTED[n]);
+      await service(dir, n, HELLO, NOT_HOSTED[n]);
       await Deno.mkdir(`${dir}/${n}/log/env`);
     }
-    await service(dir, "hosted", "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
+    await service(dir, "hosted", HELLO, LOG);
     const scan = start();
     for (const n of [...names, "hosted"]) {
       const log = `${dir}/${n}/log`;
@@ -155,7 +184,7 @@ Deno.test("svscan hosted: variants outside the grammar run as processes and log 
 Deno.test("svscan hosted: the opt-out file makes every logger a process", () =>
   withScan(async ({ dir, start }) => {
     await Deno.writeTextFile(`${dir}/.svscan-no-hosted-loggers`, "");
-    await service(dir, "a", "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
+    await service(dir, "a", HELLO, LOG);
     const scan = start();
     const log = `${dir}/a/log`;
     await waitFor("hello", () => logLines(log).includes("hello"));
@@ -168,17 +197,10 @@ Deno.test("svscan hosted: the opt-out file makes every logger a process", () =>
     await waitFor("no process", () => processesIn(log).length === 0);
   }));
 
-Deno.test("svscan hosted: log/run edited to not hosted and back takes effect at svc -t", () =>
-  withScan(async ({ dir, start }) => {
-    await service(
-      dir,
-      "a",
-      '#!/bin/sh\ni=0\nwhile [ ! -e ../stop ]; do i=$((i+1)); echo "line $i"; sleep 0.01; done\n' +
-        "echo done\nexec sleep 1000\n",
-      LOG,
-    );
-    const scan = start();
-    const log = `${dir}/a/log`;
+hostedTest(
+  "svscan hosted: log/run edited to not hosted and back takes effect at svc -t",
+  counting("0.01"),
+  async ({ dir, scan, log }) => {
     await waitFor("lines", () => logLines(log).length > 5);
     assertEquals(statusPid(log), scan.pid);
     await script(`${log}/run`, "#!/bin/sh\necho spawned >&2\nexec multilog t ./main\n");
@@ -189,20 +211,18 @@ Deno.test("svscan hosted: log/run edited to not hosted and back takes effect at 
     await svc(["-t"], log);
     await waitFor("hosted again", () => statusPid(log) === scan.pid);
     await waitFor("no process", () => processesIn(log).length === 0);
-    await Deno.writeTextFile(`${dir}/stop`, "");
-    await waitFor("done", () => logLines(log).includes("done"));
-    const nums = logLines(log).slice(0, -1);
-    assertEquals(nums, nums.map((_, i) => `line ${i + 1}`));
-  }));
+    await stopCounting(dir, log);
+  },
+);
 
 Deno.test("svscan hosted: a log directory that is a file: multilog's message, svscan goes on; a symlink is followed as by the process", () =>
   withScan(async ({ dir, start }) => {
-    await service(dir, "link", "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
+    await service(dir, "link", HELLO, LOG);
     await Deno.mkdir(`${dir}/.elsewhere`);
     await Deno.symlink(`${dir}/.elsewhere`, `${dir}/link/log/main`);
-    await service(dir, "file", "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
+    await service(dir, "file", HELLO, LOG);
     await Deno.writeTextFile(`${dir}/file/log/main`, "not a directory\n");
-    await service(dir, "good", "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
+    await service(dir, "good", HELLO, LOG);
     const scan = start();
     await waitFor("good logged", () => logLines(`${dir}/good/log`).includes("hello"));
     await waitFor("link logged", () => readOr(`${dir}/.elsewhere/current`).endsWith(" hello\n"));
@@ -221,12 +241,10 @@ Deno.test("svscan hosted: megabytes without a newline, then a burst of svc -a", 
     await service(
       dir,
       "flood",
-      "#!/bin/sh\nhead -c 3000000 /dev/zero | tr '\\0' x\necho\necho after\n" +
-        'i=0\nwhile [ ! -e ../stop ]; do i=$((i+1)); echo "line $i"; sleep 0.002; done\n' +
-        "echo done\nexec sleep 1000\n",
+      counting("0.002", { before: "head -c 3000000 /dev/zero | tr '\\0' x\necho\necho after\n" }),
       "#!/bin/sh\nexec multilog t s100000 n4 ./main\n",
     );
-    await service(dir, "other", "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
+    await service(dir, "other", HELLO, LOG);
     const scan = start();
     const log = `${dir}/flood/log`;
     await waitFor("after", () => logLines(log).includes("after"), 20_000);
@@ -252,7 +270,7 @@ Deno.test("svscan hosted: 500 hosted loggers at once", () =>
   withScan(async ({ dir, start }) => {
     const N = 500;
     for (let i = 0; i < N; i++) {
-      await service(dir, `s${i}`, "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
+      await service(dir, `s${i}`, HELLO, LOG);
     }
     const scan = start();
     await waitFor("every line logged", () => {
@@ -262,16 +280,7 @@ Deno.test("svscan hosted: 500 hosted loggers at once", () =>
       return true;
     }, 120_000);
     for (let i = 0; i < N; i += 50) assertEquals(statusPid(`${dir}/s${i}/log`), scan.pid);
-    assertEquals(
-      processesUnder(dir).filter((p) => {
-        try {
-          return Deno.readTextFileSync(`/proc/${p}/cmdline`).includes("multilog");
-        } catch {
-          return false;
-        }
-      }),
-      [],
-    );
+    assertEquals(processesIn(dir, true), []);
   }));
 
 Deno.test("svscan hosted: SIGKILL of svscan mid-line and a restart: every line once, whole, one stamp", () =>
@@ -281,10 +290,10 @@ Deno.test("svscan hosted: SIGKILL of svscan mid-line and a restart: every line o
     await service(
       dir,
       "a",
-      '#!/bin/sh\ni=0\nwhile [ ! -e ../stop ]; do i=$((i+1)); printf "line %d " $i; ' +
-        "[ -e ../hold ] && touch ../half; while [ -e ../hold ]; do sleep 0.01; done; rm -f ../half; " +
-        'printf "%0300d\\n" 0; sleep 0.002; done\n' +
-        "echo done\nexec sleep 1000\n",
+      counting("0.002", {
+        line: 'printf "line %d " $i; [ -e ../hold ] && touch ../half; ' +
+          'while [ -e ../hold ]; do sleep 0.01; done; rm -f ../half; printf "%0300d\\n" 0',
+      }),
       LOG,
     );
     const log = `${dir}/a/log`;
