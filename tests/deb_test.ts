@@ -9,23 +9,12 @@
  * The machine's own packages are never touched.
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { alive, prog, root, run, scratch, script, statusPid, waitFor } from "./util.ts";
+import { alive, probe, prog, root, run, scratch, script, statusPid, waitFor } from "./util.ts";
 
 const VERSION = Deno.readTextFileSync(`${root}/VERSION`).trim();
 const denoDir = Deno.execPath().replace(/\/[^/]*$/, "");
 /** PATH with the deno running this test first, as `make deb` would find it. */
 const PATH = `${denoDir}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`;
-const dec = new TextDecoder();
-
-/** Output of a synchronous command, or undefined if it cannot run or fails. */
-function probe(cmd: string, args: string[]): string | undefined {
-  try {
-    const o = new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).outputSync();
-    return o.success ? dec.decode(o.stdout) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 const haveDpkgDeb = probe("dpkg-deb", ["--version"]) !== undefined;
 

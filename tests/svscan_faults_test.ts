@@ -4,21 +4,17 @@
  * forever, and svscan as pid 1 of a pid namespace (orphans reaped, TERM = orderly stop).
  */
 import { assert, assertEquals, assertNotEquals } from "./assert.ts";
-import { alive, processesUnder, prog, readOr, run, statusPid, waitFor } from "./util.ts";
+import {
+  alive,
+  canUnshare,
+  processesUnder,
+  prog,
+  readOr,
+  run,
+  statusPid,
+  waitFor,
+} from "./util.ts";
 import { exists, service, stallTree, waitUp, withScan } from "./svscan_util.ts";
-
-/** A new pid namespace can be made here (root, and a container that allows it). */
-function canUnshare(): boolean {
-  try {
-    return new Deno.Command("unshare", {
-      args: ["--pid", "--fork", "--mount-proc", "true"],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 /** A service printing numbered lines in bursts (0, 1, 2, ... never a gap) and its logger. */
 const WRITER = "#!/bin/sh\ni=0\nwhile :; do seq $i $((i+99)); i=$((i+100)); sleep 0.01; done\n";

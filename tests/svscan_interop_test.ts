@@ -23,6 +23,7 @@ import {
   bytesTree,
   exists,
   hasBytes,
+  type Scan,
   service,
   stallTree,
   waitUp,
@@ -155,6 +156,40 @@ Deno.test({
     }),
 });
 
+/** One svscan of {@linkcode sideBySide}: its scratch directory and the running svscan. */
+interface Side {
+  dir: string;
+  scan: Scan;
+}
+
+/**
+ * Register test `name` (ignored without Debian's daemontools): two scratch trees made alike by
+ * `setup`, Debian's svscan started on the one, ours on the other, each in its directory and
+ * without an argument (so names print the same in both).
+ */
+function sideBySide(
+  name: string,
+  setup: (dir: string) => Promise<void>,
+  fn: (deb: Side, ours: Side) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    ignore: !haveDebian,
+    fn: () =>
+      withScan((a) =>
+        withScan(async (b) => {
+          await setup(a.dir);
+          await setup(b.dir);
+          const deb = a.start({ cmd: D("svscan"), cwd: a.dir, args: [], path: "/usr/bin:/bin" });
+          await fn({ dir: a.dir, scan: deb }, {
+            dir: b.dir,
+            scan: b.start({ cwd: b.dir, args: [] }),
+          });
+        })
+      ),
+  });
+}
+
 /** The same tree of bad service directories in `dir`. */
 async function badTree(dir: string): Promise<void> {
   await Deno.mkdir(`${dir}/norun`);
@@ -169,34 +204,26 @@ async function badTree(dir: string): Promise<void> {
   await Deno.writeTextFile(`${dir}/plainfile`, "");
 }
 
-Deno.test({
-  name: "svscan interop: same messages as Debian's svscan+supervise on bad directories",
-  ignore: !haveDebian,
-  fn: () =>
-    withScan((a) =>
-      withScan(async (b) => {
-        await badTree(a.dir);
-        await badTree(b.dir);
-        // both run with cwd = their directory and no argument: names print the same
-        const deb = a.start({ cmd: D("svscan"), cwd: a.dir, args: [], path: "/usr/bin:/bin" });
-        const ours = b.start({ cwd: b.dir, args: [] });
-        const lines = (t: string) => [...new Set(t.split("\n").filter((l) => l))].sort();
-        const want = [
-          "supervise: fatal: unable to chdir to log: not a directory",
-          "supervise: fatal: unable to start noexec/run: access denied",
-          "supervise: fatal: unable to start norun/run: file does not exist",
-          "supervise: fatal: unable to start rundir/run: access denied",
-          "svscan: warning: unable to stat dangling: file does not exist",
-          "svscan: warning: unable to stat loop1: symbolic link loop",
-          "svscan: warning: unable to stat loop2: symbolic link loop",
-        ];
-        await waitFor("Debian's messages", () => lines(deb.err).length >= want.length);
-        await waitFor("our messages", () => lines(ours.err).length >= want.length);
-        assertEquals(lines(deb.err), want);
-        assertEquals(lines(ours.err), want);
-      })
-    ),
-});
+sideBySide(
+  "svscan interop: same messages as Debian's svscan+supervise on bad directories",
+  badTree,
+  async ({ scan: deb }, { scan: ours }) => {
+    const lines = (t: string) => [...new Set(t.split("\n").filter((l) => l))].sort();
+    const want = [
+      "supervise: fatal: unable to chdir to log: not a directory",
+      "supervise: fatal: unable to start noexec/run: access denied",
+      "supervise: fatal: unable to start norun/run: file does not exist",
+      "supervise: fatal: unable to start rundir/run: access denied",
+      "svscan: warning: unable to stat dangling: file does not exist",
+      "svscan: warning: unable to stat loop1: symbolic link loop",
+      "svscan: warning: unable to stat loop2: symbolic link loop",
+    ];
+    await waitFor("Debian's messages", () => lines(deb.err).length >= want.length);
+    await waitFor("our messages", () => lines(ours.err).length >= want.length);
+    assertEquals(lines(deb.err), want);
+    assertEquals(lines(ours.err), want);
+  },
+);
 
 /** Debian's svstat on `\xefbin` and `s\xff` in `dir`, as bytes (the names given as bytes). */
 async function svstatBytes(dir: string): Promise<Uint8Array> {
@@ -214,62 +241,48 @@ async function svstatBytes(dir: string): Promise<Uint8Array> {
   return cat(r.stdout, r.stderr);
 }
 
-Deno.test({
-  name: "svscan interop: names that are not UTF-8: started by ours as by Debian's svscan",
-  ignore: !haveDebian,
-  fn: () =>
-    withScan((a) =>
-      withScan(async (b) => {
-        await bytesTree(a.dir);
-        await bytesTree(b.dir);
-        const deb = a.start({ cmd: D("svscan"), cwd: a.dir, args: [], path: "/usr/bin:/bin" });
-        const ours = b.start({ cwd: b.dir, args: [] });
-        for (const t of [a, b]) {
-          await waitFor(
-            `both runs in ${t.dir}`,
-            () => exists(`${t.dir}/ef.started`) && exists(`${t.dir}/ff.started`),
-          );
-        }
-        // Debian's svstat shows both up, under their bytes, for either svscan
-        const want = "\\xefbin: up (pid P) S seconds\ns\\xff: up (pid P) S seconds\n";
-        const shown = async (dir: string) =>
-          maskStatus(decode(await svstatBytes(dir))).replace(
-            /[\udc80-\udcff]/g,
-            (c) => `\\x${(c.charCodeAt(0) - 0xdc00).toString(16)}`,
-          );
-        await waitFor("Debian's svscan: both up", async () => (await shown(a.dir)) === want);
-        assertEquals(await shown(b.dir), await shown(a.dir));
-        // the same warning, with the name's byte, from both
-        const warning = cat(
-          "svscan: warning: unable to stat d",
-          new Uint8Array([0xfe]),
-          ": file does not exist\n",
-        );
-        await waitFor("Debian's warning", () => hasBytes(deb.errBytes, warning));
-        await waitFor("our warning", () => hasBytes(ours.errBytes, warning));
-      })
-    ),
-});
+sideBySide(
+  "svscan interop: names that are not UTF-8: started by ours as by Debian's svscan",
+  bytesTree,
+  async (a, b) => {
+    for (const t of [a, b]) {
+      await waitFor(
+        `both runs in ${t.dir}`,
+        () => exists(`${t.dir}/ef.started`) && exists(`${t.dir}/ff.started`),
+      );
+    }
+    // Debian's svstat shows both up, under their bytes, for either svscan
+    const want = "\\xefbin: up (pid P) S seconds\ns\\xff: up (pid P) S seconds\n";
+    const shown = async (dir: string) =>
+      maskStatus(decode(await svstatBytes(dir))).replace(
+        /[\udc80-\udcff]/g,
+        (c) => `\\x${(c.charCodeAt(0) - 0xdc00).toString(16)}`,
+      );
+    await waitFor("Debian's svscan: both up", async () => (await shown(a.dir)) === want);
+    assertEquals(await shown(b.dir), await shown(a.dir));
+    // the same warning, with the name's byte, from both
+    const warning = cat(
+      "svscan: warning: unable to stat d",
+      new Uint8Array([0xfe]),
+      ": file does not exist\n",
+    );
+    await waitFor("Debian's warning", () => hasBytes(a.scan.errBytes, warning));
+    await waitFor("our warning", () => hasBytes(b.scan.errBytes, warning));
+  },
+);
 
-Deno.test({
-  name: "svscan interop: a status that is a FIFO or /dev/zero: started as by Debian's svscan",
-  ignore: !haveDebian,
-  fn: () =>
-    withScan((a) =>
-      withScan(async (b) => {
-        await stallTree(a.dir);
-        await stallTree(b.dir);
-        a.start({ cmd: D("svscan"), cwd: a.dir, args: [], path: "/usr/bin:/bin" });
-        b.start({ cwd: b.dir, args: [] });
-        const names = ["fifo", "good", "zero"];
-        const shown = async (dir: string) =>
-          maskStatus((await run(D("svstat"), names, { cwd: dir })).stdout);
-        const want = names.map((n) => `${n}: up (pid P) S seconds\n`).join("");
-        await waitFor("Debian's svscan: all up", async () => (await shown(a.dir)) === want);
-        await waitFor("ours: all up", async () => (await shown(b.dir)) === want);
-        for (const t of [a, b]) {
-          for (const n of names) await waitFor(`${n}'s run`, () => exists(`${t.dir}/${n}.started`));
-        }
-      })
-    ),
-});
+sideBySide(
+  "svscan interop: a status that is a FIFO or /dev/zero: started as by Debian's svscan",
+  stallTree,
+  async (a, b) => {
+    const names = ["fifo", "good", "zero"];
+    const shown = async (dir: string) =>
+      maskStatus((await run(D("svstat"), names, { cwd: dir })).stdout);
+    const want = names.map((n) => `${n}: up (pid P) S seconds\n`).join("");
+    await waitFor("Debian's svscan: all up", async () => (await shown(a.dir)) === want);
+    await waitFor("ours: all up", async () => (await shown(b.dir)) === want);
+    for (const t of [a, b]) {
+      for (const n of names) await waitFor(`${n}'s run`, () => exists(`${t.dir}/${n}.started`));
+    }
+  },
+);

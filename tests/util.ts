@@ -123,6 +123,25 @@ export async function run(
 }
 
 /**
+ * stdout of `cmd ARGS` run synchronously, or undefined when it cannot run or fails: whether a
+ * tool is present and allowed here (a container may forbid ptrace, namespaces, mounts).
+ */
+export function probe(cmd: string, args: string[]): string | undefined {
+  try {
+    const o = new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).outputSync();
+    return o.success ? decode(o.stdout) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A new pid namespace can be made here (root, and a kernel and container that allow it). */
+export function canUnshare(): boolean {
+  return probe("unshare", ["--pid", "--fork", "--mount-proc", "--kill-child", "true"]) !==
+    undefined;
+}
+
+/**
  * A fresh scratch directory; the caller removes it. (`tree()` in tests/fixtures.ts gives one
  * that removes itself, with the processes still running in it.)
  */
