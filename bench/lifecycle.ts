@@ -15,8 +15,7 @@
  * @module
  */
 import { encode } from "../lib/bytes.ts";
-import { decodeStatus } from "../lib/status.ts";
-import { build } from "./_common.ts";
+import { build, statusPid } from "./_common.ts";
 
 const SAMPLES = Number(Deno.args[0] ?? 11);
 const PARTS = (Deno.args[1] ?? "svwait,kill,idle").split(",");
@@ -24,14 +23,6 @@ const IDLE_S = 20;
 const N = 100;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function pidOf(dir: string): number {
-  try {
-    return decodeStatus(Deno.readFileSync(`${dir}/supervise/status`))?.pid ?? 0;
-  } catch {
-    return 0;
-  }
-}
 
 async function until(f: () => boolean, ms = 1): Promise<void> {
   while (!f()) await sleep(ms);
@@ -79,8 +70,8 @@ async function svwaitLatency(bin: string, root: string): Promise<number[]> {
   const out: number[] = [];
   let last = 0;
   for (let i = 0; i < SAMPLES; i++) {
-    await until(() => pidOf(d) !== 0 && pidOf(d) !== last, 5);
-    last = pidOf(d);
+    await until(() => statusPid(d) !== 0 && statusPid(d) !== last, 5);
+    last = statusPid(d);
     const w = new Deno.Command(`${bin}/svwait`, { args: ["-U", d], stdin: "null" }).spawn();
     await sleep(600); // svwait started and asleep
     const t0 = performance.now();
@@ -106,11 +97,11 @@ async function downKill(bin: string, root: string): Promise<number[]> {
   );
   const out: number[] = [];
   for (let i = 0; i < SAMPLES; i++) {
-    await until(() => pidOf(d) !== 0, 5);
+    await until(() => statusPid(d) !== 0, 5);
     await sleep(1100);
     const t0 = performance.now();
     control(d, "d");
-    await until(() => pidOf(d) === 0);
+    await until(() => statusPid(d) === 0);
     out.push(performance.now() - t0);
     control(d, "u");
   }
@@ -146,7 +137,7 @@ async function idleCpu(bin: string, root: string, files: boolean): Promise<numbe
     env: { PATH: `${bin}:${Deno.env.get("PATH")}` },
   }).spawn();
   await until(() => {
-    for (let i = 0; i < N; i++) if (!pidOf(`${scan}/s${i}`)) return false;
+    for (let i = 0; i < N; i++) if (!statusPid(`${scan}/s${i}`)) return false;
     return true;
   }, 50);
   await sleep(3000);

@@ -11,6 +11,7 @@ import {
   lastArg,
   mkfifo,
   processesUnder,
+  processTree,
   prog,
   shownTitle,
   waitFor,
@@ -33,31 +34,6 @@ function endsWith(b: Uint8Array, tail: Uint8Array): boolean {
 function debianTitle(input: Uint8Array, last: Uint8Array): Promise<Uint8Array> {
   // it reads a byte at a time: wait for the last bytes written to show
   return shownTitle(debian("readproctitle")!, input, DOTS, (t) => endsWith(t, last));
-}
-
-/** Pids of every descendant of `pid`. */
-function descendants(pid: number): number[] {
-  const kids = new Map<number, number[]>();
-  for (const d of Deno.readDirSync("/proc")) {
-    const p = Number(d.name);
-    if (!Number.isInteger(p)) continue;
-    try {
-      const s = Deno.readTextFileSync(`/proc/${p}/stat`);
-      const ppid = Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[1]);
-      kids.set(ppid, [...(kids.get(ppid) ?? []), p]);
-    } catch {
-      // gone
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const k of kids.get(p) ?? []) {
-      out.push(k);
-      walk(k);
-    }
-  };
-  walk(pid);
-  return out;
 }
 
 Deno.test({
@@ -87,7 +63,7 @@ Deno.test({
       assertEquals(lastArg(boot.pid)!.length, 400);
       // one Deno process: svscan's only descendant is the service
       await waitFor("only the service under svscan", () => {
-        const d = descendants(boot.pid);
+        const d = processTree(boot.pid).slice(1); // its descendants
         return d.length === 1 && d[0] === sleeper;
       });
       assertMatch(Deno.readLinkSync(`/proc/${boot.pid}/exe`), /deno/);
