@@ -5,7 +5,15 @@
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { debian, processesUnder, prog, readOr, run, script, statusPid, waitFor } from "./util.ts";
-import { exists, type Scan, service, type Tree, waitUp, withScan } from "./svscan_util.ts";
+import {
+  exists,
+  type Scan,
+  scanTest,
+  service,
+  type Tree,
+  waitUp,
+  withScan,
+} from "./svscan_util.ts";
 
 const LOG = "#!/bin/sh\nexec multilog t ./main\n";
 
@@ -158,8 +166,10 @@ const NOT_HOSTED: Record<string, string> = {
   envdir: "#!/bin/sh\nexec envdir ./env multilog t ./main\n",
 };
 
-Deno.test("svscan hosted: variants outside the grammar run as processes and log alike", () =>
-  withScan(async ({ dir, start }) => {
+scanTest(
+  "svscan hosted: variants outside the grammar run as processes and log alike",
+  {},
+  async ({ dir, start }) => {
     const names = Object.keys(NOT_HOSTED);
     for (const n of names) {
       await service(dir, n, HELLO, NOT_HOSTED[n]);
@@ -179,10 +189,13 @@ Deno.test("svscan hosted: variants outside the grammar run as processes and log 
         assertEquals(processesIn(log).length, 1, `${n}: one logger process`);
       }
     }
-  }));
+  },
+);
 
-Deno.test("svscan hosted: the opt-out file makes every logger a process", () =>
-  withScan(async ({ dir, start }) => {
+scanTest(
+  "svscan hosted: the opt-out file makes every logger a process",
+  {},
+  async ({ dir, start }) => {
     await Deno.writeTextFile(`${dir}/.svscan-no-hosted-loggers`, "");
     await service(dir, "a", HELLO, LOG);
     const scan = start();
@@ -195,7 +208,8 @@ Deno.test("svscan hosted: the opt-out file makes every logger a process", () =>
     await svc(["-t"], log);
     await waitFor("hosted now", () => statusPid(log) === scan.pid);
     await waitFor("no process", () => processesIn(log).length === 0);
-  }));
+  },
+);
 
 hostedTest(
   "svscan hosted: log/run edited to not hosted and back takes effect at svc -t",
@@ -215,9 +229,10 @@ hostedTest(
   },
 );
 
-Deno.test("svscan hosted: a log directory that is a file: multilog's message, svscan goes on; a symlink is followed as by the process", () =>
-  withScan(async ({ dir, start }) => {
-    await service(dir, "link", HELLO, LOG);
+scanTest(
+  "svscan hosted: a log directory that is a file: multilog's message, svscan goes on; a symlink is followed as by the process",
+  { link: [HELLO, LOG] },
+  async ({ dir, start }) => {
     await Deno.mkdir(`${dir}/.elsewhere`);
     await Deno.symlink(`${dir}/.elsewhere`, `${dir}/link/log/main`);
     await service(dir, "file", HELLO, LOG);
@@ -234,57 +249,57 @@ Deno.test("svscan hosted: a log directory that is a file: multilog's message, sv
     await waitFor("file's line", () => logLines(`${dir}/file/log`).includes("hello"));
     assertEquals(logLines(`${dir}/file/log`), ["hello"]);
     assertEquals(statusPid(`${dir}/file/log`), scan.pid);
-  }));
+  },
+);
 
-Deno.test("svscan hosted: megabytes without a newline, then a burst of svc -a", () =>
-  withScan(async ({ dir, start }) => {
-    await service(
-      dir,
-      "flood",
-      counting("0.002", { before: "head -c 3000000 /dev/zero | tr '\\0' x\necho\necho after\n" }),
-      "#!/bin/sh\nexec multilog t s100000 n4 ./main\n",
-    );
-    await service(dir, "other", HELLO, LOG);
-    const scan = start();
-    const log = `${dir}/flood/log`;
-    await waitFor("after", () => logLines(log).includes("after"), 20_000);
-    // supervision answers meanwhile
-    const before = await waitUp(`${dir}/other`);
-    await svc(["-t"], `${dir}/other`);
-    await waitUp(`${dir}/other`, before);
-    // a burst of 300 rotations to one logger
-    const fd = Deno.openSync(`${log}/supervise/control`, { write: true });
-    fd.writeSync(new TextEncoder().encode("a".repeat(300)));
-    fd.close();
-    await new Promise((r) => setTimeout(r, 500));
-    await Deno.writeTextFile(`${dir}/stop`, "");
-    await waitFor("done", () => readOr(`${log}/main/current`).includes("done\n"), 20_000);
-    const names = [...Deno.readDirSync(`${log}/main`)].map((e) => e.name);
-    assert(names.filter((n) => n.startsWith("@")).length <= 3, names.join(" "));
-    assertEquals(statusPid(log), scan.pid);
-    assertEquals(scan.status, undefined);
-    assertEquals(logLines(`${dir}/other/log`), ["hello", "hello"]);
-  }));
+scanTest("svscan hosted: megabytes without a newline, then a burst of svc -a", {
+  flood: [
+    counting("0.002", { before: "head -c 3000000 /dev/zero | tr '\\0' x\necho\necho after\n" }),
+    "#!/bin/sh\nexec multilog t s100000 n4 ./main\n",
+  ],
+  other: [HELLO, LOG],
+}, async ({ dir, start }) => {
+  const scan = start();
+  const log = `${dir}/flood/log`;
+  await waitFor("after", () => logLines(log).includes("after"), 20_000);
+  // supervision answers meanwhile
+  const before = await waitUp(`${dir}/other`);
+  await svc(["-t"], `${dir}/other`);
+  await waitUp(`${dir}/other`, before);
+  // a burst of 300 rotations to one logger
+  const fd = Deno.openSync(`${log}/supervise/control`, { write: true });
+  fd.writeSync(new TextEncoder().encode("a".repeat(300)));
+  fd.close();
+  await new Promise((r) => setTimeout(r, 500));
+  await Deno.writeTextFile(`${dir}/stop`, "");
+  await waitFor("done", () => readOr(`${log}/main/current`).includes("done\n"), 20_000);
+  const names = [...Deno.readDirSync(`${log}/main`)].map((e) => e.name);
+  assert(names.filter((n) => n.startsWith("@")).length <= 3, names.join(" "));
+  assertEquals(statusPid(log), scan.pid);
+  assertEquals(scan.status, undefined);
+  assertEquals(logLines(`${dir}/other/log`), ["hello", "hello"]);
+});
 
-Deno.test("svscan hosted: 500 hosted loggers at once", () =>
-  withScan(async ({ dir, start }) => {
-    const N = 500;
+scanTest("svscan hosted: 500 hosted loggers at once", {}, async ({ dir, start }) => {
+  const N = 500;
+  for (let i = 0; i < N; i++) {
+    await service(dir, `s${i}`, HELLO, LOG);
+  }
+  const scan = start();
+  await waitFor("every line logged", () => {
     for (let i = 0; i < N; i++) {
-      await service(dir, `s${i}`, HELLO, LOG);
+      if (!readOr(`${dir}/s${i}/log/main/current`).includes(" hello\n")) return false;
     }
-    const scan = start();
-    await waitFor("every line logged", () => {
-      for (let i = 0; i < N; i++) {
-        if (!readOr(`${dir}/s${i}/log/main/current`).includes(" hello\n")) return false;
-      }
-      return true;
-    }, 120_000);
-    for (let i = 0; i < N; i += 50) assertEquals(statusPid(`${dir}/s${i}/log`), scan.pid);
-    assertEquals(processesIn(dir, true), []);
-  }));
+    return true;
+  }, 120_000);
+  for (let i = 0; i < N; i += 50) assertEquals(statusPid(`${dir}/s${i}/log`), scan.pid);
+  assertEquals(processesIn(dir, true), []);
+});
 
-Deno.test("svscan hosted: SIGKILL of svscan mid-line and a restart: every line once, whole, one stamp", () =>
-  withScan(async ({ dir, start }) => {
+scanTest(
+  "svscan hosted: SIGKILL of svscan mid-line and a restart: every line once, whole, one stamp",
+  {},
+  async ({ dir, start }) => {
     // each line in two pieces; while ../hold exists the second piece waits, so svscan can be
     // killed with half a line read by its logger
     await service(
@@ -327,4 +342,5 @@ Deno.test("svscan hosted: SIGKILL of svscan mid-line and a restart: every line o
     const nums = lines.slice(0, -1).map((l) => Number(l.split(" ")[1]));
     assertEquals(nums, nums.map((_, i) => i + 1));
     await scan.stop();
-  }));
+  },
+);

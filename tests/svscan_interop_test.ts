@@ -20,10 +20,12 @@ import {
 } from "./util.ts";
 import { cat, decode } from "../lib/bytes.ts";
 import {
+  badTree,
   bytesTree,
   exists,
   hasBytes,
   type Scan,
+  scanTest,
   service,
   stallTree,
   waitUp,
@@ -32,69 +34,70 @@ import {
 
 const D = (name: string) => debian(name) ?? `/usr/bin/${name}`;
 
-Deno.test({
+scanTest({
   name: "svscan interop: Debian's svc, svstat, svok on services inside our svscan",
   ignore: !haveDebian,
-  fn: () =>
-    withScan(async ({ dir, start }) => {
-      const a = await service(dir, "a", "#!/bin/sh\nexec sleep 1000\n", "#!/bin/sh\nexec cat\n");
-      const b = await service(dir, "b", "#!/bin/sh\nexec sleep 1000\n");
-      await Deno.writeTextFile(`${b}/down`, "");
-      start();
-      const pid = await waitUp(a);
-      await waitUp(`${a}/log`);
-      await waitFor("b supervised", async () => (await run(D("svok"), [b])).code === 0);
-      assertEquals((await run(D("svok"), [a])).code, 0);
-      const st = await run(D("svstat"), [a, `${a}/log`, b], { cwd: dir });
-      assertEquals(
-        maskStatus(st.stdout),
-        `${a}: up (pid P) S seconds\n${a}/log: up (pid P) S seconds\n${b}: down S seconds\n`,
-      );
-      assertMatch(st.stdout, new RegExp(`^${a}: up \\(pid ${pid}\\)`));
-      await run(D("svc"), ["-d", a]);
-      await waitFor("a down", () => statusPid(a) === 0);
-      assertEquals(
-        maskStatus((await run(D("svstat"), [a])).stdout),
-        `${a}: down S seconds, normally up\n`,
-      );
-      await run(D("svc"), ["-u", b]);
-      await waitUp(b);
-      assertEquals(
-        maskStatus((await run(D("svstat"), [b])).stdout),
-        `${b}: up (pid P) S seconds, normally down\n`,
-      );
-      await run(D("svc"), ["-dx", b]);
-      await waitFor("b's supervisor gone", async () => (await run(D("svok"), [b])).code === 100);
-      assertEquals((await run(D("svstat"), [b])).stdout, `${b}: supervise not running\n`);
-    }),
+}, {
+  a: ["#!/bin/sh\nexec sleep 1000\n", "#!/bin/sh\nexec cat\n"],
+  b: "#!/bin/sh\nexec sleep 1000\n",
+}, async ({ dir, start, svc: { a, b } }) => {
+  await Deno.writeTextFile(`${b}/down`, "");
+  start();
+  const pid = await waitUp(a);
+  await waitUp(`${a}/log`);
+  await waitFor("b supervised", async () => (await run(D("svok"), [b])).code === 0);
+  assertEquals((await run(D("svok"), [a])).code, 0);
+  const st = await run(D("svstat"), [a, `${a}/log`, b], { cwd: dir });
+  assertEquals(
+    maskStatus(st.stdout),
+    `${a}: up (pid P) S seconds\n${a}/log: up (pid P) S seconds\n${b}: down S seconds\n`,
+  );
+  assertMatch(st.stdout, new RegExp(`^${a}: up \\(pid ${pid}\\)`));
+  await run(D("svc"), ["-d", a]);
+  await waitFor("a down", () => statusPid(a) === 0);
+  assertEquals(
+    maskStatus((await run(D("svstat"), [a])).stdout),
+    `${a}: down S seconds, normally up\n`,
+  );
+  await run(D("svc"), ["-u", b]);
+  await waitUp(b);
+  assertEquals(
+    maskStatus((await run(D("svstat"), [b])).stdout),
+    `${b}: up (pid P) S seconds, normally down\n`,
+  );
+  await run(D("svc"), ["-dx", b]);
+  await waitFor("b's supervisor gone", async () => (await run(D("svok"), [b])).code === 100);
+  assertEquals((await run(D("svstat"), [b])).stdout, `${b}: supervise not running\n`);
 });
 
-Deno.test({
-  name: "svscan interop: daemontools-style run scripts (setuidgid, multilog t) on PATH",
-  ignore: !haveDebian,
-  fn: () =>
-    withScan(async ({ dir, start }) => {
-      await Deno.chmod(dir, 0o755);
-      const svc = await service(
-        dir,
-        "greeter",
-        "#!/bin/sh\nexec 2>&1\nexec setuidgid nobody sh -c " +
-          "'for i in 1 2 3 4 5; do echo line $i as $(id -un); done; exec sleep 1000'\n",
-        "#!/bin/sh\nexec multilog t ./main\n",
-      );
-      const scan = start({ path: "/usr/bin:/bin" });
-      await waitFor(
-        "5 lines in main/current",
-        () => readOr(`${svc}/log/main/current`).split("\n").length === 6,
-      );
-      const lines = readOr(`${svc}/log/main/current`).trimEnd().split("\n");
-      assertEquals(
-        lines.map((l) => l.replace(/^@[0-9a-f]{24} /, "@T ")),
-        [1, 2, 3, 4, 5].map((i) => `@T line ${i} as nobody`),
-      );
-      assertEquals(scan.err, "");
-    }),
-});
+scanTest(
+  {
+    name: "svscan interop: daemontools-style run scripts (setuidgid, multilog t) on PATH",
+    ignore: !haveDebian,
+  },
+  {},
+  async ({ dir, start }) => {
+    await Deno.chmod(dir, 0o755);
+    const svc = await service(
+      dir,
+      "greeter",
+      "#!/bin/sh\nexec 2>&1\nexec setuidgid nobody sh -c " +
+        "'for i in 1 2 3 4 5; do echo line $i as $(id -un); done; exec sleep 1000'\n",
+      "#!/bin/sh\nexec multilog t ./main\n",
+    );
+    const scan = start({ path: "/usr/bin:/bin" });
+    await waitFor(
+      "5 lines in main/current",
+      () => readOr(`${svc}/log/main/current`).split("\n").length === 6,
+    );
+    const lines = readOr(`${svc}/log/main/current`).trimEnd().split("\n");
+    assertEquals(
+      lines.map((l) => l.replace(/^@[0-9a-f]{24} /, "@T ")),
+      [1, 2, 3, 4, 5].map((i) => `@T line ${i} as nobody`),
+    );
+    assertEquals(scan.err, "");
+  },
+);
 
 Deno.test({
   name: "svscan interop: Debian's multilog receives every line through our pipe",
@@ -188,20 +191,6 @@ function sideBySide(
         })
       ),
   });
-}
-
-/** The same tree of bad service directories in `dir`. */
-async function badTree(dir: string): Promise<void> {
-  await Deno.mkdir(`${dir}/norun`);
-  await service(dir, "noexec", "#!/bin/sh\nexit 0\n");
-  await Deno.chmod(`${dir}/noexec/run`, 0o644);
-  await Deno.mkdir(`${dir}/rundir/run`, { recursive: true });
-  await service(dir, "logfile", "#!/bin/sh\nexec sleep 1000\n");
-  await Deno.writeTextFile(`${dir}/logfile/log`, "not a directory");
-  await Deno.symlink("nowhere", `${dir}/dangling`);
-  await Deno.symlink("loop2", `${dir}/loop1`);
-  await Deno.symlink("loop1", `${dir}/loop2`);
-  await Deno.writeTextFile(`${dir}/plainfile`, "");
 }
 
 sideBySide(

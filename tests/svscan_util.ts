@@ -189,6 +189,67 @@ export async function withScan(fn: (t: Tree) => Promise<void>): Promise<void> {
 }
 
 /**
+ * In `dir`, service directories svscan and supervise complain about: `norun` (no run),
+ * `noexec` (run not executable), `rundir` (run is a directory), `logfile` (log is a file),
+ * symlinks `dangling` and `loop1` <-> `loop2`, and a `plainfile` (ignored).
+ */
+export async function badTree(dir: string): Promise<void> {
+  await Deno.mkdir(`${dir}/norun`);
+  await service(dir, "noexec", "#!/bin/sh\nexit 0\n");
+  await Deno.chmod(`${dir}/noexec/run`, 0o644);
+  await Deno.mkdir(`${dir}/rundir/run`, { recursive: true });
+  await service(dir, "logfile", "#!/bin/sh\nexec sleep 1000\n");
+  await Deno.writeTextFile(`${dir}/logfile/log`, "not a directory");
+  await Deno.symlink("nowhere", `${dir}/dangling`);
+  await Deno.symlink("loop2", `${dir}/loop1`);
+  await Deno.symlink("loop1", `${dir}/loop2`);
+  await Deno.writeTextFile(`${dir}/plainfile`, "");
+}
+
+/** Services a {@linkcode scanTest} makes first: name → `./run`'s text, or [`./run`, `./log/run`]. */
+export type Services = Record<string, string | readonly [run: string, log: string]>;
+
+/** What a {@linkcode scanTest} body gets: the scratch {@linkcode Tree} and its services' paths. */
+export interface ScanTest extends Tree {
+  /** Path of each service made from the test's {@linkcode Services}, by name. */
+  readonly svc: Readonly<Record<string, string>>;
+}
+
+/**
+ * Register a svscan test: on a fresh scratch directory ({@linkcode withScan}) the `services`
+ * are made first, in their order, then `fn` runs (it starts svscan itself); afterwards its
+ * svscans and every process under the directory are killed and the directory removed.
+ * `test` is the name, or the name and whether it is ignored.
+ *
+ * ```ts
+ * scanTest("svscan: ...", { a: SLEEP, w: [WRITER, LOGGER] }, async ({ start, svc }) => {
+ *   start();
+ *   await waitUp(svc.a);
+ * });
+ * ```
+ */
+export function scanTest(
+  test: string | { name: string; ignore?: boolean },
+  services: Services,
+  fn: (t: ScanTest) => Promise<void>,
+): void {
+  const { name, ignore = false } = typeof test === "string" ? { name: test } : test;
+  Deno.test({
+    name,
+    ignore,
+    fn: () =>
+      withScan(async (t) => {
+        const svc: Record<string, string> = {};
+        for (const [n, s] of Object.entries(services)) {
+          const [run, log] = typeof s === "string" ? [s, undefined] : s;
+          svc[n] = await service(t.dir, n, run, log);
+        }
+        await fn({ ...t, svc });
+      }),
+  });
+}
+
+/**
  * In `dir`, made by the shell so the names stay bytes: services `\xefbin` and `s\xff`, whose
  * runs touch `../ef.started` and `../ff.started`, and a dangling symlink `d\xfe`.
  */
