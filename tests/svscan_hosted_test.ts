@@ -5,15 +5,7 @@
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { debian, processesUnder, prog, readOr, run, script, statusPid, waitFor } from "./util.ts";
-import {
-  exists,
-  type Scan,
-  scanTest,
-  service,
-  type Tree,
-  waitUp,
-  withScan,
-} from "./svscan_util.ts";
+import { exists, type Scan, scanTest, service, type Tree, waitUp } from "./svscan_util.ts";
 
 const LOG = "#!/bin/sh\nexec multilog t ./main\n";
 
@@ -86,11 +78,11 @@ interface Hosted extends Tree {
 
 /** A test of service `a` (this ./run) whose log/run is the hosted {@linkcode LOG}, svscan started. */
 function hostedTest(name: string, runText: string, body: (h: Hosted) => Promise<void>): void {
-  Deno.test(name, () =>
-    withScan(async (t) => {
-      await service(t.dir, "a", runText, LOG);
-      await body({ ...t, scan: t.start(), log: `${t.dir}/a/log` });
-    }));
+  scanTest(
+    name,
+    { a: [runText, LOG] },
+    (t) => body({ ...t, scan: t.start(), log: `${t.svc.a}/log` }),
+  );
 }
 
 hostedTest(
