@@ -8,7 +8,17 @@ import { assert, assertEquals } from "./assert.ts";
 import { SLEEP, type Tree, tree } from "./fixtures.ts";
 import { readHistory } from "../lib/history.ts";
 import { withScan } from "./svscan_util.ts";
-import { alive, okRunning, prog, readOr, readStatus, run, script, waitFor } from "./util.ts";
+import {
+  alive,
+  okRunning,
+  processesUnder,
+  prog,
+  readOr,
+  readStatus,
+  run,
+  script,
+  waitFor,
+} from "./util.ts";
 
 interface Sup {
   proc: Deno.ChildProcess;
@@ -48,6 +58,11 @@ async function up(t: Tree, dir: string): Promise<number> {
   });
 }
 
+/** True when `pid` runs svwait (its command line names it). */
+function isSvwait(pid: number): boolean {
+  return readOr(`/proc/${pid}/cmdline`).split("\0").some((w) => /(^|\/)svwait$/.test(w));
+}
+
 const noSecs = (s: string) =>
   s.replace(/[0-9]+ seconds/g, "N seconds").replace(/pid [0-9]+/g, "pid P");
 
@@ -69,9 +84,12 @@ Deno.test("readiness: fd N is a pipe; the first newline makes svwait -U return a
   assertEquals((await svwait(t, "-U", "-t", "0", "s")).code, 99);
   assertEquals((await svwait(t, "-u", "-t", "0", "s")).code, 0); // already up: at once
   const waiting = svwait(t, "-U", "s");
+  await waitFor("svwait waiting", () => processesUnder(t.root).some(isSvwait));
   await Deno.writeTextFile(t.path("go"), "");
   const r = await waiting;
   assertEquals([r.code, r.stderr], [0, ""]);
+  // svwait's memory holder (a clone sharing its memory, cmd/svwait.ts) dies with it
+  await waitFor("no svwait process left", () => !processesUnder(t.root).some(isSvwait));
   assertEquals(noSecs(await svstat(t, "s")), "s: up (pid P) N seconds, ready N seconds\n");
   assert(
     readOr(t.path("s/supervise/extra")).startsWith(`ready ${pid} 40000000`),
