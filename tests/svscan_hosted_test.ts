@@ -4,85 +4,24 @@
  * file exists, runs as a process. Real svscan, real services, exact log bytes.
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { debian, processesUnder, prog, readOr, run, script, statusPid, waitFor } from "./util.ts";
-import { exists, type Scan, scanTest, service, type Tree, waitUp } from "./svscan_util.ts";
-
-const LOG = "#!/bin/sh\nexec multilog t ./main\n";
-
-/** Every line of `dir/main` (rotated files in name order, then current), stamps removed. */
-function logLines(logdir: string): string[] {
-  const main = `${logdir}/main`;
-  let names: string[] = [];
-  try {
-    names = [...Deno.readDirSync(main)].map((e) => e.name).filter((n) => n.startsWith("@"))
-      .sort();
-  } catch {
-    return [];
-  }
-  const text = [...names, "current"].map((n) => readOr(`${main}/${n}`)).join("");
-  return text.split("\n").filter((l) => l !== "").map((l) => l.replace(/^@[0-9a-f]{24} /, ""));
-}
-
-/**
- * multilog processes whose cwd is exactly `dir` (a spawned logger runs in its log directory),
- * or with `below`, `dir` or any directory under it.
- */
-function processesIn(dir: string, below = false): number[] {
-  return processesUnder(dir).filter((pid) => {
-    try {
-      return (below || Deno.readLinkSync(`/proc/${pid}/cwd`) === dir) &&
-        Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("multilog");
-    } catch {
-      return false;
-    }
-  });
-}
+import { debian, prog, readOr, run, script, statusPid, waitFor } from "./util.ts";
+import {
+  counting,
+  exists,
+  HELLO,
+  hostedTest,
+  LOG,
+  logLines,
+  multilogsIn,
+  scanTest,
+  service,
+  stopCounting,
+  waitUp,
+} from "./svscan_util.ts";
 
 async function svc(args: string[], dir: string): Promise<void> {
   const r = await run(prog("svc"), [...args, dir]);
   assertEquals([r.code, r.stderr], [0, ""]);
-}
-
-/** A ./run that says hello, then sleeps. */
-const HELLO = "#!/bin/sh\necho hello\nexec sleep 1000\n";
-
-/**
- * A ./run that writes `line 1`, `line 2`, ... `pause` seconds apart until ../stop exists, then
- * `done`. `before`: shell text run first; `line`: the shell text that writes line `$i`.
- */
-function counting(pause: string, opts: { before?: string; line?: string } = {}): string {
-  const line = opts.line ?? 'echo "line $i"';
-  return `#!/bin/sh\n${opts.before ?? ""}i=0\n` +
-    `while [ ! -e ../stop ]; do i=$((i+1)); ${line}; sleep ${pause}; done\n` +
-    "echo done\nexec sleep 1000\n";
-}
-
-/**
- * Stop a {@linkcode counting} service in `dir`: its `log` must then hold `line 1` ... `line N`
- * and `done`, each once, in order.
- */
-async function stopCounting(dir: string, log: string): Promise<void> {
-  await Deno.writeTextFile(`${dir}/stop`, "");
-  await waitFor("done", () => logLines(log).includes("done"));
-  const lines = logLines(log);
-  assertEquals(lines.at(-1), "done");
-  const nums = lines.slice(0, -1);
-  assertEquals(nums, nums.map((_, i) => `line ${i + 1}`));
-}
-
-/** What {@linkcode hostedTest} gives its body: the scratch tree, the svscan, `a`'s log dir. */
-interface Hosted extends Tree {
-  scan: Scan;
-  log: string;
-}
-
-/** A test of service `a` (this ./run) whose log/run is the hosted {@linkcode LOG}, svscan started. */
-function hostedTest(name: string, runText: string, body: (h: Hosted) => Promise<void>): void {
-  scanTest(
-    name,
-    { a: [runText, LOG] },
-    (t) => body({ ...t, scan: t.start(), log: `${t.svc.a}/log` }),
-  );
 }
 
 hostedTest(
@@ -91,7 +30,7 @@ hostedTest(
   async ({ dir, scan, log }) => {
     await waitFor("hello logged", () => logLines(log).includes("hello"));
     assertEquals(statusPid(log), scan.pid);
-    assertEquals(processesIn(log), [], "no logger process");
+    assertEquals(multilogsIn(log), [], "no logger process");
     const svstat = debian("svstat") ?? prog("svstat");
     const st = await run(svstat, [log]);
     assertMatch(st.stdout, new RegExp(`^${log}: up \\(pid ${scan.pid}\\) \\d+ seconds\\n$`));
@@ -134,7 +73,7 @@ hostedTest(
       assertEquals(statusPid(log), scan.pid);
     }
     await stopCounting(dir, log);
-    assertEquals(processesIn(log), []);
+    assertEquals(multilogsIn(log), []);
   },
 );
 
@@ -174,11 +113,11 @@ scanTest(
       await waitFor(`${n} logged`, () => logLines(log).includes("hello"));
       if (n === "hosted") {
         assertEquals(statusPid(log), scan.pid);
-        assertEquals(processesIn(log), []);
+        assertEquals(multilogsIn(log), []);
       } else {
         const pid = statusPid(log);
         assert(pid !== scan.pid && pid > 0, n);
-        assertEquals(processesIn(log).length, 1, `${n}: one logger process`);
+        assertEquals(multilogsIn(log).length, 1, `${n}: one logger process`);
       }
     }
   },
@@ -194,12 +133,12 @@ scanTest(
     const log = `${dir}/a/log`;
     await waitFor("hello", () => logLines(log).includes("hello"));
     assert(statusPid(log) !== scan.pid);
-    assertEquals(processesIn(log).length, 1);
+    assertEquals(multilogsIn(log).length, 1);
     // removed: the next start is hosted
     await Deno.remove(`${dir}/.svscan-no-hosted-loggers`);
     await svc(["-t"], log);
     await waitFor("hosted now", () => statusPid(log) === scan.pid);
-    await waitFor("no process", () => processesIn(log).length === 0);
+    await waitFor("no process", () => multilogsIn(log).length === 0);
   },
 );
 
@@ -211,12 +150,12 @@ hostedTest(
     assertEquals(statusPid(log), scan.pid);
     await script(`${log}/run`, "#!/bin/sh\necho spawned >&2\nexec multilog t ./main\n");
     await svc(["-t"], log);
-    await waitFor("a process", () => processesIn(log).length === 1);
+    await waitFor("a process", () => multilogsIn(log).length === 1);
     assert(statusPid(log) !== scan.pid);
     await script(`${log}/run`, LOG);
     await svc(["-t"], log);
     await waitFor("hosted again", () => statusPid(log) === scan.pid);
-    await waitFor("no process", () => processesIn(log).length === 0);
+    await waitFor("no process", () => multilogsIn(log).length === 0);
     await stopCounting(dir, log);
   },
 );
@@ -285,7 +224,7 @@ scanTest("svscan hosted: 500 hosted loggers at once", {}, async ({ dir, start })
     return true;
   }, 120_000);
   for (let i = 0; i < N; i += 50) assertEquals(statusPid(`${dir}/s${i}/log`), scan.pid);
-  assertEquals(processesIn(dir, true), []);
+  assertEquals(multilogsIn(dir, true), []);
 });
 
 scanTest(
