@@ -57,9 +57,9 @@ export function reached(dir: string, goal: Goal): boolean | "dead" {
       return pid === 0;
     case "U":
       if (!pid) return false;
+      if (readExtra(dir)?.ready?.pid === pid) return true;
       // without a usable notification-fd, up is ready
-      if (notifyFdOf(dir) === undefined) return true;
-      return readExtra(dir)?.ready?.pid === pid;
+      return notifyFdOf(dir) === undefined;
     case "D":
       return pid === 0 && !readExtra(dir)?.finish;
   }
