@@ -3,6 +3,7 @@
  * launcher and one link per program, as `make build` makes them).
  * @module
  */
+import { processesUnder, processTree } from "../tests/util.ts";
 
 /** The repository root. */
 export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -21,40 +22,11 @@ export function build(): string {
 }
 
 /** pid in `svc/supervise/status` (0 when down or unreadable). */
-export function statusPid(svc: string): number {
-  try {
-    const b = Deno.readFileSync(`${svc}/supervise/status`);
-    return b.length >= 18 ? new DataView(b.buffer, b.byteOffset).getUint32(12, true) : 0;
-  } catch {
-    return 0;
-  }
-}
+export { statusPid } from "../tests/util.ts";
 
 /** Every pid whose parent chain reaches `root` (root included), processes named `skip` excluded. */
 export function tree(root: number, skip: readonly string[] = ["sleep"]): number[] {
-  const kids = new Map<number, number[]>();
-  const comm = new Map<number, string>();
-  for (const d of Deno.readDirSync("/proc")) {
-    const pid = Number(d.name);
-    if (!Number.isInteger(pid)) continue;
-    try {
-      const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
-      const ppid = Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[1]);
-      comm.set(pid, s.slice(s.indexOf("(") + 1, s.lastIndexOf(")")));
-      if (!kids.has(ppid)) kids.set(ppid, []);
-      kids.get(ppid)!.push(pid);
-    } catch {
-      // gone
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    if (skip.includes(comm.get(p) ?? "")) return;
-    out.push(p);
-    for (const k of kids.get(p) ?? []) walk(k);
-  };
-  walk(root);
-  return out;
+  return processTree(root, skip);
 }
 
 /** Sum of one smaps_rollup field (or several) over these processes, in kB. */
@@ -91,17 +63,7 @@ export function cpuNs(pids: number[]): number {
 
 /** SIGKILL `root`, the processes under it and every process working in `dir`; remove `dir`. */
 export async function killTree(child: Deno.ChildProcess, dir: string): Promise<void> {
-  const all: number[] = [];
-  for (const d of Deno.readDirSync("/proc")) {
-    const pid = Number(d.name);
-    if (!Number.isInteger(pid)) continue;
-    try {
-      if (Deno.readLinkSync(`/proc/${pid}/cwd`).startsWith(dir)) all.push(pid);
-    } catch {
-      // gone
-    }
-  }
-  for (const p of [child.pid, ...tree(child.pid, []), ...all]) {
+  for (const p of [child.pid, ...tree(child.pid, []), ...processesUnder(dir)]) {
     try {
       Deno.kill(p, "SIGKILL");
     } catch {

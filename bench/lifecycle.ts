@@ -10,25 +10,19 @@
  *   (notification-fd used, down-signal, timeout-kill, finish, timeout-finish, restart-backoff),
  *   settled, then its CPU ticks (utime + stime, /proc) over IDLE_S seconds.
  *
- * Usage: deno run -A bench/lifecycle.ts [SAMPLES]   (default 11; ~2 minutes)
+ * Usage: deno run -A bench/lifecycle.ts [SAMPLES [PARTS]]   (default 11, every part: ~2 minutes;
+ * PARTS: a comma-separated choice of svwait, kill, idle)
  * @module
  */
-import { decodeStatus } from "../lib/status.ts";
-import { build } from "./_common.ts";
+import { encode } from "../lib/bytes.ts";
+import { build, statusPid } from "./_common.ts";
 
 const SAMPLES = Number(Deno.args[0] ?? 11);
+const PARTS = (Deno.args[1] ?? "svwait,kill,idle").split(",");
 const IDLE_S = 20;
 const N = 100;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function pidOf(dir: string): number {
-  try {
-    return decodeStatus(Deno.readFileSync(`${dir}/supervise/status`))?.pid ?? 0;
-  } catch {
-    return 0;
-  }
-}
 
 async function until(f: () => boolean, ms = 1): Promise<void> {
   while (!f()) await sleep(ms);
@@ -38,7 +32,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 function control(dir: string, c: string): void {
   const f = Deno.openSync(`${dir}/supervise/control`, { write: true });
-  f.writeSync(new TextEncoder().encode(c));
+  f.writeSync(encode(c));
   f.close();
 }
 
@@ -48,27 +42,41 @@ function ticks(pid: number): number {
   return Number(f[11]) + Number(f[12]);
 }
 
+/** Service directory `root/name` with this ./run and lifecycle files; `supervise` started on it. */
+function supervised(
+  bin: string,
+  root: string,
+  name: string,
+  run: string,
+  files: Record<string, string>,
+): { dir: string; sup: Deno.ChildProcess } {
+  const dir = `${root}/${name}`;
+  Deno.mkdirSync(dir);
+  Deno.writeTextFileSync(`${dir}/run`, run, { mode: 0o755 });
+  for (const [f, text] of Object.entries(files)) Deno.writeTextFileSync(`${dir}/${f}`, text);
+  const sup = new Deno.Command(`${bin}/supervise`, { args: [dir], stdin: "null" }).spawn();
+  return { dir, sup };
+}
+
 async function svwaitLatency(bin: string, root: string): Promise<number[]> {
-  const d = `${root}/ready`;
-  Deno.mkdirSync(d);
-  Deno.writeTextFileSync(
-    `${d}/run`,
-    "#!/bin/sh\nread x < ../go\necho >&3\nexec sleep 100000\n",
-    { mode: 0o755 },
-  );
-  Deno.writeTextFileSync(`${d}/notification-fd`, "3");
   new Deno.Command("mkfifo", { args: [`${root}/go`] }).outputSync();
-  const sup = new Deno.Command(`${bin}/supervise`, { args: [d], stdin: "null" }).spawn();
+  const { dir: d, sup } = supervised(
+    bin,
+    root,
+    "ready",
+    "#!/bin/sh\nread x < ../go\necho >&3\nexec sleep 100000\n",
+    { "notification-fd": "3" },
+  );
   const out: number[] = [];
   let last = 0;
   for (let i = 0; i < SAMPLES; i++) {
-    await until(() => pidOf(d) !== 0 && pidOf(d) !== last, 5);
-    last = pidOf(d);
+    await until(() => statusPid(d) !== 0 && statusPid(d) !== last, 5);
+    last = statusPid(d);
     const w = new Deno.Command(`${bin}/svwait`, { args: ["-U", d], stdin: "null" }).spawn();
     await sleep(600); // svwait started and asleep
     const t0 = performance.now();
     const f = Deno.openSync(`${root}/go`, { write: true });
-    f.writeSync(new TextEncoder().encode("go\n"));
+    f.writeSync(encode("go\n"));
     f.close();
     await w.status;
     out.push(performance.now() - t0);
@@ -80,22 +88,20 @@ async function svwaitLatency(bin: string, root: string): Promise<number[]> {
 }
 
 async function downKill(bin: string, root: string): Promise<number[]> {
-  const d = `${root}/stuck`;
-  Deno.mkdirSync(d);
-  Deno.writeTextFileSync(
-    `${d}/run`,
+  const { dir: d, sup } = supervised(
+    bin,
+    root,
+    "stuck",
     "#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 1; done\n",
-    { mode: 0o755 },
+    { "timeout-kill": "200" },
   );
-  Deno.writeTextFileSync(`${d}/timeout-kill`, "200");
-  const sup = new Deno.Command(`${bin}/supervise`, { args: [d], stdin: "null" }).spawn();
   const out: number[] = [];
   for (let i = 0; i < SAMPLES; i++) {
-    await until(() => pidOf(d) !== 0, 5);
+    await until(() => statusPid(d) !== 0, 5);
     await sleep(1100);
     const t0 = performance.now();
     control(d, "d");
-    await until(() => pidOf(d) === 0);
+    await until(() => statusPid(d) === 0);
     out.push(performance.now() - t0);
     control(d, "u");
   }
@@ -131,7 +137,7 @@ async function idleCpu(bin: string, root: string, files: boolean): Promise<numbe
     env: { PATH: `${bin}:${Deno.env.get("PATH")}` },
   }).spawn();
   await until(() => {
-    for (let i = 0; i < N; i++) if (!pidOf(`${scan}/s${i}`)) return false;
+    for (let i = 0; i < N; i++) if (!statusPid(`${scan}/s${i}`)) return false;
     return true;
   }, 50);
   await sleep(3000);
@@ -146,18 +152,24 @@ async function idleCpu(bin: string, root: string, files: boolean): Promise<numbe
 const bin = build();
 const root = Deno.makeTempDirSync({ prefix: "dt-bench-lc-" });
 try {
-  const u = await svwaitLatency(bin, root);
-  const k = await downKill(bin, root);
-  const plain = await idleCpu(bin, root, false);
-  const files = await idleCpu(bin, root, true);
   const f = (xs: number[]) =>
     `median ${median(xs).toFixed(1)} (min ${Math.min(...xs).toFixed(1)}, max ${
       Math.max(...xs).toFixed(1)
     })`;
-  console.log(`svwait_U_ms        ${f(u)}  n=${u.length}`);
-  console.log(`down_kill_ms       ${f(k)}  n=${k.length}  (timeout-kill 200)`);
-  console.log(`idle_ticks_plain   ${plain} ticks in ${IDLE_S} s (${N} services)`);
-  console.log(`idle_ticks_files   ${files} ticks in ${IDLE_S} s (${N} services, every file)`);
+  if (PARTS.includes("svwait")) {
+    const u = await svwaitLatency(bin, root);
+    console.log(`svwait_U_ms        ${f(u)}  n=${u.length}`);
+  }
+  if (PARTS.includes("kill")) {
+    const k = await downKill(bin, root);
+    console.log(`down_kill_ms       ${f(k)}  n=${k.length}  (timeout-kill 200)`);
+  }
+  if (PARTS.includes("idle")) {
+    const plain = await idleCpu(bin, root, false);
+    const files = await idleCpu(bin, root, true);
+    console.log(`idle_ticks_plain   ${plain} ticks in ${IDLE_S} s (${N} services)`);
+    console.log(`idle_ticks_files   ${files} ticks in ${IDLE_S} s (${N} services, every file)`);
+  }
 } finally {
   Deno.removeSync(root, { recursive: true });
   Deno.removeSync(bin, { recursive: true });

@@ -21,11 +21,14 @@ import { decodeStatus } from "../lib/status.ts";
 import { parseOptions } from "../lib/options.ts";
 import { addr, NR, sys, sysAt } from "../lib/sys.ts";
 
-const IN_CLOSE_WRITE = 0x8;
-const IN_CLOSE_NOWRITE = 0x10;
-const IN_MOVED_TO = 0x80;
-const IN_DELETE_SELF = 0x400;
-const IN_IGNORED = 0x8000;
+/** The inotify event bits svwait uses (linux/inotify.h). */
+const IN = {
+  CLOSE_WRITE: 0x8,
+  CLOSE_NOWRITE: 0x10,
+  MOVED_TO: 0x80,
+  DELETE_SELF: 0x400,
+  IGNORED: 0x8000,
+};
 
 const statusBuf = new Uint8Array(64);
 
@@ -51,9 +54,9 @@ export function reached(dir: string, goal: Goal): boolean | "dead" {
       return pid === 0;
     case "U":
       if (!pid) return false;
+      if (readExtra(dir)?.ready?.pid === pid) return true;
       // without a usable notification-fd, up is ready
-      if (notifyFdOf(dir) === undefined) return true;
-      return readExtra(dir)?.ready?.pid === pid;
+      return notifyFdOf(dir) === undefined;
     case "D":
       return pid === 0 && !readExtra(dir)?.finish;
   }
@@ -80,13 +83,14 @@ export function main(args: string[]): number {
   }
   const dirs = parsed.operands;
   if (dirs.length === 0) return usage();
+  const hold = memoryHolder();
   const end = timeout < 0 ? Infinity : performance.now() + timeout;
 
   // watch first, then look: a change between the two still wakes us
   const ino = sys(NR.inotify_init1, O_NONBLOCK | O_CLOEXEC);
   if (ino < 0) fatalSys("svwait", "unable to create an inotify instance", -ino);
   for (const dir of dirs) {
-    const mask = IN_MOVED_TO | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_DELETE_SELF;
+    const mask = IN.MOVED_TO | IN.CLOSE_WRITE | IN.CLOSE_NOWRITE | IN.DELETE_SELF;
     const wd = sysAt(NR.inotify_add_watch, ino, `${dir}/supervise`, mask);
     if (wd < 0) fatalSys("svwait", `unable to watch ${dir}/supervise`, -wd);
     if (reached(dir, goal) === "dead") {
@@ -108,7 +112,10 @@ export function main(args: string[]): number {
       if (st === "dead") fatal("svwait", `supervise for ${dir} died`, 102);
       if (st) done++;
     }
-    if (all ? done === dirs.length : done > 0) return 0;
+    if (all ? done === dirs.length : done > 0) {
+      hold?.();
+      exitNow(0);
+    }
     // sleep until an event that may change a state (our own opens and reads change none)
     for (let relevant = false; !relevant;) {
       const left = end - performance.now();
@@ -125,6 +132,64 @@ export function main(args: string[]): number {
   }
 }
 
+/**
+ * End the process at once: svwait writes nothing but its messages (synchronously, before this)
+ * and has no unload handler, so Deno.exit's teardown (unload event, the runtime's exit path) only
+ * delays the moment the caller sees the exit.
+ */
+function exitNow(code: number): never {
+  sys(NR.exit_group, code);
+  Deno.exit(code); // not reached
+}
+
+/**
+ * The machine code a memory holder runs (x86_64; `PPID` at byte 52 is patched in): block every
+ * signal, ask for SIGKILL when the parent dies (PR_SET_PDEATHSIG), end at once if the parent is
+ * gone already (getppid differs), else pause() for ever.
+ */
+const HOLDER = [
+  ...[0xb8, 14, 0, 0, 0, 0xbf, 2, 0, 0, 0], // eax = rt_sigprocmask, edi = SIG_SETMASK
+  ...[0x48, 0x8d, 0x35, 63, 0, 0, 0], // rsi = the full mask at byte 80
+  ...[0x31, 0xd2, 0x41, 0xba, 8, 0, 0, 0, 0x0f, 0x05], // rdx = 0, r10 = 8; syscall
+  ...[0xb8, 157, 0, 0, 0, 0xbf, 1, 0, 0, 0], // eax = prctl, edi = PR_SET_PDEATHSIG
+  ...[0xbe, 9, 0, 0, 0, 0x0f, 0x05], // esi = SIGKILL; syscall
+  ...[0xb8, 110, 0, 0, 0, 0x0f, 0x05], // getppid
+  ...[0x3d, 0, 0, 0, 0, 0x75, 9], // cmp eax, PPID; jne +9 (exit)
+  ...[0xb8, 34, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7], // pause; jmp back to it
+  ...[0x31, 0xff, 0xb8, 60, 0, 0, 0, 0x0f, 0x05], // exit(0)
+  ...[0x90, 0x90, 0x90, 0x90, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], // pad; the mask
+];
+const HOLDER_PPID_AT = 52;
+
+/** What {@linkcode memoryHolder} keeps referenced: the holder's code page and stack. */
+const holderMemory: Uint8Array[] = [];
+
+/**
+ * Why: the caller sees svwait exit only once the kernel has torn its address space down, which
+ * for a Deno process took 5-8 ms of the 15-18 ms from a readiness write to svwait's exit
+ * (docs/lifecycle.md). A process that shares the address space (clone with CLONE_VM) and lives
+ * a moment longer moves that teardown past the exit: the caller is told at once, and the
+ * holder, killed by our death, frees the memory after. Prepared here (its code page and stack,
+ * off the waiting path); the returned function starts it. Undefined where it cannot be had
+ * (not x86_64, no executable page): svwait then exits as any process does.
+ */
+function memoryHolder(): (() => void) | undefined {
+  if (Deno.build.arch !== "x86_64") return undefined;
+  const code = new Uint8Array(8192);
+  const page = (addr(code) + 4095n) & ~4095n; // a whole page inside `code`
+  const at = Number(page - addr(code));
+  code.set(HOLDER, at);
+  new DataView(code.buffer).setInt32(at + HOLDER_PPID_AT, sys(NR.getpid), true);
+  if (sys(NR.mprotect, page, 4096, 5 /* PROT_READ|PROT_EXEC */) < 0) return undefined;
+  // the stack: lib/sys.ts's stub returns (ret) in the child to the address on its top
+  const stack = new Uint8Array(65536); // room for a signal frame before the mask is set
+  const sp = ((addr(stack) + 65536n) & ~15n) - 16n;
+  new DataView(stack.buffer).setBigUint64(Number(sp - addr(stack)), page, true);
+  holderMemory.push(code, stack);
+  const CLONE_VM = 0x100; // and no exit signal: nobody waits for it but init
+  return () => void sys(NR.clone, CLONE_VM, sp, 0, 0, 0);
+}
+
 /** Do these inotify events say a status changed or a supervisor went away? */
 export function eventsMatter(b: Uint8Array): boolean {
   const v = new DataView(b.buffer, b.byteOffset, b.length);
@@ -135,9 +200,9 @@ export function eventsMatter(b: Uint8Array): boolean {
     const z = raw.indexOf(0);
     const name = decode(z < 0 ? raw : raw.subarray(0, z));
     off += 16 + len;
-    if (mask & (IN_MOVED_TO | IN_DELETE_SELF | IN_IGNORED)) return true;
-    if (mask & IN_CLOSE_WRITE && name === "lock") return true;
-    if (mask & IN_CLOSE_NOWRITE && name === "ok") return true;
+    if (mask & (IN.MOVED_TO | IN.DELETE_SELF | IN.IGNORED)) return true;
+    if (mask & IN.CLOSE_WRITE && name === "lock") return true;
+    if (mask & IN.CLOSE_NOWRITE && name === "ok") return true;
   }
   return false;
 }

@@ -272,7 +272,9 @@ export class Machine {
    * The spawn action failed. `fork` = the process could not be created (EAGAIN/ENOMEM):
    * warn, retry in 60 s. Otherwise exec failed: 0.76's child would have printed its fatal
    * message and exited 111 at once, so this counts as a start immediately followed by an exit
-   * (the driver prints the message; the status shows the service down with a fresh stamp).
+   * (the driver prints the message; the status shows the service down with a fresh stamp):
+   * the next start follows 0.76's pause, or `restart-backoff`'s for a run shorter than a
+   * second. `./finish` is not run (s6-supervise runs it only after a ./run that ran).
    */
   spawnFailed(fork: boolean, errText: string): Action[] {
     if (fork) {
@@ -287,6 +289,7 @@ export class Machine {
       return this.#flush();
     }
     this.#lastStart = this.#clock.mono();
+    this.#runEnd = this.#lastStart; // a run of no time: restart-backoff counts it
     this.#history.starts++;
     this.#history.lastExit = { code: 111, signal: null, time: this.#unixNow() };
     this.#historyChanged = true;
@@ -297,6 +300,8 @@ export class Machine {
     // count so status warnings repeat as often
     this.#announce();
     this.#announce();
+    // no ./finish: as s6-supervise, it follows only a ./run that ran (docs/lifecycle.md)
+    this.#updateBackoff();
     this.#afterExit();
     return this.#flush();
   }

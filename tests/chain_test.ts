@@ -5,24 +5,13 @@
  * otherwise.
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { alive, asleep, bin, debian, haveDebian, prog, run, waitFor } from "./util.ts";
+import { alive, asleep, bin, debian, haveDebian, probe, prog, run, waitFor } from "./util.ts";
 import { tree } from "./fixtures.ts";
 import { writeFds } from "../cmd/fghack.ts";
 
 const LINKS = ["envdir", "envuidgid", "fghack", "pgrphack", "setlock", "setuidgid", "softlimit"];
 const isRoot = Deno.uid() === 0;
-const haveStrace = (() => {
-  try {
-    // present and allowed to trace here (containers may forbid ptrace)
-    return new Deno.Command("/usr/bin/strace", {
-      args: ["-f", "-o", "/dev/null", "/bin/true"],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync().success;
-  } catch {
-    return false;
-  }
-})();
+const haveStrace = probe("/usr/bin/strace", ["-f", "-o", "/dev/null", "/bin/true"]) !== undefined;
 
 /** Descriptors this test process passes on to its children (non-close-on-exec, above 2). */
 function passedOn(): number[] {

@@ -9,23 +9,12 @@
  * The machine's own packages are never touched.
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { alive, prog, root, run, scratch, script, statusPid, waitFor } from "./util.ts";
+import { alive, probe, prog, root, run, scratch, script, statusPid, waitFor } from "./util.ts";
 
 const VERSION = Deno.readTextFileSync(`${root}/VERSION`).trim();
 const denoDir = Deno.execPath().replace(/\/[^/]*$/, "");
 /** PATH with the deno running this test first, as `make deb` would find it. */
 const PATH = `${denoDir}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`;
-const dec = new TextDecoder();
-
-/** Output of a synchronous command, or undefined if it cannot run or fails. */
-function probe(cmd: string, args: string[]): string | undefined {
-  try {
-    const o = new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).outputSync();
-    return o.success ? dec.decode(o.stdout) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 const haveDpkgDeb = probe("dpkg-deb", ["--version"]) !== undefined;
 
@@ -222,6 +211,12 @@ exec chroot $t/m /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root L
   }
 }
 
+/** {@linkcode sandbox} with our package (built once) in /tmp/debs0 and `more` after it. */
+async function sandboxWithOurs(body: string, ...more: string[]) {
+  const d = await deb();
+  return await sandbox([d.replace(/\/[^/]*$/, ""), ...more], body);
+}
+
 /** A listing of /etc/service (names, types, modes, link targets, file contents). */
 const LIST_SERVICES =
   `(cd /etc/service && find . -printf '%p %y %m %l\\n' | sort && find . -type f -exec md5sum {} + | sort)`;
@@ -243,9 +238,7 @@ Deno.test({
   name: "deb: installs over Debian's daemontools and a populated /etc/service, which stays",
   ignore: !canSandbox,
   fn: async () => {
-    const d = await deb();
-    const r = await sandbox(
-      [d.replace(/\/[^/]*$/, "")],
+    const r = await sandboxWithOurs(
       `
 ${MAKE_SERVICES}
 ${LIST_SERVICES} > /tmp/before
@@ -301,11 +294,9 @@ Deno.test({
   name: "deb: removing it while svscan runs stops the services, then their loggers; nothing stays",
   ignore: !canSandbox,
   fn: async () => {
-    const d = await deb();
     // with an inittab (sysvinit's way: the services are brought down with svc -d while
     // svscan runs, the entry removed, then svscan stopped)
-    const r = await sandbox(
-      [d.replace(/\/[^/]*$/, "")],
+    const r = await sandboxWithOurs(
       `
 printf 'id:2:initdefault:\\n' > /etc/inittab
 dpkg -i /tmp/debs0/*.deb > /tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log; exit 1; }
@@ -381,10 +372,8 @@ Deno.test({
   name: "deb: Debian's daemontools + daemontools-run and ours replace each other, never both",
   ignore: debianDebs === undefined,
   fn: async () => {
-    const d = await deb();
     {
-      const r = await sandbox(
-        [d.replace(/\/[^/]*$/, ""), debianDebs!],
+      const r = await sandboxWithOurs(
         `
 printf 'id:2:initdefault:\\n' > /etc/inittab
 mkdir -p /etc/service/plain
@@ -417,6 +406,7 @@ for p in daemontools daemontools-run daemontools-deno; do
   printf 'apt: %s: %s\\n' $p "$(dpkg-query -W -f '\${db:Status-Abbrev}' $p 2>/dev/null || echo none)"
 done
 `,
+        debianDebs!,
       );
       assertEquals(r.code, 0, `${r.stdout}\n${r.stderr}`);
       const out = r.stdout;
@@ -461,6 +451,7 @@ function dpkgRoot(r: string, ...args: string[]) {
   ]);
 }
 
+/** A scratch root for dpkg --root: ROOT/var/lib/dpkg (empty status) and ROOT/etc/service. */
 async function scratchRoot(): Promise<string> {
   const r = await scratch("dt-dpkgroot-");
   for (
@@ -472,64 +463,74 @@ async function scratchRoot(): Promise<string> {
   return r;
 }
 
-Deno.test({
-  name: "deb: dpkg --root: install twice over services and an inittab, remove, purge",
-  ignore: !haveDpkgDeb,
-  fn: async () => {
-    const d = await deb();
-    const r = await scratchRoot();
-    try {
-      await Deno.writeTextFile(`${r}/etc/inittab`, "id:2:initdefault:\n");
-      await Deno.mkdir(`${r}/etc/service/keep/supervise`, { recursive: true });
-      await script(`${r}/etc/service/keep/run`, "#!/bin/sh\nexec sleep 1000\n");
-      await Deno.writeTextFile(`${r}/etc/service/keep/supervise/status`, "state\n");
-      const listing = async () =>
-        (await run("sh", [
-          "-c",
-          `cd "$1" && find . -printf '%p %y %m %s\\n' | sort`,
-          "sh",
-          `${r}/etc/service`,
-        ]))
-          .stdout;
-      const before = await listing();
-      for (let i = 0; i < 2; i++) {
-        const inst = await dpkgRoot(r, "-i", d);
-        assertEquals(inst.code, 0, inst.stderr);
-      }
-      const inittab = await Deno.readTextFile(`${r}/etc/inittab`);
-      assertEquals(
-        inittab,
-        "id:2:initdefault:\n#-- daemontools-deno begin\nSV:123456:respawn:/usr/bin/svscanboot\n#-- daemontools-deno end\n",
-      );
-      const wants = `${r}/etc/systemd/system/multi-user.target.wants/svscan.service`;
-      assertEquals(await Deno.readLink(wants), "/lib/systemd/system/svscan.service");
-      assertEquals(await listing(), before);
-      const rm = await dpkgRoot(r, "-r", "daemontools-deno");
-      assertEquals(rm.code, 0, rm.stderr);
-      assertEquals(await Deno.readTextFile(`${r}/etc/inittab`), "id:2:initdefault:\n");
-      assertEquals(await listing(), before);
-      const purge = await dpkgRoot(r, "-P", "daemontools-deno");
-      assertEquals(purge.code, 0, purge.stderr);
-      assertEquals(await listing(), before);
-      let enabled = true;
+/**
+ * Register test `name` (ignored without dpkg-deb): `fn` gets our package and a
+ * {@linkcode scratchRoot}, removed when it ends.
+ */
+function rootTest(name: string, fn: (deb: string, root: string) => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore: !haveDpkgDeb,
+    fn: async () => {
+      const d = await deb();
+      const r = await scratchRoot();
       try {
-        await Deno.lstat(wants);
-      } catch {
-        enabled = false;
+        await fn(d, r);
+      } finally {
+        await Deno.remove(r, { recursive: true });
       }
-      assert(!enabled, "the unit is still enabled after the purge");
-    } finally {
-      await Deno.remove(r, { recursive: true });
-    }
-  },
-});
+    },
+  });
+}
 
-Deno.test({
-  name: "deb: dpkg --root -r while svscan runs on ROOT/etc/service stops it in order",
-  ignore: !haveDpkgDeb,
-  fn: async () => {
-    const d = await deb();
-    const r = await scratchRoot();
+rootTest(
+  "deb: dpkg --root: install twice over services and an inittab, remove, purge",
+  async (d, r) => {
+    await Deno.writeTextFile(`${r}/etc/inittab`, "id:2:initdefault:\n");
+    await Deno.mkdir(`${r}/etc/service/keep/supervise`, { recursive: true });
+    await script(`${r}/etc/service/keep/run`, "#!/bin/sh\nexec sleep 1000\n");
+    await Deno.writeTextFile(`${r}/etc/service/keep/supervise/status`, "state\n");
+    const listing = async () =>
+      (await run("sh", [
+        "-c",
+        `cd "$1" && find . -printf '%p %y %m %s\\n' | sort`,
+        "sh",
+        `${r}/etc/service`,
+      ]))
+        .stdout;
+    const before = await listing();
+    for (let i = 0; i < 2; i++) {
+      const inst = await dpkgRoot(r, "-i", d);
+      assertEquals(inst.code, 0, inst.stderr);
+    }
+    const inittab = await Deno.readTextFile(`${r}/etc/inittab`);
+    assertEquals(
+      inittab,
+      "id:2:initdefault:\n#-- daemontools-deno begin\nSV:123456:respawn:/usr/bin/svscanboot\n#-- daemontools-deno end\n",
+    );
+    const wants = `${r}/etc/systemd/system/multi-user.target.wants/svscan.service`;
+    assertEquals(await Deno.readLink(wants), "/lib/systemd/system/svscan.service");
+    assertEquals(await listing(), before);
+    const rm = await dpkgRoot(r, "-r", "daemontools-deno");
+    assertEquals(rm.code, 0, rm.stderr);
+    assertEquals(await Deno.readTextFile(`${r}/etc/inittab`), "id:2:initdefault:\n");
+    assertEquals(await listing(), before);
+    const purge = await dpkgRoot(r, "-P", "daemontools-deno");
+    assertEquals(purge.code, 0, purge.stderr);
+    assertEquals(await listing(), before);
+    let enabled = true;
+    try {
+      await Deno.lstat(wants);
+    } catch {
+      enabled = false;
+    }
+    assert(!enabled, "the unit is still enabled after the purge");
+  },
+);
+
+rootTest(
+  "deb: dpkg --root -r while svscan runs on ROOT/etc/service stops it in order",
+  async (d, r) => {
     const sv = `${r}/etc/service`;
     let scan: Deno.ChildProcess | undefined;
     try {
@@ -572,10 +573,9 @@ Deno.test({
         scan.kill("SIGKILL");
         await scan.status;
       }
-      await Deno.remove(r, { recursive: true });
     }
   },
-});
+);
 
 Deno.test({
   name: "update-service: add, list, check, remove a service in SVDIR",

@@ -239,3 +239,18 @@ export function versus(name: string, needs: string[], fn: (vs: Versus) => Promis
   Deno.test(name, () => fn(alone));
   differential(`${name} [vs Debian]`, needs, () => fn(compared));
 }
+
+/**
+ * {@linkcode versus} on a fresh scratch {@linkcode Tree} in each registration (disposed of when
+ * the body ends): `versusTree("svstat: ...", ["svstat"], async (vs, t) => { ... })`.
+ */
+export function versusTree(
+  name: string,
+  needs: string[],
+  fn: (vs: Versus, t: Tree) => Promise<void>,
+): void {
+  versus(name, needs, async (vs) => {
+    await using t = await tree();
+    await fn(vs, t);
+  });
+}

@@ -6,8 +6,19 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { SLEEP, type Tree, tree } from "./fixtures.ts";
+import { readHistory } from "../lib/history.ts";
 import { withScan } from "./svscan_util.ts";
-import { alive, okRunning, prog, readOr, readStatus, run, script, waitFor } from "./util.ts";
+import {
+  alive,
+  okRunning,
+  processesUnder,
+  prog,
+  readOr,
+  readStatus,
+  run,
+  script,
+  waitFor,
+} from "./util.ts";
 
 interface Sup {
   proc: Deno.ChildProcess;
@@ -19,6 +30,12 @@ function supervise(t: Tree, dir: string): Sup {
   const err = t.path(`.${dir}.err`);
   const proc = t.spawn("sh", ["-c", `exec "$0" "$1" 2>"$2"`, prog("supervise"), dir, err]);
   return { proc, err };
+}
+
+/** Wait for `sup`'s first warning; it must be `supervise: warning: TEXT` and nothing else. */
+async function warnsOnly(sup: Sup, text: string): Promise<void> {
+  await waitFor("warning", () => readOr(sup.err).length > 0);
+  assertEquals(readOr(sup.err), `supervise: warning: ${text}\n`);
 }
 
 async function svstat(t: Tree, ...dirs: string[]): Promise<string> {
@@ -41,6 +58,11 @@ async function up(t: Tree, dir: string): Promise<number> {
   });
 }
 
+/** True when `pid` runs svwait (its command line names it). */
+function isSvwait(pid: number): boolean {
+  return readOr(`/proc/${pid}/cmdline`).split("\0").some((w) => /(^|\/)svwait$/.test(w));
+}
+
 const noSecs = (s: string) =>
   s.replace(/[0-9]+ seconds/g, "N seconds").replace(/pid [0-9]+/g, "pid P");
 
@@ -49,8 +71,10 @@ const noSecs = (s: string) =>
 Deno.test("readiness: fd N is a pipe; the first newline makes svwait -U return and svstat say ready", async () => {
   await using t = await tree();
   await t.service("s", {
-    run:
-      "#!/bin/sh\nwhile [ ! -e ../go ]; do sleep 0.05; done\necho ready >&5\necho twice >&5\nexec sleep 100000\n",
+    // the second write may find the pipe closed already: EPIPE, not a SIGPIPE that would end
+    // the process (and its readiness) under the test's feet
+    run: "#!/bin/sh\ntrap '' PIPE\nwhile [ ! -e ../go ]; do sleep 0.05; done\n" +
+      "echo ready >&5\necho twice >&5 2>/dev/null\nexec sleep 100000\n",
   });
   await Deno.writeTextFile(t.path("s/notification-fd"), "5\n");
   supervise(t, "s");
@@ -60,11 +84,17 @@ Deno.test("readiness: fd N is a pipe; the first newline makes svwait -U return a
   assertEquals((await svwait(t, "-U", "-t", "0", "s")).code, 99);
   assertEquals((await svwait(t, "-u", "-t", "0", "s")).code, 0); // already up: at once
   const waiting = svwait(t, "-U", "s");
+  await waitFor("svwait waiting", () => processesUnder(t.root).some(isSvwait));
   await Deno.writeTextFile(t.path("go"), "");
   const r = await waiting;
   assertEquals([r.code, r.stderr], [0, ""]);
+  // svwait's memory holder (a clone sharing its memory, cmd/svwait.ts) dies with it
+  await waitFor("no svwait process left", () => !processesUnder(t.root).some(isSvwait));
   assertEquals(noSecs(await svstat(t, "s")), "s: up (pid P) N seconds, ready N seconds\n");
-  assert(readOr(t.path("s/supervise/extra")).startsWith(`ready ${pid} 40000000`));
+  assert(
+    readOr(t.path("s/supervise/extra")).startsWith(`ready ${pid} 40000000`),
+    readOr(t.path("s/supervise/extra")) + "/" + pid,
+  );
   // Debian's svstat still reads the 18-byte status
   assertEquals(Deno.statSync(t.path("s/supervise/status")).size, 18);
   // readiness ends with the process
@@ -230,11 +260,7 @@ Deno.test("finish: not executable: a warning, restart as usual; hanging: KILLed 
   );
   const fin = Number(await waitFor("finish started", () => readOr(t.path("h.fin")).trim()));
   await waitFor("finish killed", () => !alive(fin));
-  await waitFor("warning", () => readOr(sj.err).length > 0);
-  assertEquals(
-    readOr(sj.err),
-    "supervise: warning: j/timeout-finish: not a positive number of milliseconds, ignored\n",
-  );
+  await warnsOnly(sj, "j/timeout-finish: not a positive number of milliseconds, ignored");
 });
 
 Deno.test("bad input: restart-backoff junk or 0: a warning, 0.76's pause", async () => {
@@ -243,11 +269,107 @@ Deno.test("bad input: restart-backoff junk or 0: a warning, 0.76's pause", async
   await Deno.writeTextFile(t.path("s/restart-backoff"), "lots");
   const s = supervise(t, "s");
   await up(t, "s");
-  await waitFor("warning", () => readOr(s.err).length > 0);
-  assertEquals(
-    readOr(s.err),
-    "supervise: warning: s/restart-backoff: not a positive number of milliseconds, ignored\n",
+  await warnsOnly(s, "s/restart-backoff: not a positive number of milliseconds, ignored");
+});
+
+// ------------------------------------------------------------------ restart-backoff, exec failures
+
+/**
+ * A ./run that appends its start time (ns) to `../NAME.starts` and exits 1 at once, but for its
+ * 4th run, which lasts 1.5 s (a run of a second or more resets the back-off).
+ */
+function crashing(name: string): string {
+  return `#!/bin/sh\ndate +%s%N >> ../${name}.starts\n` +
+    `[ "$(wc -l < ../${name}.starts)" -eq 4 ] && sleep 1.5\nexit 1\n`;
+}
+
+/** The five gaps (ms) between the first six starts `crashing` recorded in `file`. */
+async function startGaps(file: string): Promise<number[]> {
+  const lines = await waitFor(
+    `six starts in ${file}`,
+    () => {
+      const l = readOr(file).split("\n").filter((x) => x !== "");
+      return l.length >= 6 ? l : undefined;
+    },
+    20_000,
+    50,
   );
+  const ms = lines.slice(0, 6).map((l) => Number(BigInt(l) / 1_000_000n));
+  return ms.slice(1).map((t, i) => t - ms[i]);
+}
+
+/**
+ * What `restart-backoff` 4000 promises `crashing`'s starts: pauses of at least 1, 2, 4 s (less
+ * 100 ms: the script notes its start a little after the spawn), growing; then the 1.5 s run;
+ * then, reset by it, a pause of 1 s again: shorter than the 4 s one (which would follow
+ * without the reset).
+ */
+function assertBackoff(g: number[], what: string): void {
+  const msg = `${what}: gaps ${g.join(", ")} ms`;
+  assert(g[0] >= 900 && g[1] >= 1900 && g[2] >= 3900, msg);
+  assert(g[0] < g[1] && g[1] < g[2], msg);
+  assert(g[3] >= 1400, msg);
+  assert(g[4] >= 900 && g[4] < g[2], msg);
+}
+
+Deno.test("restart-backoff 4000: starts 1, 2, 4 s apart, a run of 1 s resets it; supervise and svscan", async () => {
+  await using t = await tree();
+  await t.service("b", { run: crashing("b") });
+  await Deno.writeTextFile(t.path("b/restart-backoff"), "4000");
+  supervise(t, "b");
+  await withScan(async (s) => {
+    const d = `${s.dir}/b`;
+    await Deno.mkdir(d);
+    await script(`${d}/run`, crashing("b"));
+    await Deno.writeTextFile(`${d}/restart-backoff`, "4000");
+    s.start();
+    // both run at once: the test takes the ~10 s of one
+    const [alone, scanned] = await Promise.all([
+      startGaps(t.path("b.starts")),
+      startGaps(`${s.dir}/b.starts`),
+    ]);
+    assertBackoff(alone, "supervise");
+    assertBackoff(scanned, "svscan");
+  });
+});
+
+Deno.test("./run not executable or its interpreter missing: no finish (as s6), 0.76's restart, restart-backoff counts it", async () => {
+  await using t = await tree();
+  await Deno.mkdir(t.path("x"));
+  await Deno.writeTextFile(t.path("x/run"), "#!/bin/sh\n", { mode: 0o644 });
+  await Deno.writeTextFile(t.path("x/restart-backoff"), "4000");
+  await t.service("i", { run: "#!/nonexistent/sh\n" });
+  for (const n of ["x", "i"]) {
+    await script(t.path(`${n}/finish`), `#!/bin/sh\necho >> ../${n}.fin\n`);
+  }
+  const sx = supervise(t, "x");
+  const si = supervise(t, "i");
+  // each failed start is an exit 111 in supervise/history, timed when it failed
+  const failed = new Set<number>();
+  await waitFor(
+    "four failed starts of x",
+    () => {
+      const time = readHistory(t.path("x/supervise/history"))?.lastExit?.time;
+      if (time !== undefined) failed.add(time);
+      return failed.size >= 4;
+    },
+    20_000,
+    50,
+  );
+  const at = [...failed].map((s) => s * 1000);
+  const gaps = at.slice(1).map((t, i) => Math.round(t - at[i]));
+  const msg = `gaps ${gaps.join(", ")} ms`;
+  assert(gaps[0] >= 950 && gaps[1] >= 1950 && gaps[2] >= 3950, msg);
+  assert(gaps[0] < gaps[1] && gaps[1] < gaps[2], msg);
+  const fail = (n: string, why: string) => `supervise: fatal: unable to start ${n}/run: ${why}\n`;
+  assert(readOr(sx.err).startsWith(fail("x", "access denied").repeat(4)), readOr(sx.err));
+  // without restart-backoff: 0.76's pause, restarted as often
+  await waitFor(
+    "i restarted",
+    () => readOr(si.err).startsWith(fail("i", "file does not exist").repeat(3)),
+  );
+  // a finish would have run (and ended) before each next start
+  assertEquals([readOr(t.path("x.fin")), readOr(t.path("i.fin"))], ["", ""]);
 });
 
 // ------------------------------------------------------------------ svwait

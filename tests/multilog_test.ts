@@ -5,7 +5,7 @@
  * byte after masking stamps (ignored without Debian's multilog).
  */
 import { assert, assertEquals } from "./assert.ts";
-import { differential, same, tree, versus } from "./fixtures.ts";
+import { differential, same, tree, versus, versusTree } from "./fixtures.ts";
 import { run } from "./util.ts";
 import {
   maskStamps,
@@ -166,8 +166,7 @@ Deno.test("multilog: directory layout after EOF does not depend on the caller's 
   assertEquals(storedLines(t.path("d")), ["hello"]);
 });
 
-versus("multilog: fatal errors before reading input, exit 111", ["multilog"], async (vs) => {
-  await using t = await tree();
+versusTree("multilog: fatal errors before reading input, exit 111", ["multilog"], async (vs, t) => {
   Deno.writeTextFileSync(t.path("plain"), "");
   const cases: [string[], string][] = [
     [["=nodir/f"], "multilog: fatal: unable to create nodir/f: file does not exist\n"],

@@ -9,20 +9,7 @@
  * words), and svscan exits 0 within its grace time; nothing was written to stderr.
  */
 import { assertEquals, assertMatch } from "./assert.ts";
-import { prog, root, run, scratch, script, waitFor } from "./util.ts";
-
-/** A new pid namespace can be made here (root, and a kernel and container that allow it). */
-function canUnshare(): boolean {
-  try {
-    return new Deno.Command("unshare", {
-      args: ["--pid", "--fork", "--mount-proc", "--kill-child", "true"],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
+import { canUnshare, prog, root, run, scratch, script, waitFor } from "./util.ts";
 
 function read(path: string): string {
   try {

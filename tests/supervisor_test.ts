@@ -445,6 +445,26 @@ Deno.test("lifecycle: restart-backoff doubles the pause after short runs up to t
   assertEquals(m.state.backoff, 0);
 });
 
+Deno.test("lifecycle: a ./run that cannot be executed is a short run: no finish, the back-off grows", () => {
+  const clock = new FakeClock();
+  const m = new Machine("svc", true, clock);
+  m.configure(cfg({ backoffMax: 4000, finish: true }));
+  m.boot();
+  m.run();
+  const starts: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    starts.push(clock.t);
+    const out = m.spawnFailed(false, "access denied");
+    // as s6-supervise: ./finish is for a ./run that ran
+    assert(!out.some((a) => a.type === "finish"), JSON.stringify(out));
+    const timer = out.at(-1);
+    assert(timer?.type === "timer", JSON.stringify(out));
+    clock.t = timer.at!;
+    assertEquals(m.timer().at(-1), { type: "spawn" });
+  }
+  assertEquals(starts.slice(1).map((t, i) => t - starts[i]), [1000, 2000, 4000]);
+});
+
 Deno.test("lifecycle: an adopted ready pid stays ready", () => {
   const clock = new FakeClock();
   const m = new Machine("svc", true, clock);

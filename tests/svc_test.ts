@@ -8,7 +8,7 @@ import { EAGAIN } from "../lib/errors.ts";
 import { O_NONBLOCK, O_RDWR } from "../lib/libc.ts";
 import { addr, NR, sys, sysPath } from "../lib/sys.ts";
 import { assertEquals } from "./assert.ts";
-import { compare, differential, type Tree, tree, type Versus, versus } from "./fixtures.ts";
+import { compare, differential, type Tree, tree, type Versus, versusTree } from "./fixtures.ts";
 import { mkfifo, prog, run } from "./util.ts";
 
 const USAGE = "svc options: u up, d down, o once, x exit, p pause, c continue, h hup, " +
@@ -58,11 +58,10 @@ function svc(vs: Versus, cwd: string, args: string[], fifos: Control[] = []) {
   });
 }
 
-versus(
+versusTree(
   "svc: letters de-duplicated in order of first appearance, one write per DIR",
   ["svc"],
-  async (vs) => {
-    await using t = await tree();
+  async (vs, t) => {
     const a = control(t, "a");
     const b = control(t, "b");
     const r = await svc(vs, t.root, ["-uuddxu", "-thkai", "-c", "-p", "-o", "a", "b", "a"], [a, b]);
@@ -72,8 +71,7 @@ versus(
   },
 );
 
-versus("svc: no options writes nothing; no DIRs exits 0 silently", ["svc"], async (vs) => {
-  await using t = await tree();
+versusTree("svc: no options writes nothing; no DIRs exits 0 silently", ["svc"], async (vs, t) => {
   const a = control(t, "a");
   const r = await svc(vs, t.root, ["a"], [a]);
   assertEquals([r.code, r.stdout, r.stderr, r.got], [0, "", "", [""]]);
@@ -83,11 +81,10 @@ versus("svc: no options writes nothing; no DIRs exits 0 silently", ["svc"], asyn
   assertEquals([r3.code, r3.stdout, r3.stderr], [0, "", ""]);
 });
 
-versus(
+versusTree(
   "svc: bad option letters print the option list, exit 100, nothing sent",
   ["svc"],
-  async (vs) => {
-    await using t = await tree();
+  async (vs, t) => {
     const a = control(t, "a");
     for (
       const [args, letter] of [[["-q", "a"], "q"], [["-u1", "a"], "1"], [["-dz"], "z"]] as const
@@ -103,8 +100,7 @@ versus(
   },
 );
 
-versus("svc: --, a lone -, and operands that look like options", ["svc"], async (vs) => {
-  await using t = await tree();
+versusTree("svc: --, a lone -, and operands that look like options", ["svc"], async (vs, t) => {
   const a = control(t, "a");
   const r = await svc(vs, t.root, ["-u", "--", "-d", "a"], [a]);
   assertEquals(r.stderr, "svc: warning: unable to chdir to -d: file does not exist\n");
@@ -114,8 +110,7 @@ versus("svc: --, a lone -, and operands that look like options", ["svc"], async 
   assertEquals([r.got, r2.got], [["u"], ["t"]]);
 });
 
-versus("svc: per-DIR warnings, other DIRs still controlled, exit 0", ["svc"], async (vs) => {
-  await using t = await tree();
+versusTree("svc: per-DIR warnings, other DIRs still controlled, exit 0", ["svc"], async (vs, t) => {
   const good = control(t, "good");
   await Deno.mkdir(t.path("new"));
   await Deno.mkdir(t.path("dead/supervise"), { recursive: true });
@@ -176,33 +171,36 @@ differential(
   },
 );
 
-versus("svc: junk argument vectors give 0.76's exact bytes and codes", ["svc"], async (vs) => {
-  await using t = await tree();
-  const enc = new TextEncoder();
-  const illegal = (
-    letter: number[],
-  ) => [...enc.encode("svc: illegal option -- "), ...letter, 10, ...enc.encode(USAGE)];
-  const chdir = (
-    d: string,
-  ) => [...enc.encode(`svc: warning: unable to chdir to ${d}: file does not exist\n`)];
-  const vectors: [string[], number, number[]][] = [
-    [["-u-d", "x"], 100, illegal([0x2d])],
-    [["-:", "x"], 100, illegal([0x3a])],
-    [["-é", "x"], 100, illegal([0xc3])], // C reports the letter's first byte
-    [["-ué"], 100, illegal([0xc3])],
-    [["--"], 0, []],
-    [["--", "--"], 0, chdir("--")],
-    [["-", "-u"], 0, [...chdir("-"), ...chdir("-u")]],
-    [["-uu", "-"], 0, chdir("-")],
-    [["-x-"], 100, illegal([0x2d])],
-    [["", "-u"], 0, [
-      ...enc.encode("svc: warning: unable to chdir to : file does not exist\n"),
-      ...chdir("-u"),
-    ]],
-    [["-uuuuuuuuuuuuuuuuuuuuuuuudddddddddddddddddddddd", "nope"], 0, chdir("nope")],
-  ];
-  for (const [args, code, err] of vectors) {
-    const r = await svc(vs, t.root, args);
-    assertEquals([r.code, r.stdout, [...r.err]], [code, "", err], args.join(" "));
-  }
-});
+versusTree(
+  "svc: junk argument vectors give 0.76's exact bytes and codes",
+  ["svc"],
+  async (vs, t) => {
+    const enc = new TextEncoder();
+    const illegal = (
+      letter: number[],
+    ) => [...enc.encode("svc: illegal option -- "), ...letter, 10, ...enc.encode(USAGE)];
+    const chdir = (
+      d: string,
+    ) => [...enc.encode(`svc: warning: unable to chdir to ${d}: file does not exist\n`)];
+    const vectors: [string[], number, number[]][] = [
+      [["-u-d", "x"], 100, illegal([0x2d])],
+      [["-:", "x"], 100, illegal([0x3a])],
+      [["-é", "x"], 100, illegal([0xc3])], // C reports the letter's first byte
+      [["-ué"], 100, illegal([0xc3])],
+      [["--"], 0, []],
+      [["--", "--"], 0, chdir("--")],
+      [["-", "-u"], 0, [...chdir("-"), ...chdir("-u")]],
+      [["-uu", "-"], 0, chdir("-")],
+      [["-x-"], 100, illegal([0x2d])],
+      [["", "-u"], 0, [
+        ...enc.encode("svc: warning: unable to chdir to : file does not exist\n"),
+        ...chdir("-u"),
+      ]],
+      [["-uuuuuuuuuuuuuuuuuuuuuuuudddddddddddddddddddddd", "nope"], 0, chdir("nope")],
+    ];
+    for (const [args, code, err] of vectors) {
+      const r = await svc(vs, t.root, args);
+      assertEquals([r.code, r.stdout, [...r.err]], [code, "", err], args.join(" "));
+    }
+  },
+);

@@ -4,7 +4,7 @@
  * test's "[vs Debian]" twin (ignored without it).
  */
 import { assertEquals } from "./assert.ts";
-import { compare, differential, tree, versus } from "./fixtures.ts";
+import { compare, differential, tree, versus, versusTree } from "./fixtures.ts";
 import { mkfifo, prog } from "./util.ts";
 
 versus("svok: usage without DIR", ["svok"], async (vs) => {
@@ -12,11 +12,10 @@ versus("svok: usage without DIR", ["svok"], async (vs) => {
   assertEquals([r.code, r.stdout, r.stderr], [100, "", "svok: usage: svok dir\n"]);
 });
 
-versus(
+versusTree(
   "svok: running 0, not running 100, never supervised 100, errors 111",
   ["svok"],
-  async (vs) => {
-    await using t = await tree();
+  async (vs, t) => {
     await t.supervised("up");
     await Deno.mkdir(t.path("dead/supervise"), { recursive: true });
     mkfifo(t.path("dead/supervise/ok"));

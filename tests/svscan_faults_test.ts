@@ -4,21 +4,17 @@
  * forever, and svscan as pid 1 of a pid namespace (orphans reaped, TERM = orderly stop).
  */
 import { assert, assertEquals, assertNotEquals } from "./assert.ts";
-import { alive, processesUnder, prog, readOr, run, statusPid, waitFor } from "./util.ts";
-import { exists, service, stallTree, waitUp, withScan } from "./svscan_util.ts";
-
-/** A new pid namespace can be made here (root, and a container that allows it). */
-function canUnshare(): boolean {
-  try {
-    return new Deno.Command("unshare", {
-      args: ["--pid", "--fork", "--mount-proc", "true"],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
+import {
+  alive,
+  canUnshare,
+  processesUnder,
+  prog,
+  readOr,
+  run,
+  statusPid,
+  waitFor,
+} from "./util.ts";
+import { exists, scanTest, service, stallTree, waitUp, withScan } from "./svscan_util.ts";
 
 /** A service printing numbered lines in bursts (0, 1, 2, ... never a gap) and its logger. */
 const WRITER = "#!/bin/sh\ni=0\nwhile :; do seq $i $((i+99)); i=$((i+100)); sleep 0.01; done\n";
@@ -132,69 +128,68 @@ Deno.test({
     }),
 });
 
-Deno.test("svscan faults: SIGKILL of svscan: the next one adopts, no duplicate, no loss", () =>
-  withScan(async ({ dir, start }) => {
-    const w = await service(dir, "w", WRITER, CAT_LOGGER);
-    const s = await service(dir, "s", "#!/bin/sh\nexec sleep 1000\n");
-    const first = start();
-    const pids = [await waitUp(w), await waitUp(`${w}/log`), await waitUp(s)];
-    await waitFor("lines logged", () => lineCount(`${w}/out`) > 300);
-    await first.stop("SIGKILL");
-    // the tree keeps running without svscan, the logger keeps logging
-    const n = lineCount(`${w}/out`);
-    await waitFor("logging without svscan", () => lineCount(`${w}/out`) > n + 300);
-    assertEquals((await run(prog("svok"), [s])).code, 100);
-    const second = start();
-    await waitFor("second svscan supervising s", async () => {
-      return (await run(prog("svok"), [s])).code === 0 &&
-        (await run(prog("svok"), [`${w}/log`])).code === 0;
-    });
-    // adopted: same pids in the status files, one process per service directory
-    assertEquals([statusPid(w), statusPid(`${w}/log`), statusPid(s)], pids);
-    assertEquals(processesUnder(s), [pids[2]]);
-    assert(pids.every(alive));
-    // supervision goes on: a kill of the adopted process gives a fresh start
-    await run(prog("svc"), ["-k", s]);
-    const again = await waitUp(s, pids[2]);
-    assertNotEquals(again, pids[2]);
-    // the log pipe was reopened: TERM drains it and every line is there
-    const m = lineCount(`${w}/out`);
-    await waitFor("logging under the second svscan", () => lineCount(`${w}/out`) > m + 300);
-    assertEquals((await second.stop("SIGTERM")).code, 0);
-    assert(assertContiguous(readOr(`${w}/out`)) > m);
-    assertEquals(second.err, "");
-  }));
-
-Deno.test({
-  name: "svscan faults: logger killed while no svscan runs: the service waits, no loss",
-  fn: () =>
-    withScan(async ({ dir, start }) => {
-      const w = await service(dir, "w", WRITER, CAT_LOGGER);
-      const first = start();
-      const pid = await waitUp(w);
-      const logger = await waitUp(`${w}/log`);
-      await waitFor("lines logged", () => lineCount(`${w}/out`) > 300);
-      await first.stop("SIGKILL");
-      await killIdleLogger(w, logger);
-      // no reader left but the service's own: its writes must block (not fail with EPIPE)
-      await waitFor(
-        "the writer blocked on the full pipe",
-        () => processesUnder(w).some((p) => readOr(`/proc/${p}/wchan`).includes("pipe_write")),
-      );
-      assert(alive(pid));
-      const second = start();
-      const again = await waitUp(`${w}/log`, logger);
-      assertNotEquals(again, logger);
-      assertEquals(statusPid(w), pid);
-      const n = lineCount(`${w}/out`);
-      await waitFor("logging resumed", () => lineCount(`${w}/out`) > n + 20_000);
-      assertEquals((await second.stop("SIGTERM")).code, 0);
-      assertContiguous(readOr(`${w}/out`));
-    }),
+scanTest("svscan faults: SIGKILL of svscan: the next one adopts, no duplicate, no loss", {
+  w: [WRITER, CAT_LOGGER],
+  s: "#!/bin/sh\nexec sleep 1000\n",
+}, async ({ start, svc: { w, s } }) => {
+  const first = start();
+  const pids = [await waitUp(w), await waitUp(`${w}/log`), await waitUp(s)];
+  await waitFor("lines logged", () => lineCount(`${w}/out`) > 300);
+  await first.stop("SIGKILL");
+  // the tree keeps running without svscan, the logger keeps logging
+  const n = lineCount(`${w}/out`);
+  await waitFor("logging without svscan", () => lineCount(`${w}/out`) > n + 300);
+  assertEquals((await run(prog("svok"), [s])).code, 100);
+  const second = start();
+  await waitFor("second svscan supervising s", async () => {
+    return (await run(prog("svok"), [s])).code === 0 &&
+      (await run(prog("svok"), [`${w}/log`])).code === 0;
+  });
+  // adopted: same pids in the status files, one process per service directory
+  assertEquals([statusPid(w), statusPid(`${w}/log`), statusPid(s)], pids);
+  assertEquals(processesUnder(s), [pids[2]]);
+  assert(pids.every(alive));
+  // supervision goes on: a kill of the adopted process gives a fresh start
+  await run(prog("svc"), ["-k", s]);
+  const again = await waitUp(s, pids[2]);
+  assertNotEquals(again, pids[2]);
+  // the log pipe was reopened: TERM drains it and every line is there
+  const m = lineCount(`${w}/out`);
+  await waitFor("logging under the second svscan", () => lineCount(`${w}/out`) > m + 300);
+  assertEquals((await second.stop("SIGTERM")).code, 0);
+  assert(assertContiguous(readOr(`${w}/out`)) > m);
+  assertEquals(second.err, "");
 });
 
-Deno.test("svscan faults: a service that exits at once is restarted once a second", () =>
-  withScan(async ({ dir, start }) => {
+scanTest("svscan faults: logger killed while no svscan runs: the service waits, no loss", {
+  w: [WRITER, CAT_LOGGER],
+}, async ({ start, svc: { w } }) => {
+  const first = start();
+  const pid = await waitUp(w);
+  const logger = await waitUp(`${w}/log`);
+  await waitFor("lines logged", () => lineCount(`${w}/out`) > 300);
+  await first.stop("SIGKILL");
+  await killIdleLogger(w, logger);
+  // no reader left but the service's own: its writes must block (not fail with EPIPE)
+  await waitFor(
+    "the writer blocked on the full pipe",
+    () => processesUnder(w).some((p) => readOr(`/proc/${p}/wchan`).includes("pipe_write")),
+  );
+  assert(alive(pid));
+  const second = start();
+  const again = await waitUp(`${w}/log`, logger);
+  assertNotEquals(again, logger);
+  assertEquals(statusPid(w), pid);
+  const n = lineCount(`${w}/out`);
+  await waitFor("logging resumed", () => lineCount(`${w}/out`) > n + 20_000);
+  assertEquals((await second.stop("SIGTERM")).code, 0);
+  assertContiguous(readOr(`${w}/out`));
+});
+
+scanTest(
+  "svscan faults: a service that exits at once is restarted once a second",
+  {},
+  async ({ dir, start }) => {
     // the kernel's start time of each ./run (ticks): a `date` in the script could run late
     await service(dir, "quick", "#!/bin/sh\ncut -d' ' -f22 /proc/$$/stat >> ../starts\nexit 1\n");
     const scan = start();
@@ -214,55 +209,53 @@ Deno.test("svscan faults: a service that exits at once is restarted once a secon
     }
     // no busy loop: far below one core over those ≥4 seconds (100 ticks = 1 s of CPU)
     assert(cpu < 100, `svscan used ${cpu} ticks`);
-  }));
+  },
+);
 
-Deno.test({
+scanTest({
   name: "svscan faults: as pid 1 it reaps orphans and stops in order on TERM",
   ignore: !canUnshare(),
-  fn: () =>
-    withScan(async ({ dir, start }) => {
-      await service(
-        dir,
-        "parent",
-        "#!/bin/sh\n(sh -c 'echo $$ > ../orphan; exec sleep 0.3' &)\nexec sleep 1000\n",
-        "#!/bin/sh\nexec cat >> ../../log.out\n",
-      );
-      await service(
-        dir,
-        "talk",
-        "#!/bin/sh\ntrap 'echo bye; exit 0' TERM\necho hi\nwhile :; do sleep 0.05; done\n",
-        "#!/bin/sh\nexec cat >> ../../talk.out\n",
-      );
-      const scan = start({
-        cmd: "unshare",
-        args: ["--pid", "--fork", "--mount-proc", prog("svscan"), dir],
-      });
-      await waitFor("orphan started", () => readOr(`${dir}/orphan`).trim());
-      const svscan = await waitFor("svscan in the namespace", () => {
-        const kids = readOr(`/proc/${scan.pid}/task/${scan.pid}/children`).trim();
-        return kids ? Number(kids.split(" ")[0]) : 0;
-      });
-      await waitFor("hi logged", () => readOr(`${dir}/talk.out`) === "hi\n");
-      // the orphan (sleep 0.3) was reparented to svscan; once it exits it must be reaped:
-      // only the 4 service processes remain as svscan's children, none a zombie
-      await waitFor("orphan reaped", () => {
-        const kids: number[] = [];
-        for (const t of Deno.readDirSync(`/proc/${svscan}/task`)) {
-          const c = readOr(`/proc/${svscan}/task/${t.name}/children`).trim();
-          if (c) kids.push(...c.split(" ").map(Number));
-        }
-        const zombie = kids.some((k) => / Z /.test(readOr(`/proc/${k}/stat`).replace(/^.*\)/, "")));
-        return kids.length === 4 && !zombie;
-      });
-      Deno.kill(svscan, "SIGTERM");
-      const st = await scan.stop("SIGCONT"); // just wait: unshare exits with svscan's status
-      assertEquals(st.code, 0);
-      assertEquals(readOr(`${dir}/talk.out`), "hi\nbye\n");
-    }),
+}, {
+  parent: [
+    "#!/bin/sh\n(sh -c 'echo $$ > ../orphan; exec sleep 0.3' &)\nexec sleep 1000\n",
+    "#!/bin/sh\nexec cat >> ../../log.out\n",
+  ],
+  talk: [
+    "#!/bin/sh\ntrap 'echo bye; exit 0' TERM\necho hi\nwhile :; do sleep 0.05; done\n",
+    "#!/bin/sh\nexec cat >> ../../talk.out\n",
+  ],
+}, async ({ dir, start }) => {
+  const scan = start({
+    cmd: "unshare",
+    args: ["--pid", "--fork", "--mount-proc", prog("svscan"), dir],
+  });
+  await waitFor("orphan started", () => readOr(`${dir}/orphan`).trim());
+  const svscan = await waitFor("svscan in the namespace", () => {
+    const kids = readOr(`/proc/${scan.pid}/task/${scan.pid}/children`).trim();
+    return kids ? Number(kids.split(" ")[0]) : 0;
+  });
+  await waitFor("hi logged", () => readOr(`${dir}/talk.out`) === "hi\n");
+  // the orphan (sleep 0.3) was reparented to svscan; once it exits it must be reaped:
+  // only the 4 service processes remain as svscan's children, none a zombie
+  await waitFor("orphan reaped", () => {
+    const kids: number[] = [];
+    for (const t of Deno.readDirSync(`/proc/${svscan}/task`)) {
+      const c = readOr(`/proc/${svscan}/task/${t.name}/children`).trim();
+      if (c) kids.push(...c.split(" ").map(Number));
+    }
+    const zombie = kids.some((k) => / Z /.test(readOr(`/proc/${k}/stat`).replace(/^.*\)/, "")));
+    return kids.length === 4 && !zombie;
+  });
+  Deno.kill(svscan, "SIGTERM");
+  const st = await scan.stop("SIGCONT"); // just wait: unshare exits with svscan's status
+  assertEquals(st.code, 0);
+  assertEquals(readOr(`${dir}/talk.out`), "hi\nbye\n");
 });
 
-Deno.test("svscan faults: a status that is a FIFO or /dev/zero stalls nothing", () =>
-  withScan(async ({ dir, start }) => {
+scanTest(
+  "svscan faults: a status that is a FIFO or /dev/zero stalls nothing",
+  {},
+  async ({ dir, start }) => {
     await stallTree(dir);
     const scan = start();
     for (const n of ["good", "fifo", "zero"]) {
@@ -274,4 +267,5 @@ Deno.test("svscan faults: a status that is a FIFO or /dev/zero stalls nothing", 
     Deno.kill(pid, "SIGKILL");
     await waitUp(`${dir}/good`, pid);
     assertEquals(scan.err, "");
-  }));
+  },
+);

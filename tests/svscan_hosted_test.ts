@@ -4,50 +4,33 @@
  * file exists, runs as a process. Real svscan, real services, exact log bytes.
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { debian, processesUnder, prog, readOr, run, script, statusPid, waitFor } from "./util.ts";
-import { exists, service, waitUp, withScan } from "./svscan_util.ts";
-
-const LOG = "#!/bin/sh\nexec multilog t ./main\n";
-
-/** Every line of `dir/main` (rotated files in name order, then current), stamps removed. */
-function logLines(logdir: string): string[] {
-  const main = `${logdir}/main`;
-  let names: string[] = [];
-  try {
-    names = [...Deno.readDirSync(main)].map((e) => e.name).filter((n) => n.startsWith("@"))
-      .sort();
-  } catch {
-    return [];
-  }
-  const text = [...names, "current"].map((n) => readOr(`${main}/${n}`)).join("");
-  return text.split("\n").filter((l) => l !== "").map((l) => l.replace(/^@[0-9a-f]{24} /, ""));
-}
-
-/** multilog processes whose cwd is exactly `dir` (a spawned logger runs in its log directory). */
-function processesIn(dir: string): number[] {
-  return processesUnder(dir).filter((pid) => {
-    try {
-      return Deno.readLinkSync(`/proc/${pid}/cwd`) === dir &&
-        Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("multilog");
-    } catch {
-      return false;
-    }
-  });
-}
+import { debian, prog, readOr, run, script, statusPid, waitFor } from "./util.ts";
+import {
+  counting,
+  exists,
+  HELLO,
+  hostedTest,
+  LOG,
+  logLines,
+  multilogsIn,
+  scanTest,
+  service,
+  stopCounting,
+  waitUp,
+} from "./svscan_util.ts";
 
 async function svc(args: string[], dir: string): Promise<void> {
   const r = await run(prog("svc"), [...args, dir]);
   assertEquals([r.code, r.stderr], [0, ""]);
 }
 
-Deno.test("svscan hosted: the logger runs inside svscan; status shows svscan's pid", () =>
-  withScan(async ({ dir, start }) => {
-    await service(dir, "a", "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
-    const scan = start();
-    const log = `${dir}/a/log`;
+hostedTest(
+  "svscan hosted: the logger runs inside svscan; status shows svscan's pid",
+  HELLO,
+  async ({ dir, scan, log }) => {
     await waitFor("hello logged", () => logLines(log).includes("hello"));
     assertEquals(statusPid(log), scan.pid);
-    assertEquals(processesIn(log), [], "no logger process");
+    assertEquals(multilogsIn(log), [], "no logger process");
     const svstat = debian("svstat") ?? prog("svstat");
     const st = await run(svstat, [log]);
     assertMatch(st.stdout, new RegExp(`^${log}: up \\(pid ${scan.pid}\\) \\d+ seconds\\n$`));
@@ -75,19 +58,13 @@ Deno.test("svscan hosted: the logger runs inside svscan; status shows svscan's p
     assertEquals(logLines(log), ["hello", "hello"]);
     assertEquals(statusPid(log), scan.pid);
     assert(scan.err === "", scan.err);
-  }));
+  },
+);
 
-Deno.test("svscan hosted: svc -t/-k/-i/-h of the logger lose and double nothing", () =>
-  withScan(async ({ dir, start }) => {
-    await service(
-      dir,
-      "a",
-      '#!/bin/sh\ni=0\nwhile [ ! -e ../stop ]; do i=$((i+1)); echo "line $i"; sleep 0.005; done\n' +
-        "echo done\nexec sleep 1000\n",
-      LOG,
-    );
-    const scan = start();
-    const log = `${dir}/a/log`;
+hostedTest(
+  "svscan hosted: svc -t/-k/-i/-h of the logger lose and double nothing",
+  counting("0.005"),
+  async ({ dir, scan, log }) => {
     await waitFor("lines", () => logLines(log).length > 20);
     for (const letter of ["-t", "-k", "-i", "-h", "-t", "-k"]) {
       const before = logLines(log).length;
@@ -95,30 +72,21 @@ Deno.test("svscan hosted: svc -t/-k/-i/-h of the logger lose and double nothing"
       await waitFor(`logging again after ${letter}`, () => logLines(log).length > before + 20);
       assertEquals(statusPid(log), scan.pid);
     }
-    await Deno.writeTextFile(`${dir}/stop`, "");
-    await waitFor("done", () => logLines(log).includes("done"));
-    const lines = logLines(log);
-    assertEquals(lines.at(-1), "done");
-    const nums = lines.slice(0, -1);
-    assertEquals(nums, nums.map((_, i) => `line ${i + 1}`));
-    assertEquals(processesIn(log), []);
-  }));
+    await stopCounting(dir, log);
+    assertEquals(multilogsIn(log), []);
+  },
+);
 
-Deno.test("svscan hosted: a service restarting mid-line gives one whole line", () =>
-  withScan(async ({ dir, start }) => {
-    await service(
-      dir,
-      "a",
-      "#!/bin/sh\nif [ -e ../once ]; then echo end; exec sleep 1000; fi\n" +
-        "touch ../once\nprintf begin-\nexit 0\n",
-      LOG,
-    );
-    start();
-    const log = `${dir}/a/log`;
+hostedTest(
+  "svscan hosted: a service restarting mid-line gives one whole line",
+  "#!/bin/sh\nif [ -e ../once ]; then echo end; exec sleep 1000; fi\n" +
+    "touch ../once\nprintf begin-\nexit 0\n",
+  async ({ log }) => {
     await waitFor("the line", () => logLines(log).length > 0);
     await new Promise((r) => setTimeout(r, 300));
     assertEquals(logLines(log), ["begin-end"]);
-  }));
+  },
+);
 
 /** `log/run` texts that are not hosted: they run as processes. */
 const NOT_HOSTED: Record<string, string> = {
@@ -127,79 +95,77 @@ const NOT_HOSTED: Record<string, string> = {
   work: "#!/bin/sh\necho starting >&2\nexec multilog t ./main\n",
 };
 
-Deno.test("svscan hosted: variants outside the grammar run as processes and log alike", () =>
-  withScan(async ({ dir, start }) => {
+scanTest(
+  "svscan hosted: variants outside the grammar run as processes and log alike",
+  {},
+  async ({ dir, start }) => {
     const names = Object.keys(NOT_HOSTED);
     for (const n of names) {
-      await service(dir, n, "#!/bin/sh\necho hello\nexec sleep 1000\n", NOT_HOSTED[n]);
+      await service(dir, n, HELLO, NOT_HOSTED[n]);
     }
-    await service(dir, "hosted", "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
+    await service(dir, "hosted", HELLO, LOG);
     const scan = start();
     for (const n of [...names, "hosted"]) {
       const log = `${dir}/${n}/log`;
       await waitFor(`${n} logged`, () => logLines(log).includes("hello"));
       if (n === "hosted") {
         assertEquals(statusPid(log), scan.pid);
-        assertEquals(processesIn(log), []);
+        assertEquals(multilogsIn(log), []);
       } else {
         const pid = statusPid(log);
         assert(pid !== scan.pid && pid > 0, n);
-        assertEquals(processesIn(log).length, 1, `${n}: one logger process`);
+        assertEquals(multilogsIn(log).length, 1, `${n}: one logger process`);
       }
     }
-  }));
+  },
+);
 
-Deno.test("svscan hosted: the opt-out file makes every logger a process", () =>
-  withScan(async ({ dir, start }) => {
+scanTest(
+  "svscan hosted: the opt-out file makes every logger a process",
+  {},
+  async ({ dir, start }) => {
     await Deno.writeTextFile(`${dir}/.svscan-no-hosted-loggers`, "");
-    await service(dir, "a", "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
+    await service(dir, "a", HELLO, LOG);
     const scan = start();
     const log = `${dir}/a/log`;
     await waitFor("hello", () => logLines(log).includes("hello"));
     assert(statusPid(log) !== scan.pid);
-    assertEquals(processesIn(log).length, 1);
+    assertEquals(multilogsIn(log).length, 1);
     // removed: the next start is hosted
     await Deno.remove(`${dir}/.svscan-no-hosted-loggers`);
     await svc(["-t"], log);
     await waitFor("hosted now", () => statusPid(log) === scan.pid);
-    await waitFor("no process", () => processesIn(log).length === 0);
-  }));
+    await waitFor("no process", () => multilogsIn(log).length === 0);
+  },
+);
 
-Deno.test("svscan hosted: log/run edited to not hosted and back takes effect at svc -t", () =>
-  withScan(async ({ dir, start }) => {
-    await service(
-      dir,
-      "a",
-      '#!/bin/sh\ni=0\nwhile [ ! -e ../stop ]; do i=$((i+1)); echo "line $i"; sleep 0.01; done\n' +
-        "echo done\nexec sleep 1000\n",
-      LOG,
-    );
-    const scan = start();
-    const log = `${dir}/a/log`;
+hostedTest(
+  "svscan hosted: log/run edited to not hosted and back takes effect at svc -t",
+  counting("0.01"),
+  async ({ dir, scan, log }) => {
     await waitFor("lines", () => logLines(log).length > 5);
     assertEquals(statusPid(log), scan.pid);
     await script(`${log}/run`, "#!/bin/sh\necho spawned >&2\nexec multilog t ./main\n");
     await svc(["-t"], log);
-    await waitFor("a process", () => processesIn(log).length === 1);
+    await waitFor("a process", () => multilogsIn(log).length === 1);
     assert(statusPid(log) !== scan.pid);
     await script(`${log}/run`, LOG);
     await svc(["-t"], log);
     await waitFor("hosted again", () => statusPid(log) === scan.pid);
-    await waitFor("no process", () => processesIn(log).length === 0);
-    await Deno.writeTextFile(`${dir}/stop`, "");
-    await waitFor("done", () => logLines(log).includes("done"));
-    const nums = logLines(log).slice(0, -1);
-    assertEquals(nums, nums.map((_, i) => `line ${i + 1}`));
-  }));
+    await waitFor("no process", () => multilogsIn(log).length === 0);
+    await stopCounting(dir, log);
+  },
+);
 
-Deno.test("svscan hosted: a log directory that is a file: multilog's message, svscan goes on; a symlink is followed as by the process", () =>
-  withScan(async ({ dir, start }) => {
-    await service(dir, "link", "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
+scanTest(
+  "svscan hosted: a log directory that is a file: multilog's message, svscan goes on; a symlink is followed as by the process",
+  { link: [HELLO, LOG] },
+  async ({ dir, start }) => {
     await Deno.mkdir(`${dir}/.elsewhere`);
     await Deno.symlink(`${dir}/.elsewhere`, `${dir}/link/log/main`);
-    await service(dir, "file", "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
+    await service(dir, "file", HELLO, LOG);
     await Deno.writeTextFile(`${dir}/file/log/main`, "not a directory\n");
-    await service(dir, "good", "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
+    await service(dir, "good", HELLO, LOG);
     const scan = start();
     await waitFor("good logged", () => logLines(`${dir}/good/log`).includes("hello"));
     await waitFor("link logged", () => readOr(`${dir}/.elsewhere/current`).endsWith(" hello\n"));
@@ -211,77 +177,66 @@ Deno.test("svscan hosted: a log directory that is a file: multilog's message, sv
     await waitFor("file's line", () => logLines(`${dir}/file/log`).includes("hello"));
     assertEquals(logLines(`${dir}/file/log`), ["hello"]);
     assertEquals(statusPid(`${dir}/file/log`), scan.pid);
-  }));
+  },
+);
 
-Deno.test("svscan hosted: megabytes without a newline, then a burst of svc -a", () =>
-  withScan(async ({ dir, start }) => {
-    await service(
-      dir,
-      "flood",
-      "#!/bin/sh\nhead -c 3000000 /dev/zero | tr '\\0' x\necho\necho after\n" +
-        'i=0\nwhile [ ! -e ../stop ]; do i=$((i+1)); echo "line $i"; sleep 0.002; done\n' +
-        "echo done\nexec sleep 1000\n",
-      "#!/bin/sh\nexec multilog t s100000 n4 ./main\n",
-    );
-    await service(dir, "other", "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
-    const scan = start();
-    const log = `${dir}/flood/log`;
-    await waitFor("after", () => logLines(log).includes("after"), 20_000);
-    // supervision answers meanwhile
-    const before = await waitUp(`${dir}/other`);
-    await svc(["-t"], `${dir}/other`);
-    await waitUp(`${dir}/other`, before);
-    // a burst of 300 rotations to one logger
-    const fd = Deno.openSync(`${log}/supervise/control`, { write: true });
-    fd.writeSync(new TextEncoder().encode("a".repeat(300)));
-    fd.close();
-    await new Promise((r) => setTimeout(r, 500));
-    await Deno.writeTextFile(`${dir}/stop`, "");
-    await waitFor("done", () => readOr(`${log}/main/current`).includes("done\n"), 20_000);
-    const names = [...Deno.readDirSync(`${log}/main`)].map((e) => e.name);
-    assert(names.filter((n) => n.startsWith("@")).length <= 3, names.join(" "));
-    assertEquals(statusPid(log), scan.pid);
-    assertEquals(scan.status, undefined);
-    assertEquals(logLines(`${dir}/other/log`), ["hello", "hello"]);
-  }));
+scanTest("svscan hosted: megabytes without a newline, then a burst of svc -a", {
+  flood: [
+    counting("0.002", { before: "head -c 3000000 /dev/zero | tr '\\0' x\necho\necho after\n" }),
+    "#!/bin/sh\nexec multilog t s100000 n4 ./main\n",
+  ],
+  other: [HELLO, LOG],
+}, async ({ dir, start }) => {
+  const scan = start();
+  const log = `${dir}/flood/log`;
+  await waitFor("after", () => logLines(log).includes("after"), 20_000);
+  // supervision answers meanwhile
+  const before = await waitUp(`${dir}/other`);
+  await svc(["-t"], `${dir}/other`);
+  await waitUp(`${dir}/other`, before);
+  // a burst of 300 rotations to one logger
+  const fd = Deno.openSync(`${log}/supervise/control`, { write: true });
+  fd.writeSync(new TextEncoder().encode("a".repeat(300)));
+  fd.close();
+  await new Promise((r) => setTimeout(r, 500));
+  await Deno.writeTextFile(`${dir}/stop`, "");
+  await waitFor("done", () => readOr(`${log}/main/current`).includes("done\n"), 20_000);
+  const names = [...Deno.readDirSync(`${log}/main`)].map((e) => e.name);
+  assert(names.filter((n) => n.startsWith("@")).length <= 3, names.join(" "));
+  assertEquals(statusPid(log), scan.pid);
+  assertEquals(scan.status, undefined);
+  assertEquals(logLines(`${dir}/other/log`), ["hello", "hello"]);
+});
 
-Deno.test("svscan hosted: 500 hosted loggers at once", () =>
-  withScan(async ({ dir, start }) => {
-    const N = 500;
+scanTest("svscan hosted: 500 hosted loggers at once", {}, async ({ dir, start }) => {
+  const N = 500;
+  for (let i = 0; i < N; i++) {
+    await service(dir, `s${i}`, HELLO, LOG);
+  }
+  const scan = start();
+  await waitFor("every line logged", () => {
     for (let i = 0; i < N; i++) {
-      await service(dir, `s${i}`, "#!/bin/sh\necho hello\nexec sleep 1000\n", LOG);
+      if (!readOr(`${dir}/s${i}/log/main/current`).includes(" hello\n")) return false;
     }
-    const scan = start();
-    await waitFor("every line logged", () => {
-      for (let i = 0; i < N; i++) {
-        if (!readOr(`${dir}/s${i}/log/main/current`).includes(" hello\n")) return false;
-      }
-      return true;
-    }, 120_000);
-    for (let i = 0; i < N; i += 50) assertEquals(statusPid(`${dir}/s${i}/log`), scan.pid);
-    assertEquals(
-      processesUnder(dir).filter((p) => {
-        try {
-          return Deno.readTextFileSync(`/proc/${p}/cmdline`).includes("multilog");
-        } catch {
-          return false;
-        }
-      }),
-      [],
-    );
-  }));
+    return true;
+  }, 120_000);
+  for (let i = 0; i < N; i += 50) assertEquals(statusPid(`${dir}/s${i}/log`), scan.pid);
+  assertEquals(multilogsIn(dir, true), []);
+});
 
-Deno.test("svscan hosted: SIGKILL of svscan mid-line and a restart: every line once, whole, one stamp", () =>
-  withScan(async ({ dir, start }) => {
+scanTest(
+  "svscan hosted: SIGKILL of svscan mid-line and a restart: every line once, whole, one stamp",
+  {},
+  async ({ dir, start }) => {
     // each line in two pieces; while ../hold exists the second piece waits, so svscan can be
     // killed with half a line read by its logger
     await service(
       dir,
       "a",
-      '#!/bin/sh\ni=0\nwhile [ ! -e ../stop ]; do i=$((i+1)); printf "line %d " $i; ' +
-        "[ -e ../hold ] && touch ../half; while [ -e ../hold ]; do sleep 0.01; done; rm -f ../half; " +
-        'printf "%0300d\\n" 0; sleep 0.002; done\n' +
-        "echo done\nexec sleep 1000\n",
+      counting("0.002", {
+        line: 'printf "line %d " $i; [ -e ../hold ] && touch ../half; ' +
+          'while [ -e ../hold ]; do sleep 0.01; done; rm -f ../half; printf "%0300d\\n" 0',
+      }),
       LOG,
     );
     const log = `${dir}/a/log`;
@@ -315,4 +270,5 @@ Deno.test("svscan hosted: SIGKILL of svscan mid-line and a restart: every line o
     const nums = lines.slice(0, -1).map((l) => Number(l.split(" ")[1]));
     assertEquals(nums, nums.map((_, i) => i + 1));
     await scan.stop();
-  }));
+  },
+);

@@ -7,9 +7,11 @@ import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { alive, processesUnder, prog, readOr, run, script, statusPid, waitFor } from "./util.ts";
 import { cat, decode, splitNul } from "../lib/bytes.ts";
 import {
+  badTree,
   bytesTree,
   exists,
   hasBytes,
+  scanTest,
   service,
   statusPidBytes,
   waitUp,
@@ -24,68 +26,57 @@ Deno.test("svscan: chdir failure is fatal 111 with 0.76's message", async () => 
   );
 });
 
-Deno.test("svscan: starts services, skips dot names and files, one supervisor per inode", () =>
-  withScan(async ({ dir, start }) => {
-    await service(
-      dir,
-      "a",
-      "#!/bin/sh\nenv > ../a.env\necho started >> ../a.starts\nexec sleep 1000\n",
-    );
-    await service(dir, ".hidden", "#!/bin/sh\ntouch ../hidden-ran\nexec sleep 1000\n");
-    await Deno.writeTextFile(`${dir}/plainfile`, "x");
-    await Deno.symlink(`${dir}/a`, `${dir}/b-link`); // second name for a
-    await Deno.symlink(`${dir}/nowhere`, `${dir}/dangling`);
-    const scan = start();
-    await waitUp(`${dir}/a`);
-    await scan.waitErr("svscan: warning: unable to stat dangling: file does not exist\n");
-    await waitFor("a's run", () => readOr(`${dir}/a.starts`) === "started\n");
-    assertEquals(readOr(`${dir}/hidden-ran`), "");
-    // services get svscan's environment, without what svscan used for itself
-    // (lib/svscan/heap.ts)
-    const env = readOr(`${dir}/a.env`);
-    assertMatch(env, /^PATH=/m);
-    assert(!/DENO_V8_FLAGS|DAEMONTOOLS_SVSCAN_V8/.test(env), env);
-    // the other name is the same directory: no second supervisor (it would have failed on
-    // the lock with a message naming b-link), one process
-    assertEquals(statusPid(`${dir}/b-link`), statusPid(`${dir}/a`));
-    assert(!scan.err.includes("b-link"), scan.err);
-    assertEquals(processesUnder(`${dir}/a`), [statusPid(`${dir}/a`)]);
-    const ok = await run(prog("svok"), [`${dir}/a`]);
-    assertEquals(ok.code, 0);
-  }));
+scanTest("svscan: starts services, skips dot names and files, one supervisor per inode", {
+  a: "#!/bin/sh\nenv > ../a.env\necho started >> ../a.starts\nexec sleep 1000\n",
+  ".hidden": "#!/bin/sh\ntouch ../hidden-ran\nexec sleep 1000\n",
+}, async ({ dir, start }) => {
+  await Deno.writeTextFile(`${dir}/plainfile`, "x");
+  await Deno.symlink(`${dir}/a`, `${dir}/b-link`); // second name for a
+  await Deno.symlink(`${dir}/nowhere`, `${dir}/dangling`);
+  const scan = start();
+  await waitUp(`${dir}/a`);
+  await scan.waitErr("svscan: warning: unable to stat dangling: file does not exist\n");
+  await waitFor("a's run", () => readOr(`${dir}/a.starts`) === "started\n");
+  assertEquals(readOr(`${dir}/hidden-ran`), "");
+  // services get svscan's environment, without what svscan used for itself
+  // (lib/svscan/heap.ts)
+  const env = readOr(`${dir}/a.env`);
+  assertMatch(env, /^PATH=/m);
+  assert(!/DENO_V8_FLAGS|DAEMONTOOLS_SVSCAN_V8/.test(env), env);
+  // the other name is the same directory: no second supervisor (it would have failed on
+  // the lock with a message naming b-link), one process
+  assertEquals(statusPid(`${dir}/b-link`), statusPid(`${dir}/a`));
+  assert(!scan.err.includes("b-link"), scan.err);
+  assertEquals(processesUnder(`${dir}/a`), [statusPid(`${dir}/a`)]);
+  const ok = await run(prog("svok"), [`${dir}/a`]);
+  assertEquals(ok.code, 0);
+});
 
-Deno.test("svscan: misuse guard: DIR with a run file, and a second svscan", () =>
-  withScan(async ({ dir, start }) => {
-    await service(dir, "svc", "#!/bin/sh\nexec sleep 1000\n");
-    const r = await run(prog("svscan"), [`${dir}/svc`]);
-    assertEquals(r.code, 111);
-    assertEquals(
-      r.stderr,
-      `svscan: fatal: ${dir}/svc is a service directory (it holds run), not a scan directory\n`,
-    );
-    // nothing was started in it
-    assertEquals(statusPid(`${dir}/svc`), 0);
-    start();
-    await waitUp(`${dir}/svc`);
-    const second = await run(prog("svscan"), [dir]);
-    assertEquals(
-      [second.code, second.stderr],
-      [111, `svscan: fatal: another svscan is already scanning ${dir}\n`],
-    );
-  }));
+scanTest("svscan: misuse guard: DIR with a run file, and a second svscan", {
+  svc: "#!/bin/sh\nexec sleep 1000\n",
+}, async ({ dir, start }) => {
+  const r = await run(prog("svscan"), [`${dir}/svc`]);
+  assertEquals(r.code, 111);
+  assertEquals(
+    r.stderr,
+    `svscan: fatal: ${dir}/svc is a service directory (it holds run), not a scan directory\n`,
+  );
+  // nothing was started in it
+  assertEquals(statusPid(`${dir}/svc`), 0);
+  start();
+  await waitUp(`${dir}/svc`);
+  const second = await run(prog("svscan"), [dir]);
+  assertEquals(
+    [second.code, second.stderr],
+    [111, `svscan: fatal: another svscan is already scanning ${dir}\n`],
+  );
+});
 
-Deno.test("svscan: bad service directories give supervise's messages and are retried", () =>
-  withScan(async ({ dir, start }) => {
-    await Deno.mkdir(`${dir}/norun`);
-    await service(dir, "noexec", "#!/bin/sh\nexit 0\n");
-    await Deno.chmod(`${dir}/noexec/run`, 0o644);
-    await Deno.mkdir(`${dir}/rundir/run`, { recursive: true });
-    await service(dir, "logfile", "#!/bin/sh\necho to-log\nexec sleep 1000\n");
-    await Deno.writeTextFile(`${dir}/logfile/log`, "not a directory");
-    await service(dir, "with space", "#!/bin/sh\nexec sleep 1000\n");
-    await service(dir, "new\nline", "#!/bin/sh\nexec sleep 1000\n");
-    await Deno.symlink("loop2", `${dir}/loop1`);
-    await Deno.symlink("loop1", `${dir}/loop2`);
+scanTest(
+  "svscan: bad service directories give supervise's messages and are retried",
+  { "with space": "#!/bin/sh\nexec sleep 1000\n", "new\nline": "#!/bin/sh\nexec sleep 1000\n" },
+  async ({ dir, start }) => {
+    await badTree(dir);
     const scan = start();
     await scan.waitErr("supervise: fatal: unable to start norun/run: file does not exist\n");
     await scan.waitErr("supervise: fatal: unable to start noexec/run: access denied\n");
@@ -107,10 +98,13 @@ Deno.test("svscan: bad service directories give supervise's messages and are ret
       () => scan.err.split("unable to chdir to log: not a directory").length >= 3,
       15_000,
     );
-  }));
+  },
+);
 
-Deno.test("svscan: 1001 service directories: 1000 supervised, the rest warned about", () =>
-  withScan(async ({ dir, start }) => {
+scanTest(
+  "svscan: 1001 service directories: 1000 supervised, the rest warned about",
+  {},
+  async ({ dir, start }) => {
     const names: string[] = [];
     for (let i = 0; i < 1001; i++) names.push(`s${String(i).padStart(4, "0")}`);
     for (const n of names) {
@@ -137,10 +131,13 @@ Deno.test("svscan: 1001 service directories: 1000 supervised, the rest warned ab
       new RegExp(`(unable to start ${left}: running too many services\n)[^]*\\1`),
       15_000,
     );
-  }));
+  },
+);
 
-Deno.test("svscan: a new service directory is picked up; a half-made one is not started broken", () =>
-  withScan(async ({ dir, start }) => {
+scanTest(
+  "svscan: a new service directory is picked up; a half-made one is not started broken",
+  {},
+  async ({ dir, start }) => {
     const scan = start();
     await waitFor(
       "svscan lock",
@@ -157,30 +154,29 @@ Deno.test("svscan: a new service directory is picked up; a half-made one is not 
     await Deno.chmod(`${dir}/slow/run`, 0o755);
     await waitUp(`${dir}/slow`);
     assert(!scan.err.includes("slow/run"), scan.err);
-  }));
+  },
+);
 
-Deno.test("svscan: SIGTERM stops services first, loggers after draining, exit 0", () =>
-  withScan(async ({ dir, start }) => {
-    await service(
-      dir,
-      "talker",
-      "#!/bin/sh\ntrap 'echo last words; exit 0' TERM\necho hello\nwhile :; do sleep 0.05; done\n",
-      "#!/bin/sh\nexec cat >> ../../talker.log\n",
-    );
-    await service(dir, "quiet", "#!/bin/sh\nexec sleep 1000\n");
-    const scan = start();
-    await waitFor("hello logged", () => readOr(`${dir}/talker.log`) === "hello\n");
-    const s = await scan.stop("SIGTERM");
-    assertEquals(s.code, 0);
-    assertEquals(readOr(`${dir}/talker.log`), "hello\nlast words\n");
-    // everything is down and every supervisor gone
-    for (const p of ["talker", "talker/log", "quiet"]) {
-      const r = await run(prog("svok"), [`${dir}/${p}`]);
-      assertEquals(r.code, 100, p);
-      assertEquals(statusPid(`${dir}/${p}`), 0, p);
-    }
-    assertMatch(scan.err, /^$/);
-  }));
+scanTest("svscan: SIGTERM stops services first, loggers after draining, exit 0", {
+  talker: [
+    "#!/bin/sh\ntrap 'echo last words; exit 0' TERM\necho hello\nwhile :; do sleep 0.05; done\n",
+    "#!/bin/sh\nexec cat >> ../../talker.log\n",
+  ],
+  quiet: "#!/bin/sh\nexec sleep 1000\n",
+}, async ({ dir, start }) => {
+  const scan = start();
+  await waitFor("hello logged", () => readOr(`${dir}/talker.log`) === "hello\n");
+  const s = await scan.stop("SIGTERM");
+  assertEquals(s.code, 0);
+  assertEquals(readOr(`${dir}/talker.log`), "hello\nlast words\n");
+  // everything is down and every supervisor gone
+  for (const p of ["talker", "talker/log", "quiet"]) {
+    const r = await run(prog("svok"), [`${dir}/${p}`]);
+    assertEquals(r.code, 100, p);
+    assertEquals(statusPid(`${dir}/${p}`), 0, p);
+  }
+  assertMatch(scan.err, /^$/);
+});
 
 Deno.test("svscan: HUP rescans at once (a supervisor ended by svc -x comes back)", () =>
   withScan(async ({ dir, start }) => {
@@ -194,44 +190,38 @@ Deno.test("svscan: HUP rescans at once (a supervisor ended by svc -x comes back)
     assert(again !== pid);
   }));
 
-Deno.test("svscan: daemontools' removal procedure: mv DIR/x DIR/.x; svc -dx DIR/.x DIR/.x/log", () =>
-  withScan(async ({ dir, start }) => {
-    const x = await service(
-      dir,
-      "x",
-      "#!/bin/sh\necho hi\nexec sleep 1000\n",
-      "#!/bin/sh\nexec cat > ../out\n",
-    );
-    const scan = start();
-    const pid = await waitUp(x);
-    await waitUp(`${x}/log`);
-    await waitFor("hi logged", () => readOr(`${x}/out`) === "hi\n");
-    await Deno.rename(x, `${dir}/.x`);
-    const r = await run(prog("svc"), ["-dx", `${dir}/.x`, `${dir}/.x/log`]);
-    assertEquals(r.code, 0);
-    // the supervisors follow the renamed directory: status written there, no warning
-    await waitFor(
-      "both supervisors gone",
-      async () =>
-        (await run(prog("svok"), [`${dir}/.x`])).code === 100 &&
-        (await run(prog("svok"), [`${dir}/.x/log`])).code === 100,
-    );
-    assertEquals(statusPid(`${dir}/.x`), 0);
-    assertEquals(statusPid(`${dir}/.x/log`), 0);
-    assert(pid > 0);
-    assertEquals(scan.err, "");
-    assertEquals(readOr(`${dir}/.x/out`), "hi\n");
-  }));
+scanTest("svscan: daemontools' removal procedure: mv DIR/x DIR/.x; svc -dx DIR/.x DIR/.x/log", {
+  x: ["#!/bin/sh\necho hi\nexec sleep 1000\n", "#!/bin/sh\nexec cat > ../out\n"],
+}, async ({ dir, start, svc: { x } }) => {
+  const scan = start();
+  const pid = await waitUp(x);
+  await waitUp(`${x}/log`);
+  await waitFor("hi logged", () => readOr(`${x}/out`) === "hi\n");
+  await Deno.rename(x, `${dir}/.x`);
+  const r = await run(prog("svc"), ["-dx", `${dir}/.x`, `${dir}/.x/log`]);
+  assertEquals(r.code, 0);
+  // the supervisors follow the renamed directory: status written there, no warning
+  await waitFor(
+    "both supervisors gone",
+    async () =>
+      (await run(prog("svok"), [`${dir}/.x`])).code === 100 &&
+      (await run(prog("svok"), [`${dir}/.x/log`])).code === 100,
+  );
+  assertEquals(statusPid(`${dir}/.x`), 0);
+  assertEquals(statusPid(`${dir}/.x/log`), 0);
+  assert(pid > 0);
+  assertEquals(scan.err, "");
+  assertEquals(readOr(`${dir}/.x/out`), "hi\n");
+});
 
-Deno.test("svscan: TERM with nothing supervised exits 0 at once", () =>
-  withScan(async ({ dir, start }) => {
-    await Deno.mkdir(`${dir}/.ignored`);
-    const scan = start();
-    await waitFor("svscan lock", () => Deno.statSync(`${dir}/.svscan/lock`));
-    // well inside the 10-second kill timeout of an orderly stop
-    const st = await scan.stop("SIGTERM", 5000);
-    assertEquals([st.code, st.signal], [0, null]);
-  }));
+scanTest("svscan: TERM with nothing supervised exits 0 at once", {}, async ({ dir, start }) => {
+  await Deno.mkdir(`${dir}/.ignored`);
+  const scan = start();
+  await waitFor("svscan lock", () => Deno.statSync(`${dir}/.svscan/lock`));
+  // well inside the 10-second kill timeout of an orderly stop
+  const st = await scan.stop("SIGTERM", 5000);
+  assertEquals([st.code, st.signal], [0, null]);
+});
 
 Deno.test("svscan: INT and PWR (a container stop signal) stop in order like TERM", async () => {
   for (const sig of ["SIGINT", "SIGPWR"] as Deno.Signal[]) {
@@ -251,8 +241,10 @@ Deno.test("svscan: INT and PWR (a container stop signal) stop in order like TERM
   }
 });
 
-Deno.test("svscan: names are bytes: directories whose names are not UTF-8 are started", () =>
-  withScan(async ({ dir, start }) => {
+scanTest(
+  "svscan: names are bytes: directories whose names are not UTF-8 are started",
+  {},
+  async ({ dir, start }) => {
     await bytesTree(dir);
     const scan = start();
     await waitFor("the run of \\xefbin", () => exists(`${dir}/ef.started`));
@@ -273,10 +265,13 @@ Deno.test("svscan: names are bytes: directories whose names are not UTF-8 are st
     await waitFor("the warning about d\\xfe", () => hasBytes(scan.errBytes, warning));
     // no name was turned into U+FFFD anywhere
     assert(!hasBytes(scan.errBytes, new Uint8Array([0xef, 0xbf, 0xbd])), scan.err);
-  }));
+  },
+);
 
-Deno.test("svscan: a small heap, and arguments and environment as bytes, in order", () =>
-  withScan(async ({ dir, start }) => {
+scanTest(
+  "svscan: a small heap, and arguments and environment as bytes, in order",
+  {},
+  async ({ dir, start }) => {
     // ./run is env itself (no shell to reorder or drop anything): it prints what it got
     await Deno.mkdir(`${dir}/e`);
     await Deno.symlink("/usr/bin/env", `${dir}/e/run`);
@@ -311,4 +306,5 @@ Deno.test("svscan: a small heap, and arguments and environment as bytes, in orde
     const argv = splitNul(Deno.readFileSync(`/proc/${scan.pid}/cmdline`));
     assert(argv.some((a) => decode(a) === "--v8-flags=--max-semi-space-size=1"), String(argv));
     assertEquals(argv.slice(-2), [b(dir), b("a", [0xfd])]);
-  }));
+  },
+);

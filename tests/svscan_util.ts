@@ -5,6 +5,7 @@
  * {@linkcode withScan} puts the three together.
  */
 import { cat } from "../lib/bytes.ts";
+import { assertEquals } from "./assert.ts";
 import { O_RDONLY } from "../lib/libc.ts";
 import { addr, NR, sys, sysPath } from "../lib/sys.ts";
 import {
@@ -12,6 +13,7 @@ import {
   baseEnv,
   processesUnder,
   prog,
+  readOr,
   scratch,
   script,
   statusPid,
@@ -189,6 +191,67 @@ export async function withScan(fn: (t: Tree) => Promise<void>): Promise<void> {
 }
 
 /**
+ * In `dir`, service directories svscan and supervise complain about: `norun` (no run),
+ * `noexec` (run not executable), `rundir` (run is a directory), `logfile` (log is a file),
+ * symlinks `dangling` and `loop1` <-> `loop2`, and a `plainfile` (ignored).
+ */
+export async function badTree(dir: string): Promise<void> {
+  await Deno.mkdir(`${dir}/norun`);
+  await service(dir, "noexec", "#!/bin/sh\nexit 0\n");
+  await Deno.chmod(`${dir}/noexec/run`, 0o644);
+  await Deno.mkdir(`${dir}/rundir/run`, { recursive: true });
+  await service(dir, "logfile", "#!/bin/sh\nexec sleep 1000\n");
+  await Deno.writeTextFile(`${dir}/logfile/log`, "not a directory");
+  await Deno.symlink("nowhere", `${dir}/dangling`);
+  await Deno.symlink("loop2", `${dir}/loop1`);
+  await Deno.symlink("loop1", `${dir}/loop2`);
+  await Deno.writeTextFile(`${dir}/plainfile`, "");
+}
+
+/** Services a {@linkcode scanTest} makes first: name → `./run`'s text, or [`./run`, `./log/run`]. */
+export type Services = Record<string, string | readonly [run: string, log: string]>;
+
+/** What a {@linkcode scanTest} body gets: the scratch {@linkcode Tree} and its services' paths. */
+export interface ScanTest extends Tree {
+  /** Path of each service made from the test's {@linkcode Services}, by name. */
+  readonly svc: Readonly<Record<string, string>>;
+}
+
+/**
+ * Register a svscan test: on a fresh scratch directory ({@linkcode withScan}) the `services`
+ * are made first, in their order, then `fn` runs (it starts svscan itself); afterwards its
+ * svscans and every process under the directory are killed and the directory removed.
+ * `test` is the name, or the name and whether it is ignored.
+ *
+ * ```ts
+ * scanTest("svscan: ...", { a: SLEEP, w: [WRITER, LOGGER] }, async ({ start, svc }) => {
+ *   start();
+ *   await waitUp(svc.a);
+ * });
+ * ```
+ */
+export function scanTest(
+  test: string | { name: string; ignore?: boolean },
+  services: Services,
+  fn: (t: ScanTest) => Promise<void>,
+): void {
+  const { name, ignore = false } = typeof test === "string" ? { name: test } : test;
+  Deno.test({
+    name,
+    ignore,
+    fn: () =>
+      withScan(async (t) => {
+        const svc: Record<string, string> = {};
+        for (const [n, s] of Object.entries(services)) {
+          const [run, log] = typeof s === "string" ? [s, undefined] : s;
+          svc[n] = await service(t.dir, n, run, log);
+        }
+        await fn({ ...t, svc });
+      }),
+  });
+}
+
+/**
  * In `dir`, made by the shell so the names stay bytes: services `\xefbin` and `s\xff`, whose
  * runs touch `../ef.started` and `../ff.started`, and a dangling symlink `d\xfe`.
  */
@@ -253,4 +316,86 @@ export async function stallTree(dir: string): Promise<void> {
   const r = await new Deno.Command("mkfifo", { args: [`${dir}/fifo/supervise/status`] }).output();
   if (!r.success) throw new Error("mkfifo failed");
   await Deno.symlink("/dev/zero", `${dir}/zero/supervise/status`);
+}
+
+// ------------------------------------------------------------------ hosted loggers (issue 9)
+
+/** A log/run svscan hosts: it only execs our multilog. */
+export const LOG = "#!/bin/sh\nexec multilog t ./main\n";
+
+/** Every line of `dir/main` (rotated files in name order, then current), stamps removed. */
+export function logLines(logdir: string): string[] {
+  const main = `${logdir}/main`;
+  let names: string[] = [];
+  try {
+    names = [...Deno.readDirSync(main)].map((e) => e.name).filter((n) => n.startsWith("@"))
+      .sort();
+  } catch {
+    return [];
+  }
+  const text = [...names, "current"].map((n) => readOr(`${main}/${n}`)).join("");
+  return text.split("\n").filter((l) => l !== "").map((l) => l.replace(/^@[0-9a-f]{24} /, ""));
+}
+
+/**
+ * multilog processes whose cwd is exactly `dir` (a spawned logger runs in its log directory),
+ * or with `below`, `dir` or any directory under it.
+ */
+export function multilogsIn(dir: string, below = false): number[] {
+  return processesUnder(dir).filter((pid) => {
+    try {
+      return (below || Deno.readLinkSync(`/proc/${pid}/cwd`) === dir) &&
+        Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("multilog");
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** A ./run that says hello, then sleeps. */
+export const HELLO = "#!/bin/sh\necho hello\nexec sleep 1000\n";
+
+/**
+ * A ./run that writes `line 1`, `line 2`, ... `pause` seconds apart until ../stop exists, then
+ * `done`. `before`: shell text run first; `line`: the shell text that writes line `$i`.
+ */
+export function counting(pause: string, opts: { before?: string; line?: string } = {}): string {
+  const line = opts.line ?? 'echo "line $i"';
+  return `#!/bin/sh\n${opts.before ?? ""}i=0\n` +
+    `while [ ! -e ../stop ]; do i=$((i+1)); ${line}; sleep ${pause}; done\n` +
+    "echo done\nexec sleep 1000\n";
+}
+
+/**
+ * Stop a {@linkcode counting} service in `dir`: its `log` must then hold `line 1` ... `line N`
+ * and `done`, each once, in order.
+ */
+export async function stopCounting(dir: string, log: string): Promise<void> {
+  await Deno.writeTextFile(`${dir}/stop`, "");
+  await waitFor("done", () => logLines(log).includes("done"));
+  const lines = logLines(log);
+  assertEquals(lines.at(-1), "done");
+  const nums = lines.slice(0, -1);
+  assertEquals(nums, nums.map((_, i) => `line ${i + 1}`));
+}
+
+/** What {@linkcode hostedTest} gives its body: the scratch tree, the svscan, `a`'s log dir. */
+export interface Hosted extends Tree {
+  /** The svscan, started. */
+  scan: Scan;
+  /** Service `a`'s log directory. */
+  log: string;
+}
+
+/** A test of service `a` (this ./run) whose log/run is the hosted {@linkcode LOG}, svscan started. */
+export function hostedTest(
+  name: string,
+  runText: string,
+  body: (h: Hosted) => Promise<void>,
+): void {
+  scanTest(
+    name,
+    { a: [runText, LOG] },
+    (t) => body({ ...t, scan: t.start(), log: `${t.svc.a}/log` }),
+  );
 }

@@ -11,11 +11,12 @@ import {
   lastArg,
   mkfifo,
   processesUnder,
+  processTree,
   prog,
   shownTitle,
   waitFor,
 } from "./util.ts";
-import { service, waitUp, withScan } from "./svscan_util.ts";
+import { scanTest, service, waitUp } from "./svscan_util.ts";
 import { cat } from "../lib/bytes.ts";
 
 const enc = new TextEncoder();
@@ -35,117 +36,94 @@ function debianTitle(input: Uint8Array, last: Uint8Array): Promise<Uint8Array> {
   return shownTitle(debian("readproctitle")!, input, DOTS, (t) => endsWith(t, last));
 }
 
-/** Pids of every descendant of `pid`. */
-function descendants(pid: number): number[] {
-  const kids = new Map<number, number[]>();
-  for (const d of Deno.readDirSync("/proc")) {
-    const p = Number(d.name);
-    if (!Number.isInteger(p)) continue;
-    try {
-      const s = Deno.readTextFileSync(`/proc/${p}/stat`);
-      const ppid = Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[1]);
-      kids.set(ppid, [...(kids.get(ppid) ?? []), p]);
-    } catch {
-      // gone
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const k of kids.get(p) ?? []) {
-      out.push(k);
-      walk(k);
-    }
-  };
-  walk(pid);
-  return out;
-}
-
-Deno.test({
-  name: "svscanboot DIR: one process, svscan's title shows its and its children's errors " +
-    "as Debian's readproctitle would",
-  ignore: !debian("readproctitle"),
-  fn: () =>
-    withScan(async ({ dir, start }) => {
-      // the service writes to stderr (and stdout, a NUL among the bytes) once the FIFO ./go
-      // gives it a line (till then its shell waits in open(2), with no child)
-      const lines = [1, 2, 3, 4, 5, 6].map((i) => `up: line ${i} of what ./run writes to stderr\n`);
-      const up = await service(
-        dir,
-        "up",
-        "#!/bin/sh\nread x <go\n" +
-          lines.map((l) => `printf '${l.replace("\n", "\\n")}' >&2\n`).join("") +
-          "printf 'up: on stdout, a NUL\\000 dropped\\n'\nexec sleep 1000\n",
-      );
-      mkfifo(`${up}/go`);
-      await Deno.symlink("nowhere", `${dir}/dangling`);
-      const boot = start({ cmd: prog("svscanboot"), args: [dir] });
-      const sleeper = await waitUp(up);
-
-      // the command line: svscan's, ending in `svscan DIR service errors: D`
-      const words = dec.decode(Deno.readFileSync(`/proc/${boot.pid}/cmdline`)).split("\0");
-      assertEquals(words.slice(-6, -2), ["svscan", dir, "service", "errors:"]);
-      assertEquals(lastArg(boot.pid)!.length, 400);
-      // one Deno process: svscan's only descendant is the service
-      await waitFor("only the service under svscan", () => {
-        const d = descendants(boot.pid);
-        return d.length === 1 && d[0] === sleeper;
-      });
-      assertMatch(Deno.readLinkSync(`/proc/${boot.pid}/exe`), /deno/);
-
-      // svscan's own warning, shifted in after the dots (once per 5-second scan)
-      const first = await waitFor("the warning in svscan's title", () => {
-        const t = lastArg(boot.pid);
-        return t && endsWith(t, W) ? t.slice() : undefined;
-      });
-      const n = dec.decode(first).split(dec.decode(W)).length - 1;
-      assert(n >= 1);
-      const onlyW = cat(...Array(n).fill(W));
-      assertMatch(dec.decode(first), /^\.{3}\.+svscan: warning/);
-      assertEquals(first, await debianTitle(onlyW, W));
-
-      // the service's stderr and stdout, then the next scan's warning: the title holds the end
-      // of an earlier warning, every line of the service, and the warning
-      await Deno.writeTextFile(`${up}/go`, "go\n");
-      const out = cat(...lines.map((l) => enc.encode(l)), "up: on stdout, a NUL\0 dropped\n");
-      const shown = cat(...lines.map((l) => enc.encode(l)), "up: on stdout, a NUL dropped\n", W);
-      assert(shown.length < 397 && shown.length + W.length > 397, "the lengths this test needs");
-      const after = await waitFor("the service's lines and a warning in the title", () => {
-        const t = lastArg(boot.pid);
-        return t && endsWith(t, shown) ? t.slice() : undefined;
-      }, 15_000);
-      assertEquals(after, await debianTitle(cat(W, out, W), W));
-      assertEquals(dec.decode(after.subarray(0, 3)), "...");
-
-      // TERM: svscan stops the service, then exits 0
-      const st = await boot.stop("SIGTERM");
-      assertEquals(st.code, 0);
-      assert(!alive(sleeper));
-      assertEquals(processesUnder(dir), []);
-      assertEquals(boot.out + boot.err, "");
-    }),
-});
-
-Deno.test("svscanboot DIR: a service flooding stderr stalls neither svscan nor its warnings", () =>
-  withScan(async ({ dir, start }) => {
-    await service(dir, "flood", "#!/bin/sh\nexec yes flood >&2\n");
-    const other = await service(dir, "other", "#!/bin/sh\nexec sleep 1000\n");
+scanTest(
+  {
+    name: "svscanboot DIR: one process, svscan's title shows its and its children's errors " +
+      "as Debian's readproctitle would",
+    ignore: !debian("readproctitle"),
+  },
+  {},
+  async ({ dir, start }) => {
+    // the service writes to stderr (and stdout, a NUL among the bytes) once the FIFO ./go
+    // gives it a line (till then its shell waits in open(2), with no child)
+    const lines = [1, 2, 3, 4, 5, 6].map((i) => `up: line ${i} of what ./run writes to stderr\n`);
+    const up = await service(
+      dir,
+      "up",
+      "#!/bin/sh\nread x <go\n" +
+        lines.map((l) => `printf '${l.replace("\n", "\\n")}' >&2\n`).join("") +
+        "printf 'up: on stdout, a NUL\\000 dropped\\n'\nexec sleep 1000\n",
+    );
+    mkfifo(`${up}/go`);
     await Deno.symlink("nowhere", `${dir}/dangling`);
     const boot = start({ cmd: prog("svscanboot"), args: [dir] });
-    const first = await waitUp(other);
-    await waitFor("the flood in svscan's title", () => {
-      const t = lastArg(boot.pid);
-      return t && endsWith(t, enc.encode("flood\nflood\nflood\n"));
+    const sleeper = await waitUp(up);
+
+    // the command line: svscan's, ending in `svscan DIR service errors: D`
+    const words = dec.decode(Deno.readFileSync(`/proc/${boot.pid}/cmdline`)).split("\0");
+    assertEquals(words.slice(-6, -2), ["svscan", dir, "service", "errors:"]);
+    assertEquals(lastArg(boot.pid)!.length, 400);
+    // one Deno process: svscan's only descendant is the service
+    await waitFor("only the service under svscan", () => {
+      const d = processTree(boot.pid).slice(1); // its descendants
+      return d.length === 1 && d[0] === sleeper;
     });
-    // HUP: a scan, whose warning svscan writes while the pipe is full (it is the pipe's only
-    // reader: a write that waited for room would never end)
-    for (let i = 0; i < 3; i++) {
-      Deno.kill(boot.pid, "SIGHUP");
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const svc = new Deno.Command(prog("svc"), { args: ["-t", other] }).outputSync();
-    assertEquals(svc.code, 0);
-    await waitUp(other, first);
+    assertMatch(Deno.readLinkSync(`/proc/${boot.pid}/exe`), /deno/);
+
+    // svscan's own warning, shifted in after the dots (once per 5-second scan)
+    const first = await waitFor("the warning in svscan's title", () => {
+      const t = lastArg(boot.pid);
+      return t && endsWith(t, W) ? t.slice() : undefined;
+    });
+    const n = dec.decode(first).split(dec.decode(W)).length - 1;
+    assert(n >= 1);
+    const onlyW = cat(...Array(n).fill(W));
+    assertMatch(dec.decode(first), /^\.{3}\.+svscan: warning/);
+    assertEquals(first, await debianTitle(onlyW, W));
+
+    // the service's stderr and stdout, then the next scan's warning: the title holds the end
+    // of an earlier warning, every line of the service, and the warning
+    await Deno.writeTextFile(`${up}/go`, "go\n");
+    const out = cat(...lines.map((l) => enc.encode(l)), "up: on stdout, a NUL\0 dropped\n");
+    const shown = cat(...lines.map((l) => enc.encode(l)), "up: on stdout, a NUL dropped\n", W);
+    assert(shown.length < 397 && shown.length + W.length > 397, "the lengths this test needs");
+    const after = await waitFor("the service's lines and a warning in the title", () => {
+      const t = lastArg(boot.pid);
+      return t && endsWith(t, shown) ? t.slice() : undefined;
+    }, 15_000);
+    assertEquals(after, await debianTitle(cat(W, out, W), W));
+    assertEquals(dec.decode(after.subarray(0, 3)), "...");
+
+    // TERM: svscan stops the service, then exits 0
     const st = await boot.stop("SIGTERM");
     assertEquals(st.code, 0);
+    assert(!alive(sleeper));
     assertEquals(processesUnder(dir), []);
-  }));
+    assertEquals(boot.out + boot.err, "");
+  },
+);
+
+scanTest("svscanboot DIR: a service flooding stderr stalls neither svscan nor its warnings", {
+  flood: "#!/bin/sh\nexec yes flood >&2\n",
+  other: "#!/bin/sh\nexec sleep 1000\n",
+}, async ({ dir, start, svc: { other } }) => {
+  await Deno.symlink("nowhere", `${dir}/dangling`);
+  const boot = start({ cmd: prog("svscanboot"), args: [dir] });
+  const first = await waitUp(other);
+  await waitFor("the flood in svscan's title", () => {
+    const t = lastArg(boot.pid);
+    return t && endsWith(t, enc.encode("flood\nflood\nflood\n"));
+  });
+  // HUP: a scan, whose warning svscan writes while the pipe is full (it is the pipe's only
+  // reader: a write that waited for room would never end)
+  for (let i = 0; i < 3; i++) {
+    Deno.kill(boot.pid, "SIGHUP");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const svc = new Deno.Command(prog("svc"), { args: ["-t", other] }).outputSync();
+  assertEquals(svc.code, 0);
+  await waitUp(other, first);
+  const st = await boot.stop("SIGTERM");
+  assertEquals(st.code, 0);
+  assertEquals(processesUnder(dir), []);
+});

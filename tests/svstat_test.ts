@@ -8,36 +8,39 @@
 import { encodeStatus } from "../lib/status.ts";
 import { fromUnix } from "../lib/tai64n.ts";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { compare, differential, type FakeStatus, tree, versus } from "./fixtures.ts";
+import { compare, differential, type FakeStatus, tree, versus, versusTree } from "./fixtures.ts";
 import { mkfifo, prog, run, waitFor } from "./util.ts";
 import { decode, encode } from "../lib/bytes.ts";
 import { jsonString, labelValue } from "../lib/svstat/format.ts";
 
-versus("svstat: every supervised state, suffixes in 0.76's order", ["svstat"], async (vs) => {
-  await using t = await tree();
-  const cases: [string, FakeStatus, string][] = [
-    ["up", { pid: 1234, want: "u" }, "up (pid 1234) 0 seconds"],
-    ["down", { pid: 0, want: "d" }, "down 0 seconds, normally up"],
-    ["downfile", { pid: 0, want: "d", down: true }, "down 0 seconds"],
-    ["upnd", { pid: 77, want: "u", down: true }, "up (pid 77) 0 seconds, normally down"],
-    ["paused", { pid: 5, want: "u", paused: true }, "up (pid 5) 0 seconds, paused"],
-    ["wantup", { pid: 0, want: "u" }, "down 0 seconds, normally up, want up"],
-    ["wantupnd", { pid: 0, want: "u", down: true }, "down 0 seconds, want up"],
-    ["wantdown", { pid: 9, want: "d" }, "up (pid 9) 0 seconds, want down"],
-    [
-      "all",
-      { pid: 6980, want: "d", paused: true, down: true },
-      "up (pid 6980) 0 seconds, normally down, paused, want down",
-    ],
-    ["once", { pid: 42, want: 0 }, "up (pid 42) 0 seconds"],
-    ["oncedown", { pid: 0, want: 0 }, "down 0 seconds, normally up"],
-    ["bigpid", { pid: 0xffffffff, want: "u" }, "up (pid 4294967295) 0 seconds"],
-  ];
-  for (const [name, st] of cases) await t.supervised(name, st);
-  const r = await vs.run("svstat", cases.map(([n]) => n), { cwd: t.root });
-  assertEquals(r.stdout, cases.map(([n, , want]) => `${n}: ${want}\n`).join(""));
-  assertEquals([r.code, r.stderr], [0, ""]);
-});
+versusTree(
+  "svstat: every supervised state, suffixes in 0.76's order",
+  ["svstat"],
+  async (vs, t) => {
+    const cases: [string, FakeStatus, string][] = [
+      ["up", { pid: 1234, want: "u" }, "up (pid 1234) 0 seconds"],
+      ["down", { pid: 0, want: "d" }, "down 0 seconds, normally up"],
+      ["downfile", { pid: 0, want: "d", down: true }, "down 0 seconds"],
+      ["upnd", { pid: 77, want: "u", down: true }, "up (pid 77) 0 seconds, normally down"],
+      ["paused", { pid: 5, want: "u", paused: true }, "up (pid 5) 0 seconds, paused"],
+      ["wantup", { pid: 0, want: "u" }, "down 0 seconds, normally up, want up"],
+      ["wantupnd", { pid: 0, want: "u", down: true }, "down 0 seconds, want up"],
+      ["wantdown", { pid: 9, want: "d" }, "up (pid 9) 0 seconds, want down"],
+      [
+        "all",
+        { pid: 6980, want: "d", paused: true, down: true },
+        "up (pid 6980) 0 seconds, normally down, paused, want down",
+      ],
+      ["once", { pid: 42, want: 0 }, "up (pid 42) 0 seconds"],
+      ["oncedown", { pid: 0, want: 0 }, "down 0 seconds, normally up"],
+      ["bigpid", { pid: 0xffffffff, want: "u" }, "up (pid 4294967295) 0 seconds"],
+    ];
+    for (const [name, st] of cases) await t.supervised(name, st);
+    const r = await vs.run("svstat", cases.map(([n]) => n), { cwd: t.root });
+    assertEquals(r.stdout, cases.map(([n, , want]) => `${n}: ${want}\n`).join(""));
+    assertEquals([r.code, r.stderr], [0, ""]);
+  },
+);
 
 Deno.test("svstat: seconds = now - stamp, nanoseconds ignored", async () => {
   await using t = await tree();
@@ -55,11 +58,10 @@ Deno.test("svstat: seconds = now - stamp, nanoseconds ignored", async () => {
   );
 });
 
-versus(
+versusTree(
   "svstat: missing, never supervised, not running, not a directory",
   ["svstat"],
-  async (vs) => {
-    await using t = await tree();
+  async (vs, t) => {
     await Deno.mkdir(t.path("new"));
     await Deno.mkdir(t.path("dead/supervise"), { recursive: true });
     mkfifo(t.path("dead/supervise/ok"));
@@ -97,8 +99,7 @@ versus("svstat: no arguments prints nothing, exit 0", ["svstat"], async (vs) => 
   assertEquals([r.code, r.stdout, r.stderr], [0, "", ""]);
 });
 
-versus("svstat: truncated, longer, and symlink-loop inputs", ["svstat"], async (vs) => {
-  await using t = await tree();
+versusTree("svstat: truncated, longer, and symlink-loop inputs", ["svstat"], async (vs, t) => {
   for (const n of ["empty", "short", "long", "loop"]) await t.supervised(n);
   const full = encodeStatus({
     stamp: fromUnix(4_000_000_000n),
@@ -122,11 +123,10 @@ versus("svstat: truncated, longer, and symlink-loop inputs", ["svstat"], async (
   );
 });
 
-versus(
+versusTree(
   "svstat: status replaced by a directory decodes stale data (0.76's EISDIR quirk)",
   ["svstat"],
-  async (vs) => {
-    await using t = await tree();
+  async (vs, t) => {
     await t.supervised("good", { pid: 4321, want: "d", paused: true });
     for (const n of ["isdir", "isdir2"]) {
       await t.supervised(n);
@@ -151,11 +151,10 @@ versus(
   },
 );
 
-versus(
+versusTree(
   "svstat: a partial read still overwrites the start of the buffer",
   ["svstat"],
-  async (vs) => {
-    await using t = await tree();
+  async (vs, t) => {
     await t.supervised("a", { pid: 0x01020304, want: "u" });
     await t.supervised("b");
     await t.supervised("c");
@@ -219,8 +218,7 @@ differential(
   },
 );
 
-versus("svstat: output is one line per DIR even for many DIRs", ["svstat"], async (vs) => {
-  await using t = await tree();
+versusTree("svstat: output is one line per DIR even for many DIRs", ["svstat"], async (vs, t) => {
   const names: string[] = [];
   for (let i = 0; i < 300; i++) {
     names.push(`s${i}`);
@@ -234,17 +232,20 @@ versus("svstat: output is one line per DIR even for many DIRs", ["svstat"], asyn
   );
 });
 
-versus("svstat: stdout without a reader: killed by SIGPIPE like 0.76", ["svstat"], async (vs) => {
-  await using t = await tree();
-  // fd 4 is a FIFO whose only reader (fd 3) is closed before svstat writes
-  const r = await vs.same("svstat", async (svstat) => {
-    const body = `rm -f f; mkfifo f; exec 3<>f; exec 4>f; exec 3<&-; ` +
-      `"$0" missing >&4; echo $?; "$0" >&4; echo $?`;
-    const r = await run("sh", ["-c", body, svstat], { cwd: t.root });
-    return [r.code, r.stdout, r.stderr];
-  });
-  assertEquals(r, [0, "141\n0\n", ""]);
-});
+versusTree(
+  "svstat: stdout without a reader: killed by SIGPIPE like 0.76",
+  ["svstat"],
+  async (vs, t) => {
+    // fd 4 is a FIFO whose only reader (fd 3) is closed before svstat writes
+    const r = await vs.same("svstat", async (svstat) => {
+      const body = `rm -f f; mkfifo f; exec 3<>f; exec 4>f; exec 3<&-; ` +
+        `"$0" missing >&4; echo $?; "$0" >&4; echo $?`;
+      const r = await run("sh", ["-c", body, svstat], { cwd: t.root });
+      return [r.code, r.stdout, r.stderr];
+    });
+    assertEquals(r, [0, "141\n0\n", ""]);
+  },
+);
 
 // ------------------------------------------------------------------ svstat -j / -m
 
@@ -397,63 +398,37 @@ Deno.test("svstat -m: HELP and TYPE once per metric, one dir label, counters end
   mkfifo(t.path("dead/supervise/ok"));
   const r = await run(prog("svstat"), ["-m", "web", "db", "dead"], { cwd: t.root });
   assertEquals([r.code, r.stderr], [0, ""]);
-  const metric = (name: string, type: string, help: string, samples: string[]) =>
-    `# HELP daemontools_${name} ${help}\n# TYPE daemontools_${name} ${type}\n` +
-    samples.map((s) => `daemontools_${name}${s}\n`).join("");
+  // each metric: its type, HELP text and samples for web, db, dead in order (fewer: no sample)
+  const G = "gauge";
+  const metrics: [string, string, string, number[]][] = [
+    ["status_error", G, "1 when svstat could not read the directory.", [0, 0, 0]],
+    ["supervised", G, "1 when a supervisor runs for the directory.", [1, 1, 0]],
+    ["up", G, "1 when ./run is up.", [1, 0]],
+    ["pid", G, "pid of ./run (0 when down).", [1234, 0]],
+    ["state_since_timestamp_seconds", G, "Unix time ./run last started or exited.", [4e9, 4e9]],
+    ["normally_up", G, "1 when the directory has no down file.", [1, 0, 1]],
+    ["want_up", G, "1 when the supervisor wants ./run up.", [1, 0]],
+    ["want_down", G, "1 when the supervisor wants ./run down.", [0, 1]],
+    ["paused", G, "1 when ./run is paused (svc -p).", [0, 0]],
+    ["ready", G, "1 when ./run reported readiness.", []],
+    ["starts_total", "counter", "Starts of ./run since the supervisor began.", [4]],
+    [
+      "starts_since_timestamp_seconds",
+      G,
+      "Unix time the supervisor began counting starts.",
+      [1700000000.5],
+    ],
+    ["last_exit_code", G, "Exit code of the last exit of ./run.", [2]],
+    ["last_exit_signal", G, "Signal that ended the last run of ./run.", []],
+    ["last_exit_timestamp_seconds", G, "Unix time of the last exit of ./run.", [1700000100.25]],
+  ];
+  const dirs = ["web", "db", "dead"];
   assertEquals(
     r.stdout,
-    metric("status_error", "gauge", "1 when svstat could not read the directory.", [
-      '{dir="web"} 0',
-      '{dir="db"} 0',
-      '{dir="dead"} 0',
-    ]) +
-      metric("supervised", "gauge", "1 when a supervisor runs for the directory.", [
-        '{dir="web"} 1',
-        '{dir="db"} 1',
-        '{dir="dead"} 0',
-      ]) +
-      metric("up", "gauge", "1 when ./run is up.", ['{dir="web"} 1', '{dir="db"} 0']) +
-      metric("pid", "gauge", "pid of ./run (0 when down).", ['{dir="web"} 1234', '{dir="db"} 0']) +
-      metric(
-        "state_since_timestamp_seconds",
-        "gauge",
-        "Unix time ./run last started or exited.",
-        ['{dir="web"} 4000000000', '{dir="db"} 4000000000'],
-      ) +
-      metric("normally_up", "gauge", "1 when the directory has no down file.", [
-        '{dir="web"} 1',
-        '{dir="db"} 0',
-        '{dir="dead"} 1',
-      ]) +
-      metric("want_up", "gauge", "1 when the supervisor wants ./run up.", [
-        '{dir="web"} 1',
-        '{dir="db"} 0',
-      ]) +
-      metric("want_down", "gauge", "1 when the supervisor wants ./run down.", [
-        '{dir="web"} 0',
-        '{dir="db"} 1',
-      ]) +
-      metric("paused", "gauge", "1 when ./run is paused (svc -p).", [
-        '{dir="web"} 0',
-        '{dir="db"} 0',
-      ]) +
-      metric("ready", "gauge", "1 when ./run reported readiness.", []) +
-      metric("starts_total", "counter", "Starts of ./run since the supervisor began.", [
-        '{dir="web"} 4',
-      ]) +
-      metric(
-        "starts_since_timestamp_seconds",
-        "gauge",
-        "Unix time the supervisor began counting starts.",
-        ['{dir="web"} 1700000000.5'],
-      ) +
-      metric("last_exit_code", "gauge", "Exit code of the last exit of ./run.", [
-        '{dir="web"} 2',
-      ]) +
-      metric("last_exit_signal", "gauge", "Signal that ended the last run of ./run.", []) +
-      metric("last_exit_timestamp_seconds", "gauge", "Unix time of the last exit of ./run.", [
-        '{dir="web"} 1700000100.25',
-      ]),
+    metrics.map(([name, type, help, values]) =>
+      `# HELP daemontools_${name} ${help}\n# TYPE daemontools_${name} ${type}\n` +
+      values.map((v, i) => `daemontools_${name}{dir="${dirs[i]}"} ${v}\n`).join("")
+    ).join(""),
   );
 });
 
@@ -480,11 +455,10 @@ Deno.test("svstat -j and plain svstat: 1000 directories in one call, in order", 
   assertEquals(p.stdout, names.map((n) => `${n}: supervise not running\n`).join(""));
 });
 
-versus(
+versusTree(
   "svstat: -j and -m only as the first argument; -- and ./-j name directories as in 0.76",
   ["svstat"],
-  async (vs) => {
-    await using t = await tree();
+  async (vs, t) => {
     await t.supervised("-j", { pid: 12, want: "u" });
     await t.supervised("-m", { pid: 0, want: "d" });
     await t.supervised("--", { pid: 3, want: "u", down: true });

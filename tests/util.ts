@@ -10,6 +10,7 @@
  * @module
  */
 import { decode } from "../lib/bytes.ts";
+import { parseProcStat } from "../lib/proc.ts";
 import { S_IFIFO } from "../lib/stat.ts";
 import { decodeStatus, type RawStatus } from "../lib/status.ts";
 import { addr, AT_FDCWD, NR, sys, sysAt, sysPath } from "../lib/sys.ts";
@@ -123,6 +124,25 @@ export async function run(
 }
 
 /**
+ * stdout of `cmd ARGS` run synchronously, or undefined when it cannot run or fails: whether a
+ * tool is present and allowed here (a container may forbid ptrace, namespaces, mounts).
+ */
+export function probe(cmd: string, args: string[]): string | undefined {
+  try {
+    const o = new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).outputSync();
+    return o.success ? decode(o.stdout) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A new pid namespace can be made here (root, and a kernel and container that allow it). */
+export function canUnshare(): boolean {
+  return probe("unshare", ["--pid", "--fork", "--mount-proc", "--kill-child", "true"]) !==
+    undefined;
+}
+
+/**
  * A fresh scratch directory; the caller removes it. (`tree()` in tests/fixtures.ts gives one
  * that removes itself, with the processes still running in it.)
  */
@@ -217,6 +237,36 @@ export function readOr(path: string): string {
   } catch {
     return "";
   }
+}
+
+/**
+ * `root` and every process below it by parent pid, depth first; a process whose command name
+ * is in `skip` is left out with everything below it.
+ */
+export function processTree(root: number, skip: readonly string[] = []): number[] {
+  const kids = new Map<number, number[]>();
+  const comm = new Map<number, string>();
+  for (const d of Deno.readDirSync("/proc")) {
+    const pid = Number(d.name);
+    if (!Number.isInteger(pid)) continue;
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    } catch {
+      continue; // gone
+    }
+    const ppid = parseProcStat(text)?.ppid ?? 0;
+    comm.set(pid, text.slice(text.indexOf("(") + 1, text.lastIndexOf(")")));
+    kids.set(ppid, [...(kids.get(ppid) ?? []), pid]);
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    if (skip.includes(comm.get(p) ?? "")) return;
+    out.push(p);
+    for (const k of kids.get(p) ?? []) walk(k);
+  };
+  walk(root);
+  return out;
 }
 
 /** pids of every process (this one aside) whose cwd is `dir` or lies below it. */
