@@ -3,7 +3,7 @@
  * launcher and one link per program, as `make build` makes them).
  * @module
  */
-import { processesUnder, processTree } from "../tests/util.ts";
+import { processesUnder, processTree, statusPid, waitFor } from "../tests/util.ts";
 
 /** The repository root. */
 export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -22,7 +22,38 @@ export function build(): string {
 }
 
 /** pid in `svc/supervise/status` (0 when down or unreadable). */
-export { statusPid } from "../tests/util.ts";
+export { statusPid, waitFor } from "../tests/util.ts";
+
+/** A promise resolved after `ms` milliseconds. */
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * `svc -t` latency of service directory `t`, `n` times: the byte svc -t writes is written to
+ * `t/supervise/control` here (no svc start-up in the figure), until the status shows a new pid;
+ * 1.1 s between two (past the 1-second throttle). Milliseconds, in order.
+ */
+export async function restartLatencies(t: string, n = 15, timeoutMs = 30_000): Promise<number[]> {
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const old = statusPid(t);
+    const t0 = performance.now();
+    const ctl = Deno.openSync(`${t}/supervise/control`, { write: true });
+    ctl.writeSync(new Uint8Array([0x74]));
+    ctl.close();
+    await waitFor(
+      "restart",
+      () => {
+        const p = statusPid(t);
+        return p > 0 && p !== old;
+      },
+      timeoutMs,
+      1,
+    );
+    ms.push(performance.now() - t0);
+    await sleep(1100);
+  }
+  return ms;
+}
 
 /** Every pid whose parent chain reaches `root` (root included), processes named `skip` excluded. */
 export function tree(root: number, skip: readonly string[] = ["sleep"]): number[] {

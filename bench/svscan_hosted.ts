@@ -13,14 +13,23 @@
  * Usage: deno run -A bench/svscan_hosted.ts [MB]   (default 200; about 3 minutes)
  * @module
  */
-import { build, cpuNs, killTree, smapsKb, statusPid, tree as allUnder } from "./_common.ts";
+import {
+  build,
+  cpuNs,
+  killTree,
+  restartLatencies,
+  sleep,
+  smapsKb,
+  statusPid,
+  tree as allUnder,
+  waitFor,
+} from "./_common.ts";
 
 /** Every pid under `root`, the services (`sleep`, `yes`, `cat`) excluded. */
 const tree = (root: number) => allUnder(root, ["sleep", "yes", "cat"]);
 
 const MB = Number(Deno.args[0] ?? 200);
 const LINE = "x".repeat(99);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function write(path: string, text: string, mode = 0o755): void {
   Deno.writeTextFileSync(path, text, { mode });
@@ -64,14 +73,6 @@ class Scan {
   }
 }
 
-async function waitFor(what: string, f: () => boolean, ms = 180_000, every = 10): Promise<void> {
-  const t0 = performance.now();
-  while (!f()) {
-    if (performance.now() - t0 > ms) throw new Error(`timeout: ${what}`);
-    await sleep(every);
-  }
-}
-
 const LOGRUN = "#!/bin/sh\nexec multilog t ./main\n";
 
 async function memory(f: Flavor, n: number): Promise<string> {
@@ -83,7 +84,7 @@ async function memory(f: Flavor, n: number): Promise<string> {
       if (!statusPid(`${s.dir}/s${i}/log`) || !statusPid(`${s.dir}/s${i}`)) return false;
     }
     return true;
-  });
+  }, 180_000);
   await sleep(4000);
   const pids = tree(s.child.pid);
   const out = `${f.name} N=${n}: ${pids.length} processes, PSS ${smapsKb(pids, "Pss")} kB, ` +
@@ -115,7 +116,7 @@ async function throughput(f: Flavor, data: string): Promise<string> {
     true,
   );
   s.start();
-  await waitFor("log up", () => statusPid(`${d}/log`) > 0 && statusPid(d) === 0);
+  await waitFor("log up", () => statusPid(`${d}/log`) > 0 && statusPid(d) === 0, 180_000);
   await sleep(1000);
   const pids = tree(s.child.pid);
   const c0 = cpuNs(pids);
@@ -140,28 +141,9 @@ async function latency(f: Flavor, flood: boolean): Promise<string> {
   }
   const t = s.service("target", "#!/bin/sh\nexec sleep 100000\n", LOGRUN);
   s.start();
-  await waitFor("target up", () => statusPid(t) > 0);
+  await waitFor("target up", () => statusPid(t) > 0, 180_000);
   await sleep(2000);
-  const ms: number[] = [];
-  for (let i = 0; i < 15; i++) {
-    const old = statusPid(t);
-    const t0 = performance.now();
-    // the byte svc -t writes, written here: no svc start-up in the figure
-    const ctl = Deno.openSync(`${t}/supervise/control`, { write: true });
-    ctl.writeSync(new Uint8Array([0x74]));
-    ctl.close();
-    await waitFor(
-      "restart",
-      () => {
-        const p = statusPid(t);
-        return p > 0 && p !== old;
-      },
-      30_000,
-      1,
-    );
-    ms.push(performance.now() - t0);
-    await sleep(1100); // past the 1-second throttle
-  }
+  const ms = await restartLatencies(t, 15, 30_000);
   await s.stop();
   ms.sort((a, b) => a - b);
   return `${f.name} ${flood ? "with" : "without"} a flood: svc -t latency median ` +

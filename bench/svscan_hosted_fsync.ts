@@ -11,12 +11,11 @@
  * Usage: deno run -A bench/svscan_hosted_fsync.ts [IOPS]   (default 2; about 3 minutes)
  * @module
  */
-import { build, killTree, statusPid } from "./_common.ts";
+import { build, killTree, restartLatencies, sleep, statusPid, waitFor } from "./_common.ts";
 import { SlowDisk } from "../tests/slow_disk.ts";
 
 const IOPS = Number(Deno.args[0] ?? 2);
 const LINE = "x".repeat(99);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Flavor {
   name: string;
@@ -26,14 +25,6 @@ interface Flavor {
 
 function write(path: string, text: string): void {
   Deno.writeTextFileSync(path, text, { mode: 0o755 });
-}
-
-async function waitFor(what: string, f: () => boolean, ms = 60_000, every = 10): Promise<void> {
-  const t0 = performance.now();
-  while (!f()) {
-    if (performance.now() - t0 > ms) throw new Error(`timeout: ${what}`);
-    await sleep(every);
-  }
 }
 
 /** Time of one fsync of a small new file on the disk (ms). */
@@ -84,27 +75,9 @@ async function latency(f: Flavor, slow: boolean): Promise<string> {
       stderr: "null",
     }).spawn();
     const t = `${dir}/target`;
-    await waitFor("target up", () => statusPid(t) > 0);
+    await waitFor("target up", () => statusPid(t) > 0, 60_000);
     await sleep(2000);
-    const ms: number[] = [];
-    for (let i = 0; i < 15; i++) {
-      const old = statusPid(t);
-      const t0 = performance.now();
-      const ctl = Deno.openSync(`${t}/supervise/control`, { write: true });
-      ctl.writeSync(new Uint8Array([0x74]));
-      ctl.close();
-      await waitFor(
-        "restart",
-        () => {
-          const p = statusPid(t);
-          return p > 0 && p !== old;
-        },
-        60_000,
-        1,
-      );
-      ms.push(performance.now() - t0);
-      await sleep(1100);
-    }
+    const ms = await restartLatencies(t, 15, 60_000);
     const rotated = [...Deno.readDirSync(`${disk.mnt}/main`)].filter((e) => e.name[0] === "@")
       .length;
     ms.sort((a, b) => a - b);
