@@ -153,18 +153,36 @@ async function hostedBench(mb: number, n: number, rounds: number): Promise<void>
     const cpuS = median(s.map((y) => y.cpu));
     return { name: x.name, mbps: mb / median(s.map((y) => y.wall)), cpu: cpuS };
   });
-  const dt = rows.find((x) => x.name.startsWith("daemontools"));
+  table(mb, rounds, rows, (x) => x.name.startsWith("daemontools"));
+}
+
+/** One row of a throughput table: MB/s, CPU seconds, and any extra columns. */
+interface Row {
+  name: string;
+  mbps: number;
+  cpu: number;
+  extra?: number[];
+}
+
+/** Print the throughput table of `mb` MB over `rounds` rounds; ratios against the `base` row. */
+function table(
+  mb: number,
+  rounds: number,
+  rows: Row[],
+  base: (r: Row) => boolean,
+  extraHeads: string[] = [],
+): void {
+  const dt = rows.find(base);
   console.log(
     `multilog t s16777215 n5 ./log, ${mb} MB of 100-byte lines from cat, ${rounds} rounds (median)`,
   );
-  console.log("| logger | MB/s | CPU s | CPU ms/MB | MB/s ratio |");
-  console.log("|---|---:|---:|---:|---:|");
-  for (const x of rows) {
-    const ratio = dt ? (x.mbps / dt.mbps).toFixed(2) : "n/a";
-    console.log(
-      `| ${x.name} | ${x.mbps.toFixed(1)} | ${x.cpu.toFixed(2)} | ` +
-        `${(x.cpu * 1000 / mb).toFixed(2)} | ${ratio} |`,
-    );
+  const heads = ["logger", "MB/s", "CPU s", "CPU ms/MB", ...extraHeads, "MB/s ratio"];
+  console.log(`| ${heads.join(" | ")} |`);
+  console.log(`|---|${heads.slice(1).map(() => "---:").join("|")}|`);
+  for (const r of rows) {
+    const ratio = dt ? (r.mbps / dt.mbps).toFixed(2) : "n/a";
+    const cells = [r.mbps.toFixed(1), r.cpu.toFixed(2), (r.cpu * 1000 / mb).toFixed(2)];
+    console.log(`| ${[r.name, ...cells, ...(r.extra ?? []), ratio].join(" | ")} |`);
   }
 }
 
@@ -302,24 +320,10 @@ try {
       name: l.name,
       mbps: MB / wall,
       cpu: median(s.map((x) => x.cpu)),
-      cpuPerMb: median(s.map((x) => x.cpu)) / MB * 1000,
-      rss: Math.max(...s.map((x) => x.rssKb)),
-      pss: Math.max(...s.map((x) => x.pssKb)),
+      extra: [Math.max(...s.map((x) => x.rssKb)), Math.max(...s.map((x) => x.pssKb))],
     };
   });
-  const dt = rows.find((r) => r.name !== "ours");
-  console.log(
-    `multilog t s16777215 n5 ./log, ${MB} MB of 100-byte lines from cat, ${rounds} rounds (median)`,
-  );
-  console.log("| logger | MB/s | CPU s | CPU ms/MB | peak VmRSS kB | peak PSS kB | MB/s ratio |");
-  console.log("|---|---:|---:|---:|---:|---:|---:|");
-  for (const r of rows) {
-    const ratio = dt ? (r.mbps / dt.mbps).toFixed(2) : "n/a";
-    console.log(
-      `| ${r.name} | ${r.mbps.toFixed(1)} | ${r.cpu.toFixed(2)} | ${r.cpuPerMb.toFixed(2)} | ` +
-        `${r.rss} | ${r.pss} | ${ratio} |`,
-    );
-  }
+  table(MB, rounds, rows, (r) => r.name !== "ours", ["peak VmRSS kB", "peak PSS kB"]);
 
   // tai64n: 50 MB (or less), once each
   const small = `${tmp}/small`;
