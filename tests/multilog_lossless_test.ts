@@ -10,7 +10,7 @@ import { assert, assertEquals } from "./assert.ts";
 import { O_CLOEXEC, O_NONBLOCK, O_RDWR } from "../lib/libc.ts";
 import { addr, AT_FDCWD, NR, sys, sysAt } from "../lib/sys.ts";
 import { tree } from "./fixtures.ts";
-import { mkfifo, root, waitFor } from "./util.ts";
+import { lexists as exists, mkfifo, root, waitFor } from "./util.ts";
 
 const CHILD = `${root}/tests/multilog_host_child.ts`;
 const STAMPED = /^@[0-9a-f]{24} /;
@@ -36,15 +36,6 @@ function start(fifo: string, dir: string, args: string[]): Deno.ChildProcess {
     stdout: "null",
     stderr: "inherit",
   }).spawn();
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -3,7 +3,7 @@
  * from a file, FIFO-fed long-running loggers, and masked snapshots of log directories.
  * @module
  */
-import { baseEnv, prog, type Ran, run } from "./util.ts";
+import { baseEnv, lexists as exists, prog, type Ran, run } from "./util.ts";
 
 /** Our multilog. */
 export const ours = (): string => prog("multilog");
@@ -142,15 +142,6 @@ export function drainFifo(path: string): string {
     stderr: "null",
   }).outputSync();
   return new TextDecoder().decode(r.stdout);
-}
-
-function exists(p: string): boolean {
-  try {
-    Deno.lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Names in `dir` that start with `@`, sorted. */

@@ -82,6 +82,25 @@ function forms(dir: string, args: string, withDebian: boolean): Form[] {
 }
 
 /**
+ * The {@linkcode forms} of `args`, each a service writing `n` lines once `dir/.go` exists;
+ * `then(f)` after each is made.
+ */
+async function formServices(
+  dir: string,
+  args: string,
+  n: number,
+  withDebian: boolean,
+  then?: (f: Form) => void,
+): Promise<Form[]> {
+  const all = forms(dir, args, withDebian);
+  for (const f of all) {
+    await service(dir, f.name, writer(f.name, n, `${dir}/.go`), f.log);
+    then?.(f);
+  }
+  return all;
+}
+
+/**
  * Register `name` twice, as {@linkcode versus} does, but only one of them runs: with Debian's
  * multilog present, `name [vs Debian]` (hosted, ours as a process and Debian's); without it,
  * `name` (hosted and ours as a process) and the Debian one is reported as ignored.
@@ -89,15 +108,15 @@ function forms(dir: string, args: string, withDebian: boolean): Form[] {
 function faultTest(
   name: string,
   ignore: string | undefined,
-  fn: (withDebian: boolean) => Promise<void>,
+  fn: (withDebian: boolean, t: Tree) => Promise<void>,
 ): void {
   const deb = debian("multilog") !== undefined;
   if (ignore !== undefined) console.error(`${name}: ignored: ${ignore}`);
-  Deno.test({ name, ignore: ignore !== undefined || deb, fn: () => fn(false) });
+  Deno.test({ name, ignore: ignore !== undefined || deb, fn: () => withScan((t) => fn(false, t)) });
   Deno.test({
     name: `${name} [vs Debian]`,
     ignore: ignore !== undefined || !deb,
-    fn: () => fn(true),
+    fn: () => withScan((t) => fn(true, t)),
   });
 }
 
@@ -139,92 +158,85 @@ const canTmpfs = canMountTmpfs();
 faultTest(
   "svscan hosted faults: a full file system pauses as multilog does; every line once after space comes back",
   canTmpfs ? undefined : "cannot mount a tmpfs here",
-  (withDebian) =>
-    withScan(async ({ dir, start, defer }) => {
-      const N = 800;
-      const fs = `${dir}/.fs`;
-      assert(mountTmpfs(fs, "512k"), "mount tmpfs");
-      defer(() => unmount(fs));
-      const all = forms(dir, "t ./main", withDebian);
-      for (const f of all) {
-        Deno.mkdirSync(`${fs}/${f.name}`);
-        await service(dir, f.name, writer(f.name, N, `${dir}/.go`), f.log);
-        Deno.symlinkSync(`${fs}/${f.name}`, `${dir}/${f.name}/log/main`);
-      }
-      await service(dir, "other", HELLO);
-      const scan = start();
-      for (const f of all) {
-        await waitFor(`${f.name} started`, () => stored(`${fs}/${f.name}`).length === 1);
-      }
-      assertEquals(statusPid(`${dir}/hosted/log`), scan.pid);
-      // fill it up: the rest of the file system, written until it refuses
-      await run("sh", ["-c", `cat /dev/zero > ${fs}/filler`]);
-      await Deno.writeTextFile(`${dir}/.go`, "");
-      const expected =
-        "multilog: warning: unable to write to ./main/current, pausing: out of disk space";
-      for (const f of all) {
-        await waitFor(`${f.name}'s warning`, () => f.messages(scan).length > 0, 15_000);
-      }
-      sameMessages(all, scan, expected);
-      // svscan supervises meanwhile
-      await restarts(`${dir}/other`);
-      assertEquals(statusPid(`${dir}/hosted/log`), scan.pid);
-      // space again: everything arrives (after the 5-second pause)
-      Deno.removeSync(`${fs}/filler`);
-      for (const f of all) {
-        await waitFor(
-          `${f.name}: every line`,
-          () => stored(`${fs}/${f.name}`).at(-1) === `${f.name} end`,
-          20_000,
-        );
-        assertEquals(stored(`${fs}/${f.name}`), written(f.name, N), f.name);
-      }
-      sameMessages(all, scan, expected);
-      assertEquals(scan.status, undefined, "svscan runs");
-    }),
+  async (withDebian, { dir, start, defer }) => {
+    const N = 800;
+    const fs = `${dir}/.fs`;
+    assert(mountTmpfs(fs, "512k"), "mount tmpfs");
+    defer(() => unmount(fs));
+    const all = await formServices(dir, "t ./main", N, withDebian, (f) => {
+      Deno.mkdirSync(`${fs}/${f.name}`);
+      Deno.symlinkSync(`${fs}/${f.name}`, `${dir}/${f.name}/log/main`);
+    });
+    await service(dir, "other", HELLO);
+    const scan = start();
+    for (const f of all) {
+      await waitFor(`${f.name} started`, () => stored(`${fs}/${f.name}`).length === 1);
+    }
+    assertEquals(statusPid(`${dir}/hosted/log`), scan.pid);
+    // fill it up: the rest of the file system, written until it refuses
+    await run("sh", ["-c", `cat /dev/zero > ${fs}/filler`]);
+    await Deno.writeTextFile(`${dir}/.go`, "");
+    const expected =
+      "multilog: warning: unable to write to ./main/current, pausing: out of disk space";
+    for (const f of all) {
+      await waitFor(`${f.name}'s warning`, () => f.messages(scan).length > 0, 15_000);
+    }
+    sameMessages(all, scan, expected);
+    // svscan supervises meanwhile
+    await restarts(`${dir}/other`);
+    assertEquals(statusPid(`${dir}/hosted/log`), scan.pid);
+    // space again: everything arrives (after the 5-second pause)
+    Deno.removeSync(`${fs}/filler`);
+    for (const f of all) {
+      await waitFor(
+        `${f.name}: every line`,
+        () => stored(`${fs}/${f.name}`).at(-1) === `${f.name} end`,
+        20_000,
+      );
+      assertEquals(stored(`${fs}/${f.name}`), written(f.name, N), f.name);
+    }
+    sameMessages(all, scan, expected);
+    assertEquals(scan.status, undefined, "svscan runs");
+  },
 );
 
 faultTest(
   "svscan hosted faults: a failing processor: multilog's warning, retried after 5 s, svscan goes on, every line once when it works",
   undefined,
-  (withDebian) =>
-    withScan(async ({ dir, start }) => {
-      const N = 200;
-      // fails until .fixed exists; then passes the old file on unchanged
-      const proc = `'![ -e ${dir}/.fixed ] && exec cat; exit 3'`;
-      const all = forms(dir, `t s2000 n100 ${proc} ./main`, withDebian);
-      for (const f of all) {
-        await service(dir, f.name, writer(f.name, N, `${dir}/.go`), f.log);
-      }
-      await service(dir, "other", HELLO, LOG);
-      const scan = start();
-      for (const f of all) {
-        await waitFor(`${f.name} started`, () => stored(`${dir}/${f.name}/log/main`).length === 1);
-      }
-      assertEquals(statusPid(`${dir}/hosted/log`), scan.pid);
-      await Deno.writeTextFile(`${dir}/.go`, "");
-      const expected = "multilog: warning: processor failed in ./main, pausing";
-      for (const f of all) {
-        await waitFor(`${f.name}'s warning`, () => f.messages(scan).length > 0, 15_000);
-      }
-      sameMessages(all, scan, expected);
-      // svscan supervises and the other hosted logger logs meanwhile
-      await restarts(`${dir}/other`);
-      await waitFor("other's second hello", () => stored(`${dir}/other/log/main`).length === 2);
-      await Deno.writeTextFile(`${dir}/.fixed`, "");
-      for (const f of all) {
-        const main = `${dir}/${f.name}/log/main`;
-        await waitFor(
-          `${f.name}: every line`,
-          () => stored(main).at(-1) === `${f.name} end`,
-          20_000,
-        );
-        assertEquals(stored(main), written(f.name, N), f.name);
-        assert(!exists(`${main}/previous`), `${f.name}: previous left`);
-      }
-      sameMessages(all, scan, expected);
-      assertEquals(scan.status, undefined, "svscan runs");
-    }),
+  async (withDebian, { dir, start }) => {
+    const N = 200;
+    // fails until .fixed exists; then passes the old file on unchanged
+    const proc = `'![ -e ${dir}/.fixed ] && exec cat; exit 3'`;
+    const all = await formServices(dir, `t s2000 n100 ${proc} ./main`, N, withDebian);
+    await service(dir, "other", HELLO, LOG);
+    const scan = start();
+    for (const f of all) {
+      await waitFor(`${f.name} started`, () => stored(`${dir}/${f.name}/log/main`).length === 1);
+    }
+    assertEquals(statusPid(`${dir}/hosted/log`), scan.pid);
+    await Deno.writeTextFile(`${dir}/.go`, "");
+    const expected = "multilog: warning: processor failed in ./main, pausing";
+    for (const f of all) {
+      await waitFor(`${f.name}'s warning`, () => f.messages(scan).length > 0, 15_000);
+    }
+    sameMessages(all, scan, expected);
+    // svscan supervises and the other hosted logger logs meanwhile
+    await restarts(`${dir}/other`);
+    await waitFor("other's second hello", () => stored(`${dir}/other/log/main`).length === 2);
+    await Deno.writeTextFile(`${dir}/.fixed`, "");
+    for (const f of all) {
+      const main = `${dir}/${f.name}/log/main`;
+      await waitFor(
+        `${f.name}: every line`,
+        () => stored(main).at(-1) === `${f.name} end`,
+        20_000,
+      );
+      assertEquals(stored(main), written(f.name, N), f.name);
+      assert(!exists(`${main}/previous`), `${f.name}: previous left`);
+    }
+    sameMessages(all, scan, expected);
+    assertEquals(scan.status, undefined, "svscan runs");
+  },
 );
 
 Deno.test("svscan hosted faults: a hanging processor blocks its logger only: svscan supervises, the others log", () =>
@@ -415,73 +427,72 @@ function blocked(pid: number): number {
 faultTest(
   "svscan hosted faults: a log directory that is a file, a dangling symlink, read-only: multilog's fatal message, retried; lines wait",
   canTmpfs ? undefined : "cannot mount a tmpfs here",
-  (withDebian) =>
-    withScan(async ({ dir, start, defer }) => {
-      const ro = `${dir}/.ro`;
-      assert(mountTmpfs(ro, "64k"), "mount tmpfs");
-      defer(() => unmount(ro));
-      const cases: Record<string, [(main: string) => void, string]> = {
-        file: [
-          (main) => Deno.writeTextFileSync(main, "not a directory\n"),
-          "multilog: fatal: unable to open directory ./main: not a directory",
-        ],
-        dangling: [
-          (main) => Deno.symlinkSync(`${dir}/.nowhere/main`, main),
-          "multilog: fatal: unable to open directory ./main: file does not exist",
-        ],
-        readonly: [
-          (main) => Deno.symlinkSync(ro, main),
-          "multilog: fatal: unable to lock directory ./main: read-only file system",
-        ],
-      };
-      const all: [string, Form, string][] = [];
-      for (const [c, [make, expected]] of Object.entries(cases)) {
-        for (const f of forms(dir, "t ./main", withDebian)) {
-          const name = `${c}-${f.name}`;
-          const g = { ...f, log: f.log.replace(`.${f.name}.err`, `.${name}.err`) };
-          g.messages = f.name === "hosted"
-            ? () => []
-            : () => multilogLines(readOr(`${dir}/.${name}.err`));
-          await service(dir, name, "#!/bin/sh\necho hello\nexec sleep 1000\n", g.log);
-          make(`${dir}/${name}/log/main`);
-          all.push([name, g, expected]);
-        }
+  async (withDebian, { dir, start, defer }) => {
+    const ro = `${dir}/.ro`;
+    assert(mountTmpfs(ro, "64k"), "mount tmpfs");
+    defer(() => unmount(ro));
+    const cases: Record<string, [(main: string) => void, string]> = {
+      file: [
+        (main) => Deno.writeTextFileSync(main, "not a directory\n"),
+        "multilog: fatal: unable to open directory ./main: not a directory",
+      ],
+      dangling: [
+        (main) => Deno.symlinkSync(`${dir}/.nowhere/main`, main),
+        "multilog: fatal: unable to open directory ./main: file does not exist",
+      ],
+      readonly: [
+        (main) => Deno.symlinkSync(ro, main),
+        "multilog: fatal: unable to lock directory ./main: read-only file system",
+      ],
+    };
+    const all: [string, Form, string][] = [];
+    for (const [c, [make, expected]] of Object.entries(cases)) {
+      for (const f of forms(dir, "t ./main", withDebian)) {
+        const name = `${c}-${f.name}`;
+        const g = { ...f, log: f.log.replace(`.${f.name}.err`, `.${name}.err`) };
+        g.messages = f.name === "hosted"
+          ? () => []
+          : () => multilogLines(readOr(`${dir}/.${name}.err`));
+        await service(dir, name, "#!/bin/sh\necho hello\nexec sleep 1000\n", g.log);
+        make(`${dir}/${name}/log/main`);
+        all.push([name, g, expected]);
       }
-      const rc = await run("mount", ["-o", "remount,ro", ro]);
-      assertEquals(rc.code, 0, rc.stderr);
-      await service(dir, "other", HELLO, LOG);
-      const scan = start();
-      const hostedExpected = Object.values(cases).map(([, e]) => e).sort();
-      await waitFor("the hosted loggers' messages", () => {
-        const m = new Set(multilogLines(scan.err));
-        return hostedExpected.every((e) => m.has(e));
-      }, 15_000);
-      assertEquals([...new Set(multilogLines(scan.err))].sort(), hostedExpected);
-      for (const [name, g, expected] of all) {
-        if (!name.endsWith("-hosted")) {
-          await waitFor(`${name}'s message`, () => g.messages(scan).length > 0);
-          assertEquals([...new Set(g.messages(scan))], [expected], name);
-        }
+    }
+    const rc = await run("mount", ["-o", "remount,ro", ro]);
+    assertEquals(rc.code, 0, rc.stderr);
+    await service(dir, "other", HELLO, LOG);
+    const scan = start();
+    const hostedExpected = Object.values(cases).map(([, e]) => e).sort();
+    await waitFor("the hosted loggers' messages", () => {
+      const m = new Set(multilogLines(scan.err));
+      return hostedExpected.every((e) => m.has(e));
+    }, 15_000);
+    assertEquals([...new Set(multilogLines(scan.err))].sort(), hostedExpected);
+    for (const [name, g, expected] of all) {
+      if (!name.endsWith("-hosted")) {
+        await waitFor(`${name}'s message`, () => g.messages(scan).length > 0);
+        assertEquals([...new Set(g.messages(scan))], [expected], name);
       }
-      // supervision goes on; each failing logger is retried (more messages)
-      await restarts(`${dir}/other`);
-      await waitFor("other's second hello", () => stored(`${dir}/other/log/main`).length === 2);
-      const count = multilogLines(scan.err).length;
-      await waitFor("a retry", () => multilogLines(scan.err).length > count, 5000);
-      // fixed: the line that waited in the pipe arrives, once
-      for (const [name] of all) {
-        const main = `${dir}/${name}/log/main`;
-        Deno.removeSync(main);
-        Deno.mkdirSync(main);
-      }
-      for (const [name] of all) {
-        const main = `${dir}/${name}/log/main`;
-        await waitFor(`${name}'s line`, () => stored(main).length > 0, 15_000);
-        assertEquals(stored(main), ["hello"], name);
-      }
-      assertEquals(statusPid(`${dir}/file-hosted/log`), scan.pid);
-      assertEquals(scan.status, undefined, "svscan runs");
-    }),
+    }
+    // supervision goes on; each failing logger is retried (more messages)
+    await restarts(`${dir}/other`);
+    await waitFor("other's second hello", () => stored(`${dir}/other/log/main`).length === 2);
+    const count = multilogLines(scan.err).length;
+    await waitFor("a retry", () => multilogLines(scan.err).length > count, 5000);
+    // fixed: the line that waited in the pipe arrives, once
+    for (const [name] of all) {
+      const main = `${dir}/${name}/log/main`;
+      Deno.removeSync(main);
+      Deno.mkdirSync(main);
+    }
+    for (const [name] of all) {
+      const main = `${dir}/${name}/log/main`;
+      await waitFor(`${name}'s line`, () => stored(main).length > 0, 15_000);
+      assertEquals(stored(main), ["hello"], name);
+    }
+    assertEquals(statusPid(`${dir}/file-hosted/log`), scan.pid);
+    assertEquals(scan.status, undefined, "svscan runs");
+  },
 );
 
 Deno.test({
@@ -511,33 +522,29 @@ Deno.test({
 faultTest(
   "svscan hosted faults: a processor killed by a signal: multilog's two warnings, every line once",
   undefined,
-  (withDebian) =>
-    withScan(async ({ dir, start }) => {
-      const N = 100;
-      // killed on its first run only
-      const proc = `'!if [ -e ../.crashed ]; then exec cat; fi; : > ../.crashed; kill -9 $$'`;
-      const all = forms(dir, `t s2000 n100 ${proc} ./main`, withDebian);
-      for (const f of all) {
-        await service(dir, f.name, writer(f.name, N, `${dir}/.go`), f.log);
-      }
-      const scan = start();
-      for (const f of all) {
-        await waitFor(`${f.name} started`, () => stored(`${dir}/${f.name}/log/main`).length === 1);
-      }
-      await Deno.writeTextFile(`${dir}/.go`, "");
-      for (const f of all) {
-        const main = `${dir}/${f.name}/log/main`;
-        await waitFor(
-          `${f.name}: every line`,
-          () => stored(main).at(-1) === `${f.name} end`,
-          30_000,
-        );
-        assertEquals(stored(main), written(f.name, N), f.name);
-      }
-      const expected = [
-        "multilog: warning: processor crashed in ./main, pausing: file does not exist",
-        "multilog: warning: processor failed in ./main, pausing",
-      ];
-      for (const f of all) assertEquals(f.messages(scan), expected, f.name);
-    }),
+  async (withDebian, { dir, start }) => {
+    const N = 100;
+    // killed on its first run only
+    const proc = `'!if [ -e ../.crashed ]; then exec cat; fi; : > ../.crashed; kill -9 $$'`;
+    const all = await formServices(dir, `t s2000 n100 ${proc} ./main`, N, withDebian);
+    const scan = start();
+    for (const f of all) {
+      await waitFor(`${f.name} started`, () => stored(`${dir}/${f.name}/log/main`).length === 1);
+    }
+    await Deno.writeTextFile(`${dir}/.go`, "");
+    for (const f of all) {
+      const main = `${dir}/${f.name}/log/main`;
+      await waitFor(
+        `${f.name}: every line`,
+        () => stored(main).at(-1) === `${f.name} end`,
+        30_000,
+      );
+      assertEquals(stored(main), written(f.name, N), f.name);
+    }
+    const expected = [
+      "multilog: warning: processor crashed in ./main, pausing: file does not exist",
+      "multilog: warning: processor failed in ./main, pausing",
+    ];
+    for (const f of all) assertEquals(f.messages(scan), expected, f.name);
+  },
 );

@@ -293,15 +293,7 @@ export function hasBytes(hay: Uint8Array, needle: Uint8Array): boolean {
   return false;
 }
 
-/** True when `path` exists (an empty file included). */
-export function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { exists } from "./util.ts";
 
 /**
  * In `dir`: services `good`, `fifo` and `zero` whose runs touch `../NAME.started`; `fifo`'s

@@ -339,3 +339,17 @@ export async function shownTitle(
     await child.status;
   }
 }
+
+/** True when `path` exists (an empty file included); `follow` false: a dangling symlink too. */
+export function exists(path: string, follow = true): boolean {
+  try {
+    if (follow) Deno.statSync(path);
+    else Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** {@linkcode exists} without following a final symlink. */
+export const lexists = (path: string): boolean => exists(path, false);

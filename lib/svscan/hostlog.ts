@@ -216,16 +216,7 @@ export class LoggerContext {
   }
 
   /** Run `f` in this context (see the class). */
-  readonly around = <T>(f: () => T): T => {
-    const prev = active;
-    if (prev === this) return f();
-    switchTo(this);
-    try {
-      return f();
-    } finally {
-      switchTo(prev);
-    }
-  };
+  readonly around = <T>(f: () => T): T => within(this, f);
 }
 
 /**
@@ -234,9 +225,14 @@ export class LoggerContext {
  * and may start it again) is svscan's own work.
  */
 export function svscanOwn<T>(f: () => T): T {
+  return within(undefined, f);
+}
+
+/** Run `f` in context `ctx` (undefined: svscan's own), then back in the one before. */
+function within<T>(ctx: LoggerContext | undefined, f: () => T): T {
   const prev = active;
-  if (prev === undefined) return f();
-  switchTo(undefined);
+  if (prev === ctx) return f();
+  switchTo(ctx);
   try {
     return f();
   } finally {
