@@ -768,7 +768,8 @@ export class HostedMultilog {
           if (this.state === "ended") return;
           continue;
         }
-        // it waits: the shared buffer is someone else's until it is back
+        // it waits: the shared buffer is someone else's until it is back, and nothing is read
+        this.update();
         this.relocate();
         this.wait(r.value, (v) => {
           val = v;
@@ -777,8 +778,9 @@ export class HostedMultilog {
         return;
       }
     };
+    // no unwatch while the jobs go on synchronously (no callback can come in between): only
+    // when one has to wait; an unwatch and watch per batch cost an epoll round trip each
     this.busy = true;
-    this.update();
     step();
   }
 
