@@ -93,6 +93,10 @@ const NOT_HOSTED: Record<string, string> = {
   args: '#!/bin/sh\nARGS="t ./main"\nexec multilog $ARGS\n',
   pipeline: "#!/bin/sh\ncat | multilog t ./main\n",
   work: "#!/bin/sh\necho starting >&2\nexec multilog t ./main\n",
+  // not lossless when hosted: a process keeps its lines across a crash of svscan
+  twodirs: "#!/bin/sh\nexec multilog t ./main ./second\n",
+  selection: "#!/bin/sh\nexec multilog t '-*x*' ./main\n",
+  status: "#!/bin/sh\nexec multilog t ./main =status\n",
 };
 
 scanTest(

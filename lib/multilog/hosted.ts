@@ -168,6 +168,15 @@ export interface HostedOptions {
   stagingName?: string;
 }
 
+/**
+ * Whether a logger running `sc` can read losslessly (with a staging file): one log directory
+ * and no other action (`t`, `sNNN`, `nNNN`, `!PROC` allowed), so every input byte reaches
+ * `current`, in order.
+ */
+export function losslessScript(sc: Script): boolean {
+  return sc.dirs.length === 1 && sc.actions.every((a) => a.kind === "dir");
+}
+
 /** Where a log service's staging file lives, relative to the service directory. */
 export const STAGING = "supervise/hosted-input";
 
@@ -432,8 +441,7 @@ export class HostedMultilog {
     const size = sys.fcntl(this.o.fd, F_GETPIPE_SZ, 0);
     if (size > 0 && size < PIPE_SIZE) sys.fcntl(this.o.fd, F_SETPIPE_SZ, PIPE_SIZE);
     if (
-      (this.o.lossless ?? true) && this.o.staging !== undefined && sc.dirs.length === 1 &&
-      sc.actions.every((a) => a.kind === "dir")
+      (this.o.lossless ?? true) && this.o.staging !== undefined && losslessScript(sc)
     ) {
       if (this.pool.priv() === undefined) {
         warnSys(P, "unable to create pipe, reading without look-ahead", sys.lastErr());

@@ -45,7 +45,13 @@ import {
   SIGTERM,
   SIGWINCH,
 } from "../libc.ts";
-import { HostedMultilog, type HostedPool, openStaging } from "../multilog/hosted.ts";
+import {
+  HostedMultilog,
+  type HostedPool,
+  losslessScript,
+  openStaging,
+} from "../multilog/hosted.ts";
+import { parseScript } from "../multilog/script.ts";
 import type { Reactor } from "../reactor.ts";
 import type { HostedChild } from "../service.ts";
 import { readSmall } from "../open.ts";
@@ -70,10 +76,14 @@ const SIGURG = 23;
 /**
  * Why a `log/run` the grammar accepts is still run as a process, or undefined: hosted. Only
  * root can take another account's file-system credentials; the process form of `setuidgid`
- * fails for anyone else, with setuidgid's own message, so that is left to the process.
+ * fails for anyone else, with setuidgid's own message, so that is left to the process. And
+ * only scripts a hosted logger reads losslessly (one log directory, no other action) are
+ * hosted: a multilog process keeps its lines when svscan is killed, so must a hosted one.
  */
 export function notHosted(run: LogRun, euid = ownEuid): string | undefined {
   if (run.user !== undefined && euid !== 0) return "setuidgid needs root";
+  // a process outlives a crash of svscan; a hosted logger must not lose more (lib/multilog/hosted.ts)
+  if (!losslessScript(parseScript(run.args))) return "not one directory alone: not lossless";
   return undefined;
 }
 
@@ -301,12 +311,18 @@ export function hostLogger(
   };
   // lossless across a crash of svscan: log/supervise/hosted-input (owned by the logger)
   const staging = openStaging(dirfd);
+  if (staging < 0) {
+    // no lossless reading without it: the process form (which reports any real problem)
+    sys(NR.close, fd);
+    sys(NR.close, dirfd);
+    return undefined;
+  }
   const ml = new HostedMultilog({
     reactor: o.reactor,
     fd,
     args: run.args,
     dirfd,
-    staging: staging >= 0 ? staging : undefined,
+    staging,
     pool: o.pool,
     around: ctx.around,
     onExit: done,
