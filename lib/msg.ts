@@ -16,10 +16,15 @@ let sink: ((b: Uint8Array) => void) | undefined;
 
 /**
  * Send every message of this process to `w` instead of fd 2 (svscan keeping its errors in its
- * own title: lib/svscan/title.ts).
+ * own title: lib/svscan/title.ts; a hosted logger whose `log/run` has `exec 2>&1`), or to fd 2
+ * again (undefined). Returns the writer it replaces, to be put back.
  */
-export function setErrWriter(w: (b: Uint8Array) => void): void {
+export function setErrWriter(
+  w: ((b: Uint8Array) => void) | undefined,
+): ((b: Uint8Array) => void) | undefined {
+  const prev = sink;
   sink = w;
+  return prev;
 }
 
 /** Write all of `s` to stderr synchronously; errors are ignored. */

@@ -171,7 +171,8 @@ function writeAll(fd: number, b: Uint8Array): void {
   }
 }
 const toStdout = (b: Uint8Array) => writeAll(1, b);
-const toStderr = (b: Uint8Array) => writeAll(2, b);
+/** lib/msg.ts's writer while a context sends to fd 1, put back when it is left */
+let savedWriter: ((b: Uint8Array) => void) | undefined;
 
 /** True when fds 1 and 2 are the same file (then fd 2's way, lib/msg.ts, serves both). */
 function sameOut(): boolean {
@@ -189,10 +190,11 @@ function switchTo(next: LoggerContext | undefined): void {
   if (prev?.user?.uid !== next?.user?.uid || prev?.user?.gid !== next?.user?.gid) {
     becomeFs(next?.user);
   }
-  // a context sends to fd 1 only when fds 1 and 2 differ: then svscan shows no title (that puts
-  // one pipe on both) and lib/msg.ts has no writer of its own; toStderr is what it does then
   const out = next?.stdout ?? false;
-  if ((prev?.stdout ?? false) !== out) setErrWriter(out ? toStdout : toStderr);
+  if ((prev?.stdout ?? false) !== out) {
+    if (out) savedWriter = setErrWriter(toStdout);
+    else setErrWriter(savedWriter);
+  }
   processorAs(next?.proc);
 }
 
