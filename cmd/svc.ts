@@ -8,12 +8,12 @@
  * @module
  */
 import { encode } from "../lib/bytes.ts";
-import { EINTR, ENXIO } from "../lib/errors.ts";
+import { ENXIO } from "../lib/errors.ts";
 import { F_GETFL, F_SETFL, O_NONBLOCK } from "../lib/libc.ts";
 import { fatalSys, warn, warnSys, writeErr } from "../lib/msg.ts";
 import { openRead, openWrite } from "../lib/open.ts";
 import { parseOptions } from "../lib/options.ts";
-import { addr, NR, sys, sysPath } from "../lib/sys.ts";
+import { NR, sys, sysPath, writeAll } from "../lib/sys.ts";
 
 const OPTIONS = "udopchaitkx";
 const USAGE = "svc options: u up, d down, o once, x exit, p pause, c continue, h hup, " +
@@ -52,18 +52,6 @@ export function main(args: string[]): number {
     }
     const back = sys(NR.fchdir, orig);
     if (back < 0) fatalSys("svc", "unable to set directory", -back);
-  }
-  return 0;
-}
-
-/** Write all of `b` (normally one write()); 0 or the errno of the failure. */
-function writeAll(fd: number, b: Uint8Array<ArrayBuffer>): number {
-  let off = 0;
-  while (off < b.length) {
-    const n = sys(NR.write, fd, addr(b.subarray(off)), b.length - off);
-    if (n === -EINTR) continue; // as djb's allwrite
-    if (n < 0) return -n;
-    off += n;
   }
   return 0;
 }

@@ -13,6 +13,7 @@
  * @module
  */
 import { cstr } from "./bytes.ts";
+import { EINTR } from "./errors.ts";
 
 /** x86_64 system call numbers. */
 export const NR = {
@@ -240,6 +241,17 @@ export function sysAsync(nr: number, ...args: Arg[]): Promise<number> {
 export function addr(b: BufferSource | null): bigint {
   if (b === null) return 0n;
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b as Uint8Array<ArrayBuffer>)));
+}
+
+/** djb's allwrite: all of `b` to `fd`, again after EINTR; 0, or the errno of the failure. */
+export function writeAll(fd: number, b: Uint8Array): number {
+  for (let off = 0; off < b.length;) {
+    const n = sys(NR.write, fd, addr(b.subarray(off) as Uint8Array<ArrayBuffer>), b.length - off);
+    if (n === -EINTR) continue;
+    if (n < 0) return -n;
+    off += n;
+  }
+  return 0;
 }
 
 /** `sys` with a path (a string is encoded with lib/bytes.ts, NUL added) as first argument. */

@@ -3,20 +3,11 @@
  * ends the program with exit 111 and no message, as 0.76's do.
  * @module
  */
-import { EINTR } from "../errors.ts";
-import * as sys from "./sys.ts";
+import { writeAll } from "../sys.ts";
 
 /** Write all of `b` to fd 1, retrying on EINTR; exit 111 on any other error. */
-export function writeAll(b: Uint8Array): void {
-  let off = 0;
-  while (off < b.length) {
-    const w = sys.write(1, b.subarray(off));
-    if (w < 0) {
-      if (sys.lastErr() === EINTR) continue;
-      Deno.exit(111);
-    }
-    off += w;
-  }
+export function writeOut(b: Uint8Array): void {
+  if (writeAll(1, b) !== 0) Deno.exit(111);
 }
 
 /** An output buffer of fixed size in front of fd 1. */
@@ -38,7 +29,7 @@ export class Output {
   append(b: Uint8Array): void {
     if (b.length > this.buf.length - this.len) {
       this.flush();
-      if (b.length > this.buf.length) return writeAll(b);
+      if (b.length > this.buf.length) return writeOut(b);
     }
     this.buf.set(b, this.len);
     this.len += b.length;
@@ -46,7 +37,7 @@ export class Output {
 
   /** Write out what is buffered. */
   flush(): void {
-    writeAll(this.buf.subarray(0, this.len));
+    writeOut(this.buf.subarray(0, this.len));
     this.len = 0;
   }
 }

@@ -30,7 +30,7 @@ import { cat, decode, encode, startsWith } from "../bytes.ts";
 import { type Account, getpwnam } from "../account.ts";
 import { Environ } from "../chain/environ.ts";
 import { envFiles } from "../chain/envfiles.ts";
-import { EINTR, EPERM } from "../errors.ts";
+import { EPERM } from "../errors.ts";
 import { line, setErrWriter, sysText, writeErr } from "../msg.ts";
 import { type ProcessorAs, processorAs } from "../multilog/processor.ts";
 import {
@@ -56,7 +56,7 @@ import type { Reactor } from "../reactor.ts";
 import type { HostedChild } from "../service.ts";
 import { readSmall } from "../open.ts";
 import { fstat, stat } from "../stat.ts";
-import { addr, NR, sys, sysAt, sysPath } from "../sys.ts";
+import { addr, NR, sys, sysAt, sysPath, writeAll } from "../sys.ts";
 import { hostable, type LogRun, systemResolver } from "./logrun.ts";
 
 /** The opt-out: while this file exists in the scanned directory, every `log/run` is spawned. */
@@ -161,16 +161,8 @@ function becomeFs(user: Account | undefined): number {
   return fsIdentity(user.uid, user.gid, Uint32Array.of(user.gid));
 }
 
-/** Write all of `b` to `fd` (errors ignored: as a process whose stderr is gone). */
-function writeAll(fd: number, b: Uint8Array): void {
-  for (let off = 0; off < b.length;) {
-    const n = sys(NR.write, fd, addr(b.subarray(off) as Uint8Array<ArrayBuffer>), b.length - off);
-    if (n === -EINTR) continue;
-    if (n <= 0) return;
-    off += n;
-  }
-}
-const toStdout = (b: Uint8Array) => writeAll(1, b);
+/** fd 1, errors ignored (as a process whose stderr is gone) */
+const toStdout = (b: Uint8Array) => void writeAll(1, b);
 /** lib/msg.ts's writer while a context sends to fd 1, put back when it is left */
 let savedWriter: ((b: Uint8Array) => void) | undefined;
 
