@@ -27,7 +27,7 @@ import { fstat } from "../stat.ts";
 import { STAMP_LEN } from "./stamp.ts";
 import { bytesNeeded, Engine, type Sizes } from "./engine.ts";
 import { type Journal, type LogDir, type Req, StartError, type Steps } from "./logdir.ts";
-import { type Outcome, waitProcessor } from "./processor.ts";
+import { type Outcome, type ProcessorAs, waitProcessor } from "./processor.ts";
 import { parseScript, type Script } from "./script.ts";
 import * as sys from "./sys.ts";
 
@@ -139,20 +139,15 @@ export interface HostedOptions {
   fd: number;
   /** multilog's arguments */
   args: string[];
+  /** `args` parsed already (lib/multilog/script.ts), when the caller has them */
+  script?: Script;
+  /** how its processors start (default: as this process's children) */
+  processor?: ProcessorAs;
   /** directory descriptor the script's names are relative to (the log service directory) */
   dirfd: number;
   /** called once when the logger has ended: 0 (TERM at a line end, end of input) or 111 */
   onExit: (code: number) => void;
   pool?: HostedPool;
-  /**
-   * Lossless across a crash of the host (default true, with {@linkcode staging}): for a script
-   * with one log directory and no other action (`t`, `s`, `n`, `!` allowed), input is looked
-   * at with tee(2), moved out of the pipe only into the staging file, and `current` is cut back
-   * and the staged input replayed after a crash, so a SIGKILL of the host loses and doubles
-   * nothing (see docs/multilog.md, "Lossless across a crash of the host"). Other scripts read
-   * as before.
-   */
-  lossless?: boolean;
   /**
    * Runs every piece of this logger's work (start-up, each wake-up, each step on its
    * directories) inside the host's context for it: svscan sets the account's file-system
@@ -160,8 +155,12 @@ export interface HostedOptions {
    */
   around?: <T>(f: () => T) => T;
   /**
-   * The staging file of a lossless logger, read-write ({@linkcode openStaging}); the logger
-   * owns it from now on (closes it when it ends). Without it the logger reads as before.
+   * The staging file, read-write ({@linkcode openStaging}); the logger owns it from now on
+   * (closes it when it ends). With it, a script {@linkcode losslessScript} accepts is read
+   * losslessly across a crash of the host: looked at with tee(2), moved out of the pipe only
+   * into the staging file, `current` cut back and the staged input replayed by the next logger
+   * (docs/multilog.md, "Lossless across a crash of the host"). Without it, or for another
+   * script, the logger reads the pipe with read(2).
    */
   staging?: number;
   /** the staging file's name for messages (default `supervise/hosted-input`) */
@@ -399,9 +398,7 @@ export class HostedMultilog {
   /** kill(): end at the next chance, line end or not */
   private killed = false;
   private atNewline = true;
-  /** lossless: tee, process the copy, stage, write (one directory, no selection) */
-  private exact = false;
-  /** lossless: the journal and staging file */
+  /** lossless (tee, process the copy, stage, write): the journal and staging file */
   private stage: Stage | null = null;
   /** lossless: bytes at the head of the log pipe processed already (a partial line) */
   private ahead = 0;
@@ -409,7 +406,7 @@ export class HostedMultilog {
   constructor(private readonly o: HostedOptions) {
     this.r = o.reactor;
     this.pool = o.pool ?? (defaultPool ??= new HostedPool());
-    this.script = parseScript(o.args);
+    this.script = o.script ?? parseScript(o.args);
     this.around = o.around ?? ((f) => f());
   }
 
@@ -441,7 +438,7 @@ export class HostedMultilog {
     const size = sys.fcntl(this.o.fd, F_GETPIPE_SZ, 0);
     if (size > 0 && size < PIPE_SIZE) sys.fcntl(this.o.fd, F_SETPIPE_SZ, PIPE_SIZE);
     if (
-      (this.o.lossless ?? true) && this.o.staging !== undefined && losslessScript(sc)
+      this.o.staging !== undefined && losslessScript(sc)
     ) {
       if (this.pool.priv() === undefined) {
         warnSys(P, "unable to create pipe, reading without look-ahead", sys.lastErr());
@@ -451,7 +448,6 @@ export class HostedMultilog {
           this.o.stagingName ?? STAGING,
           sc.timestamp ? STAMP_LEN : 0,
         );
-        this.exact = true;
       }
     }
     const M = this.pool.buffer(sc.dirs.length);
@@ -461,6 +457,7 @@ export class HostedMultilog {
         startFd: D,
         nofollow: true,
         procCwd: (fd) => `/proc/self/fd/${fd}`,
+        processorAs: this.o.processor,
         journal: this.stage ?? undefined,
       },
     });
@@ -541,7 +538,7 @@ export class HostedMultilog {
       this.jobs.length === 0;
     if (want && !this.watching) {
       this.watching = true;
-      const e = this.exact
+      const e = this.stage !== null
         ? this.r.watch(this.o.fd, (ev) => this.around(() => this.lookAhead(ev)), EPOLLIN | EPOLLET)
         : this.r.watch(this.o.fd, () => this.around(() => this.readable()));
       if (e !== 0) {

@@ -26,7 +26,7 @@ import { ENOENT } from "../errors.ts";
 import { LOCK_EX, LOCK_NB } from "../libc.ts";
 import * as sys from "./sys.ts";
 import { stampNow } from "./stamp.ts";
-import { type Outcome, startProcessor, waitProcessor } from "./processor.ts";
+import { type Outcome, type ProcessorAs, startProcessor, waitProcessor } from "./processor.ts";
 import { startsWith } from "../bytes.ts";
 import type { Stat } from "../stat.ts";
 
@@ -94,6 +94,8 @@ export interface DirOptions {
    * directory's name, which is relative to the never-changed current directory).
    */
   procCwd?: (fddir: number) => string;
+  /** how the processor starts (a hosted logger's account, environment, stderr) */
+  processorAs?: ProcessorAs;
   /** Lossless hosting: told about every change of `current` (lib/multilog/hosted.ts). */
   journal?: Journal;
 }
@@ -348,7 +350,7 @@ export class LogDir {
     const d = this.dir;
     const cwd = this.opts.procCwd ? this.opts.procCwd(this.fddir) : d;
     for (;;) {
-      const s = startProcessor(this.processor!, this.fddir, cwd);
+      const s = startProcessor(this.processor!, this.fddir, cwd, this.opts.processorAs);
       const r: Outcome = s.kind === "started" ? (yield { kind: "wait", pid: s.pid }) as Outcome : s;
       if (r.kind === "exited" && r.code === 0) return;
       if (r.kind === "unstartable") {

@@ -7,7 +7,7 @@
  *
  * A hosted logger runs in its host's process, so what the process form's processor would have
  * inherited from multilog (its account, environment and stderr) is given here instead, by the
- * host around the logger's work ({@linkcode processorAs}, lib/svscan/hostlog.ts).
+ * host ({@linkcode ProcessorAs}, lib/svscan/hostlog.ts).
  * @module
  */
 import { EINTR, errorStr } from "../errors.ts";
@@ -43,15 +43,6 @@ export interface ProcessorAs {
   spawnAround?: <T>(f: () => T) => T;
 }
 
-let current: ProcessorAs | undefined;
-
-/** Start processors as `as` says from now on (undefined: as this process); the previous one. */
-export function processorAs(as: ProcessorAs | undefined): ProcessorAs | undefined {
-  const prev = current;
-  current = as;
-  return prev;
-}
-
 /** Move a descriptor just opened (or -1, passed on) above the fds the child gets (0, 1, 4, 5). */
 function highFd(fd: number): number {
   if (fd < 0) return fd;
@@ -67,7 +58,12 @@ export type Start = { kind: "started"; pid: number } | { kind: "unstartable"; te
  * Open the processor's files in log directory `dirfd` (0.76's order) and start `sh -c proc`
  * with `cwd` as its directory (the log directory's path as the caller can name it).
  */
-export function startProcessor(proc: string, dirfd: number, cwd: string): Start {
+export function startProcessor(
+  proc: string,
+  dirfd: number,
+  cwd: string,
+  as?: ProcessorAs,
+): Start {
   const fds: number[] = [];
   const fail = (): Start => {
     const text = `unable to run ${proc}: ${errorStr(lastErr())}`;
@@ -81,7 +77,6 @@ export function startProcessor(proc: string, dirfd: number, cwd: string): Start 
     fds.push(fd);
   }
   // multilog's own descriptors are close-on-exec; anything inherited without it passes on
-  const as = current;
   const su = as?.setuidgid;
   const go = () =>
     spawn(

@@ -32,7 +32,7 @@ import { Environ } from "../chain/environ.ts";
 import { envFiles } from "../chain/envfiles.ts";
 import { EPERM } from "../errors.ts";
 import { line, setErrWriter, sysText, writeErr } from "../msg.ts";
-import { type ProcessorAs, processorAs } from "../multilog/processor.ts";
+import type { ProcessorAs } from "../multilog/processor.ts";
 import {
   O_CLOEXEC,
   O_DIRECTORY,
@@ -51,7 +51,7 @@ import {
   losslessScript,
   openStaging,
 } from "../multilog/hosted.ts";
-import { parseScript } from "../multilog/script.ts";
+import { parseScript, type Script } from "../multilog/script.ts";
 import type { Reactor } from "../reactor.ts";
 import type { HostedChild } from "../service.ts";
 import { readSmall } from "../open.ts";
@@ -80,10 +80,10 @@ const SIGURG = 23;
  * only scripts a hosted logger reads losslessly (one log directory, no other action) are
  * hosted: a multilog process keeps its lines when svscan is killed, so must a hosted one.
  */
-export function notHosted(run: LogRun, euid = ownEuid): string | undefined {
+export function notHosted(run: LogRun, script: Script, euid = ownEuid): string | undefined {
   if (run.user !== undefined && euid !== 0) return "setuidgid needs root";
   // a process outlives a crash of svscan; a hosted logger must not lose more (lib/multilog/hosted.ts)
-  if (!losslessScript(parseScript(run.args))) return "not one directory alone: not lossless";
+  if (!losslessScript(script)) return "not one directory alone: not lossless";
   return undefined;
 }
 
@@ -118,15 +118,16 @@ export interface HostLogOptions {
   pool?: HostedPool;
 }
 
-/** Decide whether `o.path`'s `run` is hosted now (undefined: spawn it). */
-export function hostedRun(o: HostLogOptions): LogRun | undefined {
+/** Decide whether `o.path`'s `run` is hosted now: it and multilog's script, or undefined (spawn). */
+export function hostedRun(o: HostLogOptions): { run: LogRun; script: Script } | undefined {
   if (o.pipe < 0) return undefined;
   if (typeof stat(NO_HOSTED_FILE) !== "number") return undefined;
   const text = readRun(`${o.path}/run`);
   if (text === undefined) return undefined;
   const p = hostable(text, pathOf(o.env), systemResolver);
-  if (!p.ok || notHosted(p.run) !== undefined) return undefined;
-  return p.run;
+  if (!p.ok) return undefined;
+  const script = parseScript(p.run.args);
+  return notHosted(p.run, script) === undefined ? { run: p.run, script } : undefined;
 }
 
 // ---- the logger's context: its account, its stderr, its processor -------------------------
@@ -187,7 +188,6 @@ function switchTo(next: LoggerContext | undefined): void {
     if (out) savedWriter = setErrWriter(toStdout);
     else setErrWriter(savedWriter);
   }
-  processorAs(next?.proc);
 }
 
 /**
@@ -196,8 +196,9 @@ function switchTo(next: LoggerContext | undefined): void {
  * gives svscan's thread USER's file-system credentials (the uid and primary gid, groups =
  * [gid], as setuidgid sets them; raw system calls: only this thread changes, never the
  * runtime's other threads), sends the messages to svscan's fd 1 when `log/run` has `exec 2>&1`
- * (and fd 1 is not fd 2's file anyway), and makes the processor start as the process's would;
- * then puts svscan's own back. Nests: a context entered inside another is left back into it.
+ * (and fd 1 is not fd 2's file anyway), then puts svscan's own back. Nests: a context entered
+ * inside another is left back into it. {@linkcode LoggerContext.proc} (given to the logger)
+ * makes its processor start as the process's would.
  */
 export class LoggerContext {
   /** the account (set at each start, as setuidgid looks it up) */
@@ -285,8 +286,9 @@ export function hostLogger(
   o: HostLogOptions,
   exited: (wstatus: number) => void,
 ): HostedChild | undefined {
-  const run = hostedRun(o);
-  if (run === undefined) return undefined;
+  const hosted = hostedRun(o);
+  if (hosted === undefined) return undefined;
+  const { run, script } = hosted;
   // the directory by descriptor (multilog's names are relative to it; svscan never chdirs)
   const dirfd = sysPath(NR.open, o.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (dirfd < 0) return undefined; // spawning reports the problem as for any service
@@ -315,6 +317,8 @@ export function hostLogger(
     reactor: o.reactor,
     fd,
     args: run.args,
+    script,
+    processor: ctx.proc,
     dirfd,
     staging,
     pool: o.pool,
