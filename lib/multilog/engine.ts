@@ -62,6 +62,8 @@ export class Engine {
   /** no action besides log directories: every line goes everywhere */
   private readonly fast: boolean;
   private readonly stampLen: number;
+  /** room a region needs for one more 1024-byte read, all of it newlines (see low) */
+  private readonly lowNeed: number;
   private linelen = 0;
   private long = false;
   private nextB = 0;
@@ -100,6 +102,7 @@ export class Engine {
     this.actions = script.actions;
     this.fast = script.actions.every((a) => a.kind === "dir");
     this.stampLen = script.timestamp ? STAMP_LEN : 0;
+    this.lowNeed = 2 * (VREAD * (1 + this.stampLen) + LINE_MAX + 64);
   }
 
   /** Bytes per input byte this engine may put into a directory region (stamps). */
@@ -163,8 +166,7 @@ export class Engine {
 
   /** Some directory's region may not hold what one more 1024-byte read could add. */
   private low(): boolean {
-    const need = 2 * (VREAD * (1 + this.stampLen) + LINE_MAX + 64);
-    for (const d of this.dirs) if (d.cap - d.len < need) return true;
+    for (const d of this.dirs) if (d.cap - d.len < this.lowNeed) return true;
     return false;
   }
 
