@@ -7,12 +7,15 @@
  *
  * The call itself is nine instructions of x86_64 machine code (the kernel's calling
  * convention: number in rax, arguments in rdi, rsi, rdx, r10, r8, r9; `syscall`; result in
- * rax), written once into an executable page and called through FFI. Where no such page can
- * be had (a kernel that forbids it), glibc's `syscall()` and errno are used instead, with the
- * race above.
+ * rax). They are made into a one-symbol shared library (lib/elf_stub.ts) loaded from a memfd,
+ * so that Deno calls them through V8's fast API: 1.7 µs a call here, 1.0 of it the kernel's,
+ * against 3.8 µs through `UnsafeFnPointer.call` on a bare executable page, which is what is
+ * used where the library cannot be loaded. Where no such page can be had either (a kernel
+ * that forbids it), glibc's `syscall()` and errno are used instead, with the race above.
  * @module
  */
 import { cstr } from "./bytes.ts";
+import { sharedObject } from "./elf_stub.ts";
 import { EINTR } from "./errors.ts";
 
 /** x86_64 system call numbers. */
@@ -95,6 +98,7 @@ export const NR = {
   pipe2: 293,
   inotify_init1: 294,
   prlimit64: 302,
+  memfd_create: 319,
   pidfd_open: 434,
 } as const;
 
@@ -192,7 +196,48 @@ function fallback(): Call {
   };
 }
 
+/**
+ * The stub as a library symbol (see lib/elf_stub.ts): loaded from a memfd, it is called through
+ * V8's fast API; undefined where that cannot be had (no memfd, no /proc, a memfd that may not
+ * be executed), and the stub is called by pointer instead.
+ */
+function stubLibrary(): { call: Call; callAsync: AsyncCall } | undefined {
+  try {
+    const libc = Deno.dlopen("libc.so.6", {
+      memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
+      write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+      close: { parameters: ["i32"], result: "i32" },
+    });
+    held.push(libc);
+    const fd = libc.symbols.memfd_create(cstr("daemontools-syscall"), 1 /* MFD_CLOEXEC */);
+    if (fd < 0) return undefined;
+    try {
+      const so = sharedObject("dt_syscall", Uint8Array.from(CODE));
+      for (let off = 0; off < so.length;) {
+        const n = Number(libc.symbols.write(fd, so.subarray(off), BigInt(so.length - off)));
+        if (n <= 0) return undefined;
+        off += n;
+      }
+      const lib = Deno.dlopen(`/proc/self/fd/${fd}`, {
+        call: { name: "dt_syscall", parameters: SEVEN, result: "i32" },
+        callAsync: { name: "dt_syscall", parameters: SEVEN, result: "i32", nonblocking: true },
+      });
+      held.push(lib);
+      return lib.symbols as unknown as { call: Call; callAsync: AsyncCall };
+    } finally {
+      libc.symbols.close(fd);
+    }
+  } catch {
+    return undefined;
+  }
+}
+
 function bind(): Call {
+  const lib = stubLibrary();
+  if (lib !== undefined) {
+    asyncCall = lib.callAsync;
+    return lib.call;
+  }
   stub = makeStub();
   if (stub === null) return fallback();
   return stubCall("i32") as Call;
@@ -225,8 +270,8 @@ function six(args: Arg[]): [Arg, Arg, Arg, Arg, Arg, Arg] {
  * result, so a blocking call (epoll_wait) does not hold up the event loop.
  */
 export function sysAsync(nr: number, ...args: Arg[]): Promise<number> {
+  call ??= bind();
   if (asyncCall === undefined) {
-    call ??= bind();
     if (stub !== null) {
       asyncCall = stubCall("i32", true) as AsyncCall;
     } else {
@@ -240,8 +285,17 @@ export function sysAsync(nr: number, ...args: Arg[]): Promise<number> {
 /** Address of a buffer for a raw system call (keep the buffer referenced across the call). */
 export function addr(b: BufferSource | null): bigint {
   if (b === null) return 0n;
-  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b as Uint8Array<ArrayBuffer>)));
+  const [buf, off] = ArrayBuffer.isView(b) ? [b.buffer, b.byteOffset] : [b, 0];
+  // the start of an ArrayBuffer's bytes never moves (its view is off the heap once `.buffer`
+  // was asked for): looked up once (UnsafePointer.of costs about 1 µs a call)
+  let base = bases.get(buf);
+  if (base === undefined) {
+    base = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf as ArrayBuffer)));
+    bases.set(buf, base);
+  }
+  return BigInt(base + off);
 }
+const bases = new WeakMap<ArrayBufferLike, number>();
 
 /** djb's allwrite: all of `b` to `fd`, again after EINTR; 0, or the errno of the failure. */
 export function writeAll(fd: number, b: Uint8Array): number {

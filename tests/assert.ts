@@ -4,4 +4,5 @@ export {
   match as assertMatch,
   notDeepStrictEqual as assertNotEquals,
   ok as assert,
+  throws as assertThrows,
 } from "node:assert/strict";
