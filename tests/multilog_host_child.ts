@@ -27,6 +27,8 @@ const l = new HostedMultilog({
   dirfd,
   staging,
   stagingName: "hosted-input",
+  // DT_ROUND=N: the staging file used from its start again after N bytes (kills land there)
+  stagingRound: Number(Deno.env.get("DT_ROUND") ?? 0) || undefined,
   onExit: (code) => Deno.exit(code),
 });
 Deno.addSignalListener("SIGTERM", () => l.stop());

@@ -95,6 +95,8 @@ export class HostedPool {
   private privPipe: [number, number] | null = null;
   /** its capacity: a tee copies at most this much */
   privSize = 65536;
+  /** counts the reads into the buffer's input area (what is there is the newest read's) */
+  gen = 0;
 
   /**
    * The private pipe (created at first use, grown to hold a whole input chunk), or undefined
@@ -165,6 +167,8 @@ export interface HostedOptions {
   staging?: number;
   /** the staging file's name for messages (default `supervise/hosted-input`) */
   stagingName?: string;
+  /** staged bytes after which the staging file is used from its start again (tests: small) */
+  stagingRound?: number;
 }
 
 /**
@@ -190,16 +194,35 @@ export function openStaging(dirfd: number, name = STAGING): number {
 
 // ---- the staging file of a lossless logger ---------------------------------------------------
 
-/** The input the staging file holds from byte HDR on; the first bytes hold two header slots. */
+/** The input the staging file holds from byte HDR on; the first bytes hold the header slots. */
 const HDR = 4096;
-const SLOT = 64;
-const REC = 40;
-/** when all staged input is in `current` and more than this is staged, start the file again */
+/** header slots: two of this layout's at SLOT0, SLOT0 + SLOT (the first layout's at 0 and 64) */
+const SLOT0 = 256;
+const SLOT = 128;
+const OLD_SLOT = 64;
+const OLD_REC = 40;
+/**
+ * when all staged input is in `current` and more than this is staged, the next batch goes to
+ * HDR again, over the pages of the last round (allocating and freeing them cost more than
+ * the copy)
+ */
 const STAGE_MAX = 1 << 20;
 const MAGIC = 0x4c4d5444;
+const MAGIC2 = 0x324d5444;
 const ROTATING = 1;
 const MIDLINE = 2;
 const CLEAN = 4;
+/** a splice into the staging file may be under way: at `end`, `k` bytes, told by `marks` */
+const PENDING = 8;
+/** ... and the file ends where it began: its size tells how much landed */
+const SIZED = 16;
+const PAGE = 4096;
+const MAX_MARKS = SLOT - 60;
+/** where each layout's two slots are, its magic number, its record's length (checksum last) */
+const LAYOUTS = [
+  [[SLOT0, SLOT0 + SLOT], MAGIC2, SLOT],
+  [[0, OLD_SLOT], MAGIC, OLD_REC],
+] as const;
 
 /** Where the input not yet in `current` begins: its staging offset, and inside a line or not. */
 interface Pos {
@@ -207,16 +230,68 @@ interface Pos {
   midLine: boolean;
 }
 
+/** The bytes at `at`, then at every page start after it, in [at, at + k): where a splice may stop. */
+function pieces(at: number, k: number): number[] {
+  const out = [at];
+  for (let c = (Math.floor(at / PAGE) + 1) * PAGE; c < at + k; c += PAGE) out.push(c);
+  return out;
+}
+
+/**
+ * Before a splice of `input[0, k)` into `fd` at `at`: write those bytes there with the one at
+ * `at` and at each page start inverted; returns the inverted bytes (the marks), or null when
+ * they could not all be written (or are too many for a header). `input` is left as it was.
+ */
+export function markSplice(
+  fd: number,
+  at: number,
+  input: Uint8Array,
+  k: number,
+): Uint8Array | null {
+  const ps = pieces(at, k);
+  if (ps.length > MAX_MARKS) return null;
+  const marks = new Uint8Array(ps.length);
+  for (let i = 0; i < ps.length; i++) input[ps[i] - at] = marks[i] = input[ps[i] - at] ^ 0xff;
+  const w = sys.pwrite(fd, input.subarray(0, k), at);
+  for (let i = 0; i < ps.length; i++) input[ps[i] - at] ^= 0xff;
+  return w === k ? marks : null;
+}
+
+/**
+ * How much of a splice of `k` bytes into `fd` at `at`, marked by {@linkcode markSplice}, had
+ * landed: up to the first mark still there (the kernel writes a splice into a file page by
+ * page, in order).
+ */
+export function landedSplice(fd: number, at: number, k: number, marks: Uint8Array): number {
+  const ps = pieces(at, k);
+  const one = new Uint8Array(1);
+  for (let i = 0; i < ps.length; i++) {
+    if (sys.pread(fd, one, ps[i]) !== 1 || one[0] === marks[i]) return ps[i] - at;
+  }
+  return k;
+}
+
 /**
  * The journal of a lossless hosted logger. Input leaves the log pipe only by splice(2) into the
  * staging file (consumed and kept in one call). Before anything changes `current`, a header
  * records {inode of `current`, its size S0, where the input not yet in it begins, whether that
- * is inside a line}; a new logger after a crash cuts `current` back to S0 and replays the
- * staged input from there (lib/multilog/logdir.ts calls {@linkcode recover}). Headers go to
- * two alternating checksummed slots, so a torn one leaves the previous, still true.
+ * is inside a line, where the staged input ends}; a new logger after a crash cuts `current`
+ * back to S0 and replays the staged input from there (lib/multilog/logdir.ts calls
+ * {@linkcode recover}). Headers go to two alternating checksummed slots, so a torn one leaves
+ * the previous, still true.
+ *
+ * The file is used round and round (its pages are reused: allocating and freeing them each
+ * MiB cost more than copying into them), so its size does not say where the staged input ends,
+ * and a splice cut short by the host's death must be measured otherwise: before it, the bytes
+ * it will cover are written once with the byte at its start and at each page start in it
+ * inverted, and those bytes go into the header. The kernel writes a splice into a file page
+ * by page, in order; after a crash, the first such byte still as recorded is where it stopped.
+ * Where the input's bytes are not at hand (the last batch at the end, the shared buffer used by
+ * another logger in between, a failed write), the file is cut at the start instead and its
+ * size tells.
  */
 class Stage implements Journal {
-  /** end of the staged input (the file's size) */
+  /** end of the staged input */
   end = HDR;
   /** staged input before this was given to the engine */
   rp = HDR;
@@ -226,15 +301,22 @@ class Stage implements Journal {
   private next: Pos | null = null;
   private seq = 0;
   private ino = 0;
-  private readonly rec = new Uint8Array(SLOT * 2);
+  /** the splice under way: its start, length, and marks (null: the file's size tells) */
+  private pending: { at: number; k: number; marks: Uint8Array | null } | null = null;
+  private readonly rec = new Uint8Array(SLOT);
   private readonly dv = new DataView(this.rec.buffer);
   dir!: LogDir;
 
-  constructor(readonly fd: number, readonly name: string, readonly stampLen: number) {}
+  constructor(
+    readonly fd: number,
+    readonly name: string,
+    readonly stampLen: number,
+    readonly round: number,
+  ) {}
 
-  private sum(at: number): number {
+  private static sum(b: Uint8Array, n: number): number {
     let h = 0x811c9dc5;
-    for (let i = at; i < at + REC - 4; i++) h = Math.imul(h ^ this.rec[i], 0x01000193);
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ b[i], 0x01000193);
     return h >>> 0;
   }
 
@@ -244,22 +326,39 @@ class Stage implements Journal {
     const size = typeof st === "number" ? 0 : st.size;
     this.end = this.rp = Math.max(size, HDR);
     this.pos = { off: this.end, midLine: false };
-    this.rec.fill(0);
-    sys.pread(this.fd, this.rec, 0);
+    const all = new Uint8Array(SLOT0 + 2 * SLOT);
+    sys.pread(this.fd, all, 0);
+    const dv = new DataView(all.buffer);
     let best = -1;
-    for (const at of [0, SLOT]) {
-      const dv = this.dv;
-      if (dv.getUint32(at, true) !== MAGIC || dv.getUint32(at + 36, true) !== this.sum(at)) {
-        continue;
+    let bestSeq = 0;
+    // this layout's slots first; the first layout's (before the file was used round) only
+    // when none of these is valid
+    for (const [slots, magic, rec] of LAYOUTS) {
+      for (const at of slots) {
+        if (dv.getUint32(at, true) !== magic) continue;
+        if (dv.getUint32(at + rec - 4, true) !== Stage.sum(all.subarray(at), rec - 4)) continue;
+        const seq = dv.getUint32(at + 4, true);
+        if (best < 0 || ((seq - bestSeq) | 0) > 0) [best, bestSeq] = [at, seq];
       }
-      if (best < 0 || ((dv.getUint32(at + 4, true) - dv.getUint32(best + 4, true)) | 0) > 0) {
-        best = at;
-      }
+      if (best >= 0) break;
     }
     if (best < 0) return undefined;
-    const dv = this.dv;
-    this.seq = dv.getUint32(best + 4, true);
+    this.seq = bestSeq;
     const flags = dv.getUint32(best + 32, true);
+    if (best >= SLOT0) {
+      // this layout: the end is recorded, and a splice that was under way measured
+      const at = dv.getFloat64(best + 40, true);
+      let end = at;
+      if (flags & PENDING) {
+        const k = dv.getUint32(best + 48, true);
+        const n = dv.getUint32(best + 52, true);
+        end += flags & SIZED
+          ? Math.min(Math.max(size - at, 0), k)
+          : landedSplice(this.fd, at, k, all.subarray(best + 56, best + 56 + n));
+      }
+      this.end = this.rp = Math.max(end, HDR);
+      this.pos = { off: this.end, midLine: false };
+    }
     const off = dv.getFloat64(best + 24, true);
     return {
       ino: dv.getFloat64(best + 8, true),
@@ -295,16 +394,27 @@ class Stage implements Journal {
   /** Write a header (alternate slot) saying `current` is `S0` bytes and input from `p` on. */
   private write(s0: number, p: Pos, flags: number): number {
     this.seq = (this.seq + 1) >>> 0;
-    const at = (this.seq & 1) * SLOT;
+    const at = SLOT0 + (this.seq & 1) * SLOT;
     const dv = this.dv;
-    dv.setUint32(at, MAGIC, true);
-    dv.setUint32(at + 4, this.seq, true);
-    dv.setFloat64(at + 8, this.ino, true);
-    dv.setFloat64(at + 16, s0, true);
-    dv.setFloat64(at + 24, p.off, true);
-    dv.setUint32(at + 32, flags | (p.midLine ? MIDLINE : 0), true);
-    dv.setUint32(at + 36, this.sum(at), true);
-    return sys.pwrite(this.fd, this.rec.subarray(at, at + REC), at);
+    const q = this.pending;
+    this.rec.fill(0);
+    dv.setUint32(0, MAGIC2, true);
+    dv.setUint32(4, this.seq, true);
+    dv.setFloat64(8, this.ino, true);
+    dv.setFloat64(16, s0, true);
+    dv.setFloat64(24, p.off, true);
+    if (q) flags |= PENDING | (q.marks ? 0 : SIZED);
+    dv.setUint32(32, flags | (p.midLine ? MIDLINE : 0), true);
+    dv.setFloat64(40, q ? q.at : this.end, true);
+    if (q) {
+      dv.setUint32(48, q.k, true);
+      if (q.marks) {
+        dv.setUint32(52, q.marks.length, true);
+        this.rec.set(q.marks, 56);
+      }
+    }
+    dv.setUint32(SLOT - 4, Stage.sum(this.rec, SLOT - 4), true);
+    return sys.pwrite(this.fd, this.rec, at);
   }
 
   /** Record the state: `current` as it is now, the input not in it from `p` on. */
@@ -320,17 +430,44 @@ class Stage implements Journal {
     this.ino = typeof st === "number" ? 0 : st.ino;
   }
 
-  /** The record before a batch; the staging file starts again when all of it is written. */
-  *checkpoint(): Steps {
-    if (this.pos.off === this.end && this.end - HDR > STAGE_MAX) {
-      yield* this.record(this.pos);
-      while (sys.ftruncate(this.fd, HDR) < 0) {
-        yield { kind: "pause", text: `unable to write to ${this.name}, pausing` };
-      }
+  /**
+   * Before the splice of the `k` bytes at the pipe's head (also `input[0, k)`, or null when
+   * they are not at hand): where they go (HDR again when all staged input is in `current` and
+   * the round is long enough), then the marks written there, or the file cut there; then the
+   * record.
+   */
+  *checkpoint(k: number, input: Uint8Array | null): Steps {
+    if (this.pos.off === this.end && this.end - HDR > this.round) {
       this.end = this.rp = HDR;
       this.pos = { off: HDR, midLine: this.pos.midLine };
     }
+    this.pending = null;
+    if (k > 0) {
+      const at = this.end;
+      const marks = input === null ? null : markSplice(this.fd, at, input, k);
+      if (marks === null) yield* this.cut(at);
+      this.pending = { at, k, marks };
+    }
     yield* this.record(this.pos);
+  }
+
+  /** The file ends at `at` (its size then tells how much of a splice landed). */
+  private *cut(at: number): Steps {
+    while (sys.ftruncate(this.fd, at) < 0) {
+      yield { kind: "pause", text: `unable to write to ${this.name}, pausing` };
+    }
+  }
+
+  /** A splice came back short without a crash: the rest is measured by the file's size. */
+  *cutShort(k: number): Steps {
+    yield* this.cut(this.end);
+    this.pending = { at: this.end, k, marks: null };
+    yield* this.record(this.pos);
+  }
+
+  /** The splice is over (the next record says where the staged input ends). */
+  spliced(): void {
+    this.pending = null;
   }
 
   *rotating(at: number): Steps {
@@ -447,6 +584,7 @@ export class HostedMultilog {
           this.o.staging,
           this.o.stagingName ?? STAGING,
           sc.timestamp ? STAMP_LEN : 0,
+          this.o.stagingRound ?? STAGE_MAX,
         );
       }
     }
@@ -560,6 +698,7 @@ export class HostedMultilog {
       const M = e.M;
       const max = this.term ? 1 : this.pool.readSize(e.expansion);
       const n = sys.read(this.o.fd, M.subarray(0, max));
+      this.pool.gen++;
       if (n < 0) {
         const err = sys.lastErr();
         if (err === EINTR || err === EAGAIN) return;
@@ -598,6 +737,7 @@ export class HostedMultilog {
       let drained = false;
       if (staged) {
         n = sys.pread(this.fd(), M.subarray(0, Math.min(e.inputSize, st.end - st.rp)), st.rp);
+        this.pool.gen++;
         if (n <= 0) {
           warnSys(P, `unable to read ${st.name}, dropping what it holds`, sys.lastErr());
           st.rp = st.end;
@@ -615,6 +755,7 @@ export class HostedMultilog {
           return this.end();
         }
         if (n === 0) return this.end();
+        this.pool.gen++;
         for (let off = 0; off < n;) {
           const r = sys.read(pr, M.subarray(off, n));
           if (r <= 0) return this.end(); // cannot happen: the copy is there
@@ -649,7 +790,8 @@ export class HostedMultilog {
         stagedPartial = partial - pp;
       }
       const midLine = e.midLine;
-      this.jobs.push(() => this.batch(k, stagedPartial, midLine));
+      const gen = this.pool.gen;
+      this.jobs.push(() => this.batch(k, stagedPartial, midLine, gen));
       if (this.term && this.atNewline) return this.end();
       this.run();
       if (this.term || (drained && stop === end)) return;
@@ -668,12 +810,14 @@ export class HostedMultilog {
   /**
    * One lossless batch: record the state, move the `k` processed bytes (up to the partial line;
    * -1: all) from the pipe into the staging file, write `current`; then the region is empty and
-   * the input not in `current` begins `stagedPartial` bytes before the staged end.
+   * the input not in `current` begins `stagedPartial` bytes before the staged end. `gen`: the
+   * shared buffer's generation when its input area held the pipe's head (see
+   * {@linkcode Stage.checkpoint}).
    */
-  private *batch(k: number, stagedPartial: number, midLine: boolean): Steps {
+  private *batch(k: number, stagedPartial: number, midLine: boolean, gen = -1): Steps {
     const st = this.stage!;
-    yield* st.checkpoint();
     if (k < 0) k = this.ahead; // the end: everything processed
+    yield* st.checkpoint(k, gen === this.pool.gen ? this.engine.M : null);
     while (k > 0) {
       const w = sys.spliceAt(this.o.fd, st.fd, st.end, k);
       if (w > 0) {
@@ -681,10 +825,13 @@ export class HostedMultilog {
         st.rp += w;
         this.ahead -= w;
         k -= w;
+        // short (a full disk?): the rest may begin inside a page, which the marks cannot tell
+        if (k > 0) yield* st.cutShort(k);
         continue;
       }
       yield { kind: "pause", text: `unable to write to ${st.name}, pausing` };
     }
+    st.spliced();
     yield* this.engine.dirs[0].commitSteps();
     st.pos = { off: st.rp - stagedPartial, midLine };
   }
