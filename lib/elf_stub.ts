@@ -77,13 +77,7 @@ export function sharedObject(name: string, code: Uint8Array): Uint8Array<ArrayBu
   out.set(code, CODE);
 
   // dynamic section: DT_HASH, DT_STRTAB, DT_SYMTAB, DT_STRSZ, DT_SYMENT, DT_NULL
-  const dyn: [number, number][] = [[4, HASH], [5, STRTAB], [6, SYMTAB], [10, names.length], [
-    11,
-    24,
-  ], [0, 0]];
-  dyn.forEach(([tag, val], i) => {
-    u64(TEXT_END + i * 16, tag);
-    u64(TEXT_END + i * 16 + 8, val);
-  });
+  const dyn = [4, HASH, 5, STRTAB, 6, SYMTAB, 10, names.length, 11, 24, 0, 0];
+  for (let i = 0; i < dyn.length; i++) u64(TEXT_END + i * 8, dyn[i]);
   return out;
 }

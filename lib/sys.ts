@@ -285,7 +285,8 @@ export function sysAsync(nr: number, ...args: Arg[]): Promise<number> {
 /** Address of a buffer for a raw system call (keep the buffer referenced across the call). */
 export function addr(b: BufferSource | null): bigint {
   if (b === null) return 0n;
-  const [buf, off] = ArrayBuffer.isView(b) ? [b.buffer, b.byteOffset] : [b, 0];
+  const view = ArrayBuffer.isView(b);
+  const buf = view ? b.buffer : b;
   // the start of an ArrayBuffer's bytes never moves (its view is off the heap once `.buffer`
   // was asked for): looked up once (UnsafePointer.of costs about 1 µs a call)
   let base = bases.get(buf);
@@ -293,7 +294,7 @@ export function addr(b: BufferSource | null): bigint {
     base = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf as ArrayBuffer)));
     bases.set(buf, base);
   }
-  return BigInt(base + off);
+  return BigInt(view ? base + b.byteOffset : base);
 }
 const bases = new WeakMap<ArrayBufferLike, number>();
 
