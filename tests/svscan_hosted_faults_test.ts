@@ -47,6 +47,15 @@ function written(name: string, n: number): string[] {
   ];
 }
 
+/**
+ * Wait (up to `ms`) until log directory `main` holds writer `name`'s last line, then check it
+ * holds exactly what the writer wrote ({@linkcode written}), once and in order.
+ */
+async function everyLine(main: string, name: string, n: number, ms: number): Promise<void> {
+  await waitFor(`${name}: every line`, () => stored(main).at(-1) === `${name} end`, ms);
+  assertEquals(stored(main), written(name, n), name);
+}
+
 /** The multilog lines of a stderr text. */
 function multilogLines(text: string): string[] {
   return text.split("\n").filter((l) => l.startsWith("multilog: "));
@@ -187,14 +196,7 @@ faultTest(
     assertEquals(statusPid(`${dir}/hosted/log`), scan.pid);
     // space again: everything arrives (after the 5-second pause)
     Deno.removeSync(`${fs}/filler`);
-    for (const f of all) {
-      await waitFor(
-        `${f.name}: every line`,
-        () => stored(`${fs}/${f.name}`).at(-1) === `${f.name} end`,
-        20_000,
-      );
-      assertEquals(stored(`${fs}/${f.name}`), written(f.name, N), f.name);
-    }
+    for (const f of all) await everyLine(`${fs}/${f.name}`, f.name, N, 20_000);
     sameMessages(all, scan, expected);
     assertEquals(scan.status, undefined, "svscan runs");
   },
@@ -226,12 +228,7 @@ faultTest(
     await Deno.writeTextFile(`${dir}/.fixed`, "");
     for (const f of all) {
       const main = `${dir}/${f.name}/log/main`;
-      await waitFor(
-        `${f.name}: every line`,
-        () => stored(main).at(-1) === `${f.name} end`,
-        20_000,
-      );
-      assertEquals(stored(main), written(f.name, N), f.name);
+      await everyLine(main, f.name, N, 20_000);
       assert(!exists(`${main}/previous`), `${f.name}: previous left`);
     }
     sameMessages(all, scan, expected);
@@ -266,8 +263,7 @@ Deno.test("svscan hosted faults: a hanging processor blocks its logger only: svs
     const st = await run(prog("svstat"), [log]);
     assert(st.stdout.startsWith(`${log}: up (pid ${scan.pid}) `), st.stdout);
     await Deno.writeTextFile(`${dir}/.go`, "");
-    await waitFor("every line", () => stored(`${log}/main`).at(-1) === "hung end", 20_000);
-    assertEquals(stored(`${log}/main`), written("hung", N));
+    await everyLine(`${log}/main`, "hung", N, 20_000);
     await waitFor("the logger back", () => statusPid(log) === scan.pid);
     assertEquals(multilogLines(scan.err), []);
     assertEquals(scan.status, undefined, "svscan runs");
@@ -345,8 +341,7 @@ async function heldFsync({ dir, start }: Tree, disk: SlowDisk): Promise<void> {
   assert(stored(busy).length > logged + 100, "the neighbour logs");
   assert(blocked(scan.pid) > 0, "the fsync is still held");
   disk.lift();
-  await waitFor("every line", () => stored(main).at(-1) === "slow end", 30_000);
-  assertEquals(stored(main), written("slow", N));
+  await everyLine(main, "slow", N, 30_000);
   await Deno.writeTextFile(`${dir}/.stop`, "");
   await waitFor("busy end", () => stored(busy).at(-1) === "busy end");
   const nums = stored(busy).slice(0, -1);
@@ -532,15 +527,7 @@ faultTest(
       await waitFor(`${f.name} started`, () => stored(`${dir}/${f.name}/log/main`).length === 1);
     }
     await Deno.writeTextFile(`${dir}/.go`, "");
-    for (const f of all) {
-      const main = `${dir}/${f.name}/log/main`;
-      await waitFor(
-        `${f.name}: every line`,
-        () => stored(main).at(-1) === `${f.name} end`,
-        30_000,
-      );
-      assertEquals(stored(main), written(f.name, N), f.name);
-    }
+    for (const f of all) await everyLine(`${dir}/${f.name}/log/main`, f.name, N, 30_000);
     const expected = [
       "multilog: warning: processor crashed in ./main, pausing: file does not exist",
       "multilog: warning: processor failed in ./main, pausing",
