@@ -106,6 +106,24 @@ Deno.test("hosted: two loggers on one reactor leave what the standalone multilog
   }
 });
 
+Deno.test("hosted: a lossless logger ends when its writer is gone after more than a turn of input", async () => {
+  // all of it in the pipe and the writer closed before the start: one edge (IN|HUP) for input
+  // that takes several turns; the last turn drains the pipe and must still see the end
+  await using t = await tree();
+  for (const [i, text] of ["", "no newline at the end"].entries()) {
+    const input = new TextEncoder().encode(`${"x".repeat(99)}\n`.repeat(7000) + text);
+    for (const who of ["hosted", "ours"]) {
+      await Deno.mkdir(t.path(`${who}${i}`));
+      Deno.writeFileSync(t.path(`${who}${i}/input`), input);
+    }
+    const args = ["t", "s16777215", "./d"];
+    assertEquals(await hosted([{ dir: t.path(`hosted${i}`), args, input }]), [0]);
+    const r = await runWithFile(ours(), args, t.path(`ours${i}`), "input");
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(snapshot(t.path(`hosted${i}/d`)), snapshot(t.path(`ours${i}/d`)));
+  }
+});
+
 Deno.test("hosted: TERM mid-line finishes the line and leaves the rest in the pipe; ALRM rotates", async () => {
   await using t = await tree();
   const r = new Reactor();

@@ -723,10 +723,12 @@ export class HostedMultilog {
    * still holds the partial line, processed but not yet staged). A batch job then records the
    * state, moves the processed bytes up to that partial line into the staging file (splice)
    * and writes `current`. Edge-triggered: bytes seen stay in the pipe, so it stays readable;
-   * a new write wakes us.
+   * a new write wakes us. The end of the writers (EPOLLHUP) comes once: `events` goes on to
+   * the next turn, and a pipe emptied after it is read again (for the end) instead of waited on.
    */
   private lookAhead(events: number): void {
     const st = this.stage!;
+    const hup = (events & EPOLLHUP) !== 0;
     for (let got = 0; got < TURN;) {
       if (this.state !== "running" || this.busy || this.held) return;
       const e = this.engine;
@@ -763,7 +765,7 @@ export class HostedMultilog {
         }
         if (n <= seen) {
           // nothing new: the partial line only; with every writer gone that is the end
-          if (events & EPOLLHUP) return this.end();
+          if (hup) return this.end();
           return;
         }
         drained = n < want; // the pipe held less than asked for
@@ -794,12 +796,13 @@ export class HostedMultilog {
       this.jobs.push(() => this.batch(k, stagedPartial, midLine, gen));
       if (this.term && this.atNewline) return this.end();
       this.run();
-      if (this.term || (drained && stop === end)) return;
+      // no writer left: no edge will come, read on until the pipe says so
+      if ((this.term || (drained && stop === end)) && !hup) return;
       got += used;
     }
     // the turn is over with bytes left: come back after the others (no edge will come)
     this.r.at(performance.now(), () => {
-      if (this.watching) this.around(() => this.lookAhead(0));
+      if (this.watching) this.around(() => this.lookAhead(events));
     });
   }
 
