@@ -198,6 +198,64 @@ Deno.test("lossless: a splice into a used staging file cut short at any page is 
   }
 });
 
+Deno.test("lossless: marks chosen from what the file holds are written only where needed and measure exactly", async () => {
+  await using t = await tree();
+  const path = t.path("staging");
+  const fd = sysAt(NR.openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC | 0o100, /* O_CREAT */ 0o600);
+  assert(fd >= 0);
+  const P = 4096;
+  const read = (n: number, at: number) => {
+    const b = new Uint8Array(n);
+    assertEquals(sys(NR.pread64, fd, addr(b), n, at), n);
+    return b;
+  };
+  try {
+    const k = 12 * P + 777;
+    const input = new Uint8Array(k).map((_, i) => 97 + (i % 5));
+    // [where the splice starts, the file's size, page starts whose old byte equals the new one]
+    const cases: [number, number, number][] = [
+      [P + 100, P + 100 + k + P, 0], // an old round all there, every page start different
+      [P * 2, P * 2 + k + P, 2], // two pages alike: those two marked
+      [P + 100, P + 100 + k + P, 12], // all alike: the whole range written once
+      [P + 100, P * 6, 3], // the file ends inside the range: past it, nothing to mark
+      [P + 100, P + 100, 0], // the file ends at the start (its first round)
+    ];
+    for (const [at, size, alike] of cases) {
+      assertEquals(sys(NR.ftruncate, fd, 0), 0);
+      const old = new Uint8Array(size).fill(122); // "z": no input byte
+      const starts: number[] = [];
+      for (let c = Math.ceil(at / P) * P; c < at + k; c += P) starts.push(c);
+      for (const c of starts.slice(0, alike)) if (c < size) old[c] = input[c - at];
+      assertEquals(sys(NR.pwrite64, fd, addr(old), size, 0), size);
+      const known = new Map(starts.filter((c) => c < size).map((c) => [c, old[c]]));
+      const prior = { end: size, byte: (p: number) => known.get(p) ?? -1 };
+      const marks = markSplice(fd, at, input, k, prior)!;
+      assert(marks !== null);
+      // what changed: the byte at `at` when it is there, the alike page starts; everything
+      // when more than a few were alike; nothing past the end
+      const now = read(Math.min(size, at + k), 0);
+      const changed: number[] = [];
+      for (let i = 0; i < now.length; i++) if (now[i] !== old[i]) changed.push(i);
+      const single = [...(at < size && at % P !== 0 ? [at] : []), ...starts.slice(0, alike)];
+      if (alike > 8) {
+        assertEquals(
+          now.subarray(at, at + k).filter((b, i) => b !== input[i]).length,
+          starts.length + (at % P === 0 ? 0 : 1),
+        );
+      } else assertEquals(changed, single.filter((c) => c < size), `case at ${at} size ${size}`);
+      assertEquals(Deno.statSync(path).size, Math.max(size, alike > 8 ? at + k : 0));
+      assertEquals(landedSplice(fd, at, k, marks), 0);
+      const stops = [...starts.filter((c) => c > at).map((c) => c - at), k];
+      for (const w of stops) {
+        assertEquals(sys(NR.pwrite64, fd, addr(input), w, at), w);
+        assertEquals(landedSplice(fd, at, k, marks), w, `at ${at}, size ${size}: ${w} landed`);
+      }
+    }
+  } finally {
+    sys(NR.close, fd);
+  }
+});
+
 Deno.test("lossless: a staging file left with the first header layout is still replayed, once", async () => {
   await using t = await tree();
   const fifo = t.path("fifo");

@@ -237,20 +237,55 @@ function pieces(at: number, k: number): number[] {
   return out;
 }
 
+/** What a file holds before a splice into it, as far as its writer knows. */
+export interface Prior {
+  /** the file's size: a byte at or after it is not there (read as missing after a crash) */
+  end: number;
+  /** the byte at page start `p` (below `end`), or -1 when not known */
+  byte(p: number): number;
+}
+
+/** single-byte marks written at most; with more, the whole range is written once */
+const MAX_SINGLE = 8;
+
 /**
- * Before a splice of `input[0, k)` into `fd` at `at`: write those bytes there with the one at
- * `at` and at each page start inverted; returns the inverted bytes (the marks), or null when
- * they could not all be written (or are too many for a header). `input` is left as it was.
+ * Before a splice of `input[0, k)` into `fd` at `at`: make sure the byte at `at` and at each
+ * page start in the range differs from the one the splice will put there, and return those
+ * bytes (the marks), or null when they could not be written (or are too many for a header).
+ * With `prior`, a byte already different (the file's last round) or not there at all (past
+ * its end) is left as it is and only the others are written, one byte each; without it, or
+ * when more than a few are needed, the range is written once with those bytes inverted.
+ * `input` is left as it was.
  */
 export function markSplice(
   fd: number,
   at: number,
   input: Uint8Array,
   k: number,
+  prior?: Prior,
 ): Uint8Array | null {
   const ps = pieces(at, k);
   if (ps.length > MAX_MARKS) return null;
   const marks = new Uint8Array(ps.length);
+  if (prior !== undefined) {
+    const need: number[] = [];
+    for (let i = 0; i < ps.length && need.length <= MAX_SINGLE; i++) {
+      const p = ps[i];
+      const b = input[p - at];
+      const was = p < prior.end ? prior.byte(p) : b ^ 0xff;
+      if (was >= 0 && was !== b) marks[i] = was;
+      else {
+        marks[i] = b ^ 0xff;
+        need.push(i);
+      }
+    }
+    if (need.length <= MAX_SINGLE) {
+      for (const i of need) {
+        if (sys.pwrite(fd, marks.subarray(i, i + 1), ps[i]) !== 1) return null;
+      }
+      return marks;
+    }
+  }
   for (let i = 0; i < ps.length; i++) input[ps[i] - at] = marks[i] = input[ps[i] - at] ^ 0xff;
   const w = sys.pwrite(fd, input.subarray(0, k), at);
   for (let i = 0; i < ps.length; i++) input[ps[i] - at] ^= 0xff;
@@ -303,6 +338,23 @@ class Stage implements Journal {
   private ino = 0;
   /** the splice under way: its start, length, and marks (null: the file's size tells) */
   private pending: { at: number; k: number; marks: Uint8Array | null } | null = null;
+  /**
+   * What the file holds, for the marks: its size, and the first byte of each page this logger
+   * spliced into (`seen` says which are known; from the start of the file, HDR on)
+   */
+  private fileEnd = Infinity;
+  private first: Uint8Array | null = null;
+  private seen: Uint8Array | null = null;
+  /** the first bytes the splice under way puts at page starts: [offset, byte, ...] */
+  private landing: number[] = [];
+  private readonly prior: Prior = {
+    end: 0,
+    byte: (p) => {
+      const i = p / PAGE;
+      if (p % PAGE !== 0 || this.seen === null || i >= this.seen.length) return -1;
+      return this.seen[i] ? this.first![i] : -1;
+    },
+  };
   private readonly rec = new Uint8Array(SLOT);
   private readonly dv = new DataView(this.rec.buffer);
   dir!: LogDir;
@@ -324,6 +376,7 @@ class Stage implements Journal {
   private load(): { ino: number; s0: number; pos: Pos; flags: number } | undefined {
     const st = fstat(this.fd);
     const size = typeof st === "number" ? 0 : st.size;
+    this.fileEnd = size;
     this.end = this.rp = Math.max(size, HDR);
     this.pos = { off: this.end, midLine: false };
     const all = new Uint8Array(SLOT0 + 2 * SLOT);
@@ -442,9 +495,19 @@ class Stage implements Journal {
       this.pos = { off: HDR, midLine: this.pos.midLine };
     }
     this.pending = null;
+    this.landing.length = 0;
     if (k > 0) {
       const at = this.end;
-      const marks = input === null ? null : markSplice(this.fd, at, input, k);
+      let marks: Uint8Array | null = null;
+      if (input !== null) {
+        this.prior.end = this.fileEnd;
+        marks = markSplice(this.fd, at, input, k, this.prior);
+        if (marks !== null) {
+          for (let p = Math.ceil(at / PAGE) * PAGE; p < at + k; p += PAGE) {
+            this.landing.push(p, input[p - at]);
+          }
+        }
+      }
       if (marks === null) yield* this.cut(at);
       this.pending = { at, k, marks };
     }
@@ -456,10 +519,31 @@ class Stage implements Journal {
     while (sys.ftruncate(this.fd, at) < 0) {
       yield { kind: "pause", text: `unable to write to ${this.name}, pausing` };
     }
+    this.fileEnd = at;
+    if (this.seen !== null) this.seen.fill(0, Math.ceil(at / PAGE));
+  }
+
+  /** The page starts below `end` of the splice under way hold its bytes now. */
+  private landed(end: number): void {
+    const L = this.landing;
+    if (L.length > 0 && this.seen === null) {
+      const pages = Math.ceil((HDR + this.round + 4 * INPUT) / PAGE);
+      this.seen = new Uint8Array(pages);
+      this.first = new Uint8Array(pages);
+    }
+    for (let j = 0; j < L.length && L[j] < end; j += 2) {
+      const i = L[j] / PAGE;
+      if (i >= this.seen!.length) break;
+      this.seen![i] = 1;
+      this.first![i] = L[j + 1];
+    }
+    L.length = 0;
+    this.fileEnd = Math.max(this.fileEnd, end);
   }
 
   /** A splice came back short without a crash: the rest is measured by the file's size. */
   *cutShort(k: number): Steps {
+    this.landed(this.end);
     yield* this.cut(this.end);
     this.pending = { at: this.end, k, marks: null };
     yield* this.record(this.pos);
@@ -467,6 +551,7 @@ class Stage implements Journal {
 
   /** The splice is over (the next record says where the staged input ends). */
   spliced(): void {
+    this.landed(this.end);
     this.pending = null;
   }
 
