@@ -158,12 +158,13 @@ Deno.test("hosted: what lossless loggers take their used-round staging files to 
       const st = (l as any).stage;
       assert(st !== null, "lossless");
       const check = () => {
-        if (st.fileEnd !== Infinity) {
+        const known = st.known;
+        if (known.end !== Infinity) {
           const size = Deno.statSync(t.path(`l${i}/hosted-input`)).size;
-          if (st.fileEnd !== size) bad.push(`${i}: size ${size}, taken as ${st.fileEnd}`);
+          if (known.end !== size) bad.push(`${i}: size ${size}, taken as ${known.end}`);
         }
-        for (let at = 4096; at < st.fileEnd && at < 1 << 20; at += 4096) {
-          const b = st.prior.byte(at);
+        for (let at = 4096; at < known.end && at < 1 << 20; at += 4096) {
+          const b = known.byte(at);
           if (b < 0) continue;
           assertEquals(sys(NR.pread64, st.fd, addr(one), 1, at), 1);
           if (one[0] !== b) bad.push(`${i}: byte at ${at}: ${one[0]}, taken as ${b}`);

@@ -249,6 +249,39 @@ export interface Prior {
 const MAX_SINGLE = 8;
 
 /**
+ * A {@linkcode Prior} a logger keeps of its staging file: the size, and the first byte of each
+ * page it spliced (2 bytes a page of the table, made at the first one).
+ */
+class Known implements Prior {
+  end = Infinity;
+  /** by page: the first byte, or -1 */
+  private first: Int16Array | null = null;
+
+  /** @param pages how many pages from the file's start are kept (the rest are not known) */
+  constructor(private readonly pages: number) {}
+
+  byte(p: number): number {
+    const i = p / PAGE;
+    if (p % PAGE !== 0 || this.first === null || i >= this.pages) return -1;
+    return this.first[i];
+  }
+
+  /** Page start `p` holds `b` now. */
+  set(p: number, b: number): void {
+    const i = p / PAGE;
+    if (i >= this.pages) return;
+    this.first ??= new Int16Array(this.pages).fill(-1);
+    this.first[i] = b;
+  }
+
+  /** The file was cut at `at`. */
+  cut(at: number): void {
+    this.end = at;
+    this.first?.fill(-1, Math.ceil(at / PAGE));
+  }
+}
+
+/**
  * Before a splice of `input[0, k)` into `fd` at `at`: make sure the byte at `at` and at each
  * page start in the range differs from the one the splice will put there, and return those
  * bytes (the marks), or null when they could not be written (or are too many for a header).
@@ -339,22 +372,12 @@ class Stage implements Journal {
   /** the splice under way: its start, length, and marks (null: the file's size tells) */
   private pending: { at: number; k: number; marks: Uint8Array | null } | null = null;
   /**
-   * What the file holds, for the marks: its size, and the first byte of each page this logger
-   * spliced into (`seen` says which are known; from the start of the file, HDR on)
+   * What the file holds, for the marks; pages past a round and a batch or two are not kept (the
+   * file goes past the round only while input waits to be written to `current`)
    */
-  private fileEnd = Infinity;
-  private first: Uint8Array | null = null;
-  private seen: Uint8Array | null = null;
+  private readonly known: Known;
   /** the first bytes the splice under way puts at page starts: [offset, byte, ...] */
   private landing: number[] = [];
-  private readonly prior: Prior = {
-    end: 0,
-    byte: (p) => {
-      const i = p / PAGE;
-      if (p % PAGE !== 0 || this.seen === null || i >= this.seen.length) return -1;
-      return this.seen[i] ? this.first![i] : -1;
-    },
-  };
   private readonly rec = new Uint8Array(SLOT);
   private readonly dv = new DataView(this.rec.buffer);
   dir!: LogDir;
@@ -364,7 +387,9 @@ class Stage implements Journal {
     readonly name: string,
     readonly stampLen: number,
     readonly round: number,
-  ) {}
+  ) {
+    this.known = new Known(Math.ceil((HDR + round + 4 * INPUT) / PAGE));
+  }
 
   private static sum(b: Uint8Array, n: number): number {
     let h = 0x811c9dc5;
@@ -376,7 +401,7 @@ class Stage implements Journal {
   private load(): { ino: number; s0: number; pos: Pos; flags: number } | undefined {
     const st = fstat(this.fd);
     const size = typeof st === "number" ? 0 : st.size;
-    this.fileEnd = size;
+    this.known.end = size;
     this.end = this.rp = Math.max(size, HDR);
     this.pos = { off: this.end, midLine: false };
     const all = new Uint8Array(SLOT0 + 2 * SLOT);
@@ -500,12 +525,9 @@ class Stage implements Journal {
       const at = this.end;
       let marks: Uint8Array | null = null;
       if (input !== null) {
-        this.prior.end = this.fileEnd;
-        marks = markSplice(this.fd, at, input, k, this.prior);
+        marks = markSplice(this.fd, at, input, k, this.known);
         if (marks !== null) {
-          for (let p = Math.ceil(at / PAGE) * PAGE; p < at + k; p += PAGE) {
-            this.landing.push(p, input[p - at]);
-          }
+          for (const p of pieces(at, k)) if (p % PAGE === 0) this.landing.push(p, input[p - at]);
         }
       }
       if (marks === null) yield* this.cut(at);
@@ -519,26 +541,15 @@ class Stage implements Journal {
     while (sys.ftruncate(this.fd, at) < 0) {
       yield { kind: "pause", text: `unable to write to ${this.name}, pausing` };
     }
-    this.fileEnd = at;
-    if (this.seen !== null) this.seen.fill(0, Math.ceil(at / PAGE));
+    this.known.cut(at);
   }
 
   /** The page starts below `end` of the splice under way hold its bytes now. */
   private landed(end: number): void {
     const L = this.landing;
-    if (L.length > 0 && this.seen === null) {
-      const pages = Math.ceil((HDR + this.round + 4 * INPUT) / PAGE);
-      this.seen = new Uint8Array(pages);
-      this.first = new Uint8Array(pages);
-    }
-    for (let j = 0; j < L.length && L[j] < end; j += 2) {
-      const i = L[j] / PAGE;
-      if (i >= this.seen!.length) break;
-      this.seen![i] = 1;
-      this.first![i] = L[j + 1];
-    }
+    for (let j = 0; j < L.length && L[j] < end; j += 2) this.known.set(L[j], L[j + 1]);
     L.length = 0;
-    this.fileEnd = Math.max(this.fileEnd, end);
+    this.known.end = Math.max(this.known.end, end);
   }
 
   /** A splice came back short without a crash: the rest is measured by the file's size. */
