@@ -24,6 +24,9 @@ export function build(): string {
 /** pid in `svc/supervise/status` (0 when down or unreadable). */
 export { statusPid, waitFor } from "../tests/util.ts";
 
+/** The median of `xs` (the upper one of an even count). */
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
 /** A promise resolved after `ms` milliseconds. */
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -15,7 +15,7 @@
  * @module
  */
 import { encode } from "../lib/bytes.ts";
-import { build, statusPid } from "./_common.ts";
+import { build, median, statusPid } from "./_common.ts";
 
 const SAMPLES = Number(Deno.args[0] ?? 11);
 const PARTS = (Deno.args[1] ?? "svwait,kill,idle").split(",");
@@ -27,8 +27,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(f: () => boolean, ms = 1): Promise<void> {
   while (!f()) await sleep(ms);
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function control(dir: string, c: string): void {
   const f = Deno.openSync(`${dir}/supervise/control`, { write: true });

@@ -23,6 +23,7 @@ import { Reactor } from "../lib/reactor.ts";
 import { spawn } from "../lib/spawn.ts";
 import { O_CLOEXEC, O_DIRECTORY, O_RDONLY } from "../lib/libc.ts";
 import { addr, AT_FDCWD, NR, sys, sysAt } from "../lib/sys.ts";
+import { median, ROOT } from "./_common.ts";
 
 /** PSS of this process in kB. */
 function pss(): number {
@@ -186,7 +187,6 @@ function table(
   }
 }
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const rounds = Number(Deno.args[0] ?? 3);
 const MB = Number(Deno.args[1] ?? 200);
 const tmp = Deno.makeTempDirSync({ prefix: "dt-bench-multilog-" });
@@ -275,11 +275,6 @@ async function once(logger: string, args: string[], input: string, dir: string):
   const [wall, user, sys] = new TextDecoder().decode(o.stdout).trim().split(/\s+/).map(Number);
   return { wall, cpu: user + sys, rssKb: rss, pssKb: pss };
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-};
 
 if (Deno.args[0] === "hosted") {
   try {

@@ -10,13 +10,16 @@
  * - `svc -t` latency of another service (`t` written to its control, until its status shows the
  *   new pid) while one logger
  *   takes a flood (`yes` of 100-byte lines), median of 15, and without the flood.
- * Usage: deno run -A bench/svscan_hosted.ts [MB]   (default 200; about 3 minutes)
+ *   Throughput runs ROUNDS rounds (default 3), the trees interleaved, and prints the medians.
+ * Usage: deno run -A bench/svscan_hosted.ts [MB]   (default 200; about 4 minutes)
+ *   ONLY=memory,throughput,latency picks parts; ROUNDS=n throughput rounds.
  * @module
  */
 import {
   build,
   cpuNs,
   killTree,
+  median,
   restartLatencies,
   sleep,
   smapsKb,
@@ -29,6 +32,9 @@ import {
 const tree = (root: number) => allUnder(root, ["sleep", "yes", "cat"]);
 
 const MB = Number(Deno.args[0] ?? 200);
+/** throughput rounds, each tree once per round (ROUNDS=n; default 3) */
+const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 3);
+
 const LINE = "x".repeat(99);
 
 function write(path: string, text: string, mode = 0o755): void {
@@ -107,7 +113,13 @@ function tail(path: string): string {
   }
 }
 
-async function throughput(f: Flavor, data: string): Promise<string> {
+/** One throughput run: MB/s and the tree's CPU ms per MB. */
+interface Flow {
+  mbps: number;
+  cpuPerMb: number;
+}
+
+async function throughput(f: Flavor, data: string): Promise<Flow> {
   const s = new Scan(f);
   const d = s.service(
     "flood",
@@ -126,8 +138,11 @@ async function throughput(f: Flavor, data: string): Promise<string> {
   const secs = (performance.now() - t0) / 1000;
   const cpu = (cpuNs(tree(s.child.pid)) - c0) / 1e6;
   await s.stop();
-  return `${f.name}: ${MB} MB in ${secs.toFixed(2)} s = ${(MB / secs).toFixed(1)} MB/s, ` +
-    `tree CPU ${(cpu / MB).toFixed(1)} ms/MB`;
+  console.log(
+    `${f.name}: ${MB} MB in ${secs.toFixed(2)} s = ${(MB / secs).toFixed(1)} MB/s, ` +
+      `tree CPU ${(cpu / MB).toFixed(1)} ms/MB`,
+  );
+  return { mbps: MB / secs, cpuPerMb: cpu / MB };
 }
 
 async function latency(f: Flavor, flood: boolean): Promise<string> {
@@ -174,7 +189,20 @@ async function main() {
     for (let i = 0; i < MB; i++) fd.writeSync(chunk);
     fd.close();
     const process = { ...ours, name: "ours, loggers as processes", processes: true };
-    for (const f of [ours, process, ...flavors.slice(1)]) console.log(await throughput(f, data));
+    // rounds interleaved: this machine's speed drifts by tens of percent over minutes
+    const runs = [ours, process, ...flavors.slice(1)];
+    const got = new Map<Flavor, Flow[]>(runs.map((f) => [f, []]));
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const f of runs) got.get(f)!.push(await throughput(f, data));
+    }
+    if (ROUNDS > 1) {
+      for (const [f, xs] of got) {
+        console.log(
+          `${f.name}, median of ${ROUNDS}: ${median(xs.map((x) => x.mbps)).toFixed(1)} MB/s, ` +
+            `tree CPU ${median(xs.map((x) => x.cpuPerMb)).toFixed(2)} ms/MB`,
+        );
+      }
+    }
     Deno.removeSync(data);
   }
   if (only.includes("latency")) {
