@@ -6,11 +6,11 @@
  *   everything under it except the `sleep`s);
  * - throughput: MB of 100-byte lines (a service `cat`s a file) through one logger
  *   `t s16777215 n5`, from `svc -u` to the last line in `current`, and the tree's CPU; ours
- *   hosted, ours with the opt-out file (the logger a multilog process), Debian's;
+ *   hosted, ours with the opt-out file (the logger a multilog process), Debian's; ROUNDS rounds
+ *   (default 3), the trees interleaved, and their medians;
  * - `svc -t` latency of another service (`t` written to its control, until its status shows the
  *   new pid) while one logger
  *   takes a flood (`yes` of 100-byte lines), median of 15, and without the flood.
- *   Throughput runs ROUNDS rounds (default 3), the trees interleaved, and prints the medians.
  * Usage: deno run -A bench/svscan_hosted.ts [MB]   (default 200; about 4 minutes)
  *   ONLY=memory,throughput,latency picks parts; ROUNDS=n throughput rounds.
  * @module
