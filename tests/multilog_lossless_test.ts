@@ -7,7 +7,7 @@
  * log directory exactly once, whole, with one stamp, in order.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { O_CLOEXEC, O_NONBLOCK, O_RDWR } from "../lib/libc.ts";
+import { O_CLOEXEC, O_CREAT, O_NONBLOCK, O_RDWR } from "../lib/libc.ts";
 import { addr, AT_FDCWD, NR, sys, sysAt } from "../lib/sys.ts";
 import { tree } from "./fixtures.ts";
 import { landedSplice, markSplice } from "../lib/multilog/hosted.ts";
@@ -167,11 +167,38 @@ for (const [args, round] of SCRIPTS) {
   });
 }
 
+/** A file for the marks tests, created (read and write). */
+function markedFile(path: string): number {
+  const fd = sysAt(NR.openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC | O_CREAT, 0o600);
+  assert(fd >= 0);
+  return fd;
+}
+
+/**
+ * The kernel lands a splice page by page: before it and at each page start after `at`,
+ * landedSplice must say exactly how much of `input[0, k)` is there (the bytes written by hand).
+ */
+function assertMeasuredAtEveryStop(
+  fd: number,
+  at: number,
+  input: Uint8Array<ArrayBuffer>,
+  k: number,
+  marks: Uint8Array,
+  label: string,
+): void {
+  assertEquals(landedSplice(fd, at, k, marks), 0, `${label}: nothing landed`);
+  const stops: number[] = [];
+  for (let c = (Math.floor(at / 4096) + 1) * 4096; c < at + k; c += 4096) stops.push(c - at);
+  stops.push(k);
+  for (const w of stops) {
+    assertEquals(sys(NR.pwrite64, fd, addr(input), w, at), w);
+    assertEquals(landedSplice(fd, at, k, marks), w, `${label}: ${w} landed`);
+  }
+}
+
 Deno.test("lossless: a splice into a used staging file cut short at any page is measured exactly", async () => {
   await using t = await tree();
-  const path = t.path("staging");
-  const fd = sysAt(NR.openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC | 0o100, /* O_CREAT */ 0o600);
-  assert(fd >= 0);
+  const fd = markedFile(t.path("staging"));
   try {
     // the last round's bytes (the same bytes as the new ones: only the marks tell them apart)
     const k = 3 * 4096 + 1234;
@@ -183,15 +210,7 @@ Deno.test("lossless: a splice into a used staging file cut short at any page is 
       const marks = markSplice(fd, at, input, k)!;
       assert(marks !== null);
       assertEquals(input, before); // left as it was
-      assertEquals(landedSplice(fd, at, k, marks), 0);
-      // the kernel lands a splice page by page: each page start after `at` is a stop
-      const stops: number[] = [];
-      for (let c = (Math.floor(at / 4096) + 1) * 4096; c < at + k; c += 4096) stops.push(c - at);
-      stops.push(k);
-      for (const w of stops) {
-        assertEquals(sys(NR.pwrite64, fd, addr(input), w, at), w);
-        assertEquals(landedSplice(fd, at, k, marks), w, `at ${at}, ${w} landed`);
-      }
+      assertMeasuredAtEveryStop(fd, at, input, k, marks, `at ${at}`);
     }
   } finally {
     sys(NR.close, fd);
@@ -201,8 +220,7 @@ Deno.test("lossless: a splice into a used staging file cut short at any page is 
 Deno.test("lossless: marks chosen from what the file holds are written only where needed and measure exactly", async () => {
   await using t = await tree();
   const path = t.path("staging");
-  const fd = sysAt(NR.openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC | 0o100, /* O_CREAT */ 0o600);
-  assert(fd >= 0);
+  const fd = markedFile(path);
   const P = 4096;
   const read = (n: number, at: number) => {
     const b = new Uint8Array(n);
@@ -244,12 +262,7 @@ Deno.test("lossless: marks chosen from what the file holds are written only wher
         );
       } else assertEquals(changed, single.filter((c) => c < size), `case at ${at} size ${size}`);
       assertEquals(Deno.statSync(path).size, Math.max(size, alike > 8 ? at + k : 0));
-      assertEquals(landedSplice(fd, at, k, marks), 0);
-      const stops = [...starts.filter((c) => c > at).map((c) => c - at), k];
-      for (const w of stops) {
-        assertEquals(sys(NR.pwrite64, fd, addr(input), w, at), w);
-        assertEquals(landedSplice(fd, at, k, marks), w, `at ${at}, size ${size}: ${w} landed`);
-      }
+      assertMeasuredAtEveryStop(fd, at, input, k, marks, `at ${at}, size ${size}`);
     }
   } finally {
     sys(NR.close, fd);
