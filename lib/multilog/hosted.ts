@@ -350,10 +350,12 @@ export function landedSplice(fd: number, at: number, k: number, marks: Uint8Arra
  *
  * The file is used round and round (its pages are reused: allocating and freeing them each
  * MiB cost more than copying into them), so its size does not say where the staged input ends,
- * and a splice cut short by the host's death must be measured otherwise: before it, the bytes
- * it will cover are written once with the byte at its start and at each page start in it
- * inverted, and those bytes go into the header. The kernel writes a splice into a file page
- * by page, in order; after a crash, the first such byte still as recorded is where it stopped.
+ * and a splice cut short by the host's death must be measured otherwise: before it, the byte
+ * at its start and at each page start in it is made to differ from the one the splice will put
+ * there (written only where the file's last round does not already differ:
+ * {@linkcode markSplice}), and those bytes go into the header. The kernel writes a splice into
+ * a file page by page, in order; after a crash, the first such byte still as recorded is where
+ * it stopped.
  * Where the input's bytes are not at hand (the last batch at the end, the shared buffer used by
  * another logger in between, a failed write), the file is cut at the start instead and its
  * size tells.
