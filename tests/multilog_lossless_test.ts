@@ -10,7 +10,7 @@ import { assert, assertEquals } from "./assert.ts";
 import { O_CLOEXEC, O_CREAT, O_NONBLOCK, O_RDWR } from "../lib/libc.ts";
 import { addr, AT_FDCWD, NR, sys, sysAt } from "../lib/sys.ts";
 import { tree } from "./fixtures.ts";
-import { landedSplice, markSplice } from "../lib/multilog/hosted.ts";
+import { landedSplice } from "../lib/multilog/hosted.ts";
 import { lexists as exists, mkfifo, root, waitFor } from "./util.ts";
 
 const CHILD = `${root}/tests/multilog_host_child.ts`;
@@ -167,13 +167,6 @@ for (const [args, round] of SCRIPTS) {
   });
 }
 
-/** A file for the marks tests, created (read and write). */
-function markedFile(path: string): number {
-  const fd = sysAt(NR.openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC | O_CREAT, 0o600);
-  assert(fd >= 0);
-  return fd;
-}
-
 /**
  * The kernel lands a splice page by page: before it and at each page start after `at`,
  * landedSplice must say exactly how much of `input[0, k)` is there (the bytes written by hand).
@@ -196,9 +189,10 @@ function assertMeasuredAtEveryStop(
   }
 }
 
-Deno.test("lossless: a splice into a used staging file cut short at any page is measured exactly", async () => {
+Deno.test("lossless: a splice an earlier version marked, cut short at any page by the host's death, is measured exactly", async () => {
   await using t = await tree();
-  const fd = markedFile(t.path("staging"));
+  const fd = sysAt(NR.openat, AT_FDCWD, t.path("staging"), O_RDWR | O_CLOEXEC | O_CREAT, 0o600);
+  assert(fd >= 0);
   try {
     // the last round's bytes (the same bytes as the new ones: only the marks tell them apart)
     const k = 3 * 4096 + 1234;
@@ -206,10 +200,14 @@ Deno.test("lossless: a splice into a used staging file cut short at any page is 
     for (const at of [4096, 4096 + 100, 4096 * 3 - 1]) {
       const old = new Uint8Array(k + 8192).map((_, i) => 97 + ((i - at) % 7 + 7) % 7);
       assertEquals(sys(NR.pwrite64, fd, addr(old), old.length, 0), old.length);
-      const before = input.slice();
-      const marks = markSplice(fd, at, input, k)!;
-      assert(marks !== null);
-      assertEquals(input, before); // left as it was
+      // what that version wrote before the splice: the range, with the byte at `at` and at each
+      // page start inverted (those bytes are the marks its header kept)
+      const starts = [at];
+      for (let c = (Math.floor(at / 4096) + 1) * 4096; c < at + k; c += 4096) starts.push(c);
+      const marked = input.slice();
+      for (const c of starts) marked[c - at] ^= 0xff;
+      assertEquals(sys(NR.pwrite64, fd, addr(marked), k, at), k);
+      const marks = new Uint8Array(starts.map((c) => marked[c - at]));
       assertMeasuredAtEveryStop(fd, at, input, k, marks, `at ${at}`);
     }
   } finally {
@@ -217,84 +215,30 @@ Deno.test("lossless: a splice into a used staging file cut short at any page is 
   }
 });
 
-Deno.test("lossless: marks chosen from what the file holds are written only where needed and measure exactly", async () => {
-  await using t = await tree();
-  const path = t.path("staging");
-  const fd = markedFile(path);
-  const P = 4096;
-  const read = (n: number, at: number) => {
-    const b = new Uint8Array(n);
-    assertEquals(sys(NR.pread64, fd, addr(b), n, at), n);
-    return b;
-  };
-  try {
-    const k = 12 * P + 777;
-    const input = new Uint8Array(k).map((_, i) => 97 + (i % 5));
-    // [where the splice starts, the file's size, page starts whose old byte equals the new one]
-    const cases: [number, number, number][] = [
-      [P + 100, P + 100 + k + P, 0], // an old round all there, every page start different
-      [P * 2, P * 2 + k + P, 2], // two pages alike: those two marked
-      [P + 100, P + 100 + k + P, 12], // all alike: the whole range written once
-      [P + 100, P * 6, 3], // the file ends inside the range: past it, nothing to mark
-      [P + 100, P + 100, 0], // the file ends at the start (its first round)
-    ];
-    for (const [at, size, alike] of cases) {
-      assertEquals(sys(NR.ftruncate, fd, 0), 0);
-      const old = new Uint8Array(size).fill(122); // "z": no input byte
-      const starts: number[] = [];
-      for (let c = Math.ceil(at / P) * P; c < at + k; c += P) starts.push(c);
-      for (const c of starts.slice(0, alike)) if (c < size) old[c] = input[c - at];
-      assertEquals(sys(NR.pwrite64, fd, addr(old), size, 0), size);
-      const known = new Map(starts.filter((c) => c < size).map((c) => [c, old[c]]));
-      const prior = { end: size, byte: (p: number) => known.get(p) ?? -1 };
-      const marks = markSplice(fd, at, input, k, prior)!;
-      assert(marks !== null);
-      // what changed: the byte at `at` when it is there, the alike page starts; everything
-      // when more than a few were alike; nothing past the end
-      const now = read(Math.min(size, at + k), 0);
-      const changed: number[] = [];
-      for (let i = 0; i < now.length; i++) if (now[i] !== old[i]) changed.push(i);
-      const single = [...(at < size && at % P !== 0 ? [at] : []), ...starts.slice(0, alike)];
-      if (alike > 8) {
-        assertEquals(
-          now.subarray(at, at + k).filter((b, i) => b !== input[i]).length,
-          starts.length + (at % P === 0 ? 0 : 1),
-        );
-      } else assertEquals(changed, single.filter((c) => c < size), `case at ${at} size ${size}`);
-      assertEquals(Deno.statSync(path).size, Math.max(size, alike > 8 ? at + k : 0));
-      assertMeasuredAtEveryStop(fd, at, input, k, marks, `at ${at}, size ${size}`);
-    }
-  } finally {
-    sys(NR.close, fd);
-  }
-});
-
-Deno.test("lossless: a staging file left with the first header layout is still replayed, once", async () => {
+/**
+ * A staging file an earlier version left (`header(file, ino, s0)` writes its header into `file`,
+ * whose staged input from 4096 on is "staged one\nstaged two\n" then `tail`), with `current`
+ * as that host left it: one line written, then 8 bytes of a batch not undone. A new logger must
+ * replay the staged lines once, after the one line, and nothing of `tail`.
+ */
+async function replaysLeftFile(
+  tail: string,
+  header: (file: Uint8Array, ino: number, s0: number) => void,
+): Promise<void> {
   await using t = await tree();
   const fifo = t.path("fifo");
   mkfifo(fifo);
   const wr = sysAt(NR.openat, AT_FDCWD, fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
   assert(wr >= 0);
   try {
-    // `current` as the old host left it: one line written, then 8 bytes of a batch not undone
     Deno.mkdirSync(t.path("main"));
     const before = "@400000006b0d548b1c02a58c old\n";
     Deno.writeTextFileSync(t.path("main/current"), before + "@4000000", { mode: 0o644 });
     const ino = Deno.statSync(t.path("main/current")).ino!;
-    // its staging file: a 40-byte header at 0 {magic, seq, inode, S0, offset 4096, flags 0,
-    // FNV-1a}, the input not yet in `current` from 4096 on
-    const staged = new TextEncoder().encode("staged one\nstaged two\n");
+    const staged = new TextEncoder().encode("staged one\nstaged two\n" + tail);
     const file = new Uint8Array(4096 + staged.length);
-    const dv = new DataView(file.buffer);
-    dv.setUint32(0, 0x4c4d5444, true);
-    dv.setUint32(4, 7, true);
-    dv.setFloat64(8, ino, true);
-    dv.setFloat64(16, before.length, true);
-    dv.setFloat64(24, 4096, true);
-    let h = 0x811c9dc5;
-    for (let i = 0; i < 36; i++) h = Math.imul(h ^ file[i], 0x01000193);
-    dv.setUint32(36, h >>> 0, true);
     file.set(staged, 4096);
+    header(file, ino, before.length);
     Deno.writeFileSync(t.path("hosted-input"), file, { mode: 0o600 });
     const child = start(fifo, t.root, ["t", "./main"], 0);
     try {
@@ -303,6 +247,12 @@ Deno.test("lossless: a staging file left with the first header layout is still r
         const s = Deno.readTextFileSync(t.path("main/current"));
         return s.endsWith(" staged two\n") ? s : undefined;
       });
+      // and then what comes through the pipe
+      sys(NR.write, wr, addr(new TextEncoder().encode("piped\n")), 6);
+      await waitFor(
+        "piped",
+        () => Deno.readTextFileSync(t.path("main/current")).endsWith(" piped\n"),
+      );
     } finally {
       child.kill("SIGTERM");
       await child.status;
@@ -311,9 +261,55 @@ Deno.test("lossless: a staging file left with the first header layout is still r
     const got = history(t.path("main"));
     assert(got.startsWith(before), got);
     const rest = got.slice(before.length).split("\n");
-    assertEquals(rest.map((l) => l.replace(STAMPED, "")), ["staged one", "staged two", ""]);
-    assert(rest.slice(0, 2).every((l) => STAMPED.test(l)), got);
+    assertEquals(rest.map((l) => l.replace(STAMPED, "")), [
+      "staged one",
+      "staged two",
+      "piped",
+      "",
+    ]);
+    assert(rest.slice(0, 3).every((l) => STAMPED.test(l)), got);
   } finally {
     sys(NR.close, wr);
   }
+}
+
+/** FNV-1a of `b[at, at + n)`, as the headers' checksum. */
+function fnv(b: Uint8Array, at: number, n: number): number {
+  let h = 0x811c9dc5;
+  for (let i = at; i < at + n; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  return h >>> 0;
+}
+
+Deno.test("lossless: a staging file left mid-splice by the used-round version (marks) is replayed, once", async () => {
+  // the file goes on past the splice with the last round's bytes: they are not input
+  const k = "staged one\nstaged two\n".length;
+  await replaysLeftFile("an old round's line\n".repeat(300), (file, ino, s0) => {
+    // a 128-byte header at 256 {magic, seq, inode, S0, offset 4096, flags PENDING, the splice
+    // at 4096 of k bytes, 1 mark: the first byte inverted (the splice put it down), FNV-1a}
+    const dv = new DataView(file.buffer);
+    dv.setUint32(256, 0x324d5444, true);
+    dv.setUint32(260, 9, true);
+    dv.setFloat64(264, ino, true);
+    dv.setFloat64(272, s0, true);
+    dv.setFloat64(280, 4096, true);
+    dv.setUint32(288, 8, true);
+    dv.setFloat64(296, 4096, true);
+    dv.setUint32(304, k, true);
+    dv.setUint32(308, 1, true);
+    file[312] = file[4096] ^ 0xff;
+    dv.setUint32(256 + 124, fnv(file, 256, 124), true);
+  });
+});
+
+Deno.test("lossless: a staging file left with the first header layout is still replayed, once", async () => {
+  await replaysLeftFile("", (file, ino, s0) => {
+    // a 40-byte header at 0 {magic, seq, inode, S0, offset 4096, flags 0, FNV-1a}
+    const dv = new DataView(file.buffer);
+    dv.setUint32(0, 0x4c4d5444, true);
+    dv.setUint32(4, 7, true);
+    dv.setFloat64(8, ino, true);
+    dv.setFloat64(16, s0, true);
+    dv.setFloat64(24, 4096, true);
+    dv.setUint32(36, fnv(file, 0, 36), true);
+  });
 });

@@ -5,8 +5,9 @@
  *
  * - input: the log pipe's read end (held by the host), read when epoll says so, at most 256
  *   KiB per wake-up and logger (bounded work, fairness); for a one-directory script with a
- *   staging file, losslessly: looked at with tee(2), moved out only into the staging file, and
- *   `current` cut back and the staged input replayed after a crash of the host (`Stage`);
+ *   staging file, losslessly: moved out of the pipe only into the staging file (splice) and
+ *   read back from there, `current` cut back and the staged input replayed after a crash of
+ *   the host (`Stage`);
  * - memory: one {@linkcode HostedPool} buffer holds the input chunk, the line and every
  *   directory's pending output for the logger being served; after its turn a logger's regions
  *   are empty (everything written), its partial line (≤ 1000 bytes) parked aside;
@@ -91,29 +92,6 @@ export class HostedPool {
   /** the shared bytes, one buffer per number of directories (the layout depends on it) */
   private readonly byDirs = new Map<number, Uint8Array>();
 
-  /** the private pipe lossless loggers tee the head of their log pipe into, or null */
-  private privPipe: [number, number] | null = null;
-  /** its capacity: a tee copies at most this much */
-  privSize = 65536;
-  /** counts the reads into the buffer's input area (what is there is the newest read's) */
-  gen = 0;
-
-  /**
-   * The private pipe (created at first use, grown to hold a whole input chunk), or undefined
-   * with sys.lastErr(). Empty between turns: one for all loggers.
-   */
-  priv(): [number, number] | undefined {
-    if (this.privPipe === null) {
-      const p = sys.pipe();
-      if (p === undefined) return undefined;
-      sys.fcntl(p[1], F_SETPIPE_SZ, INPUT); // fewer, larger tees; errors ignored
-      const size = sys.fcntl(p[1], F_GETPIPE_SZ, 0);
-      if (size > 0) this.privSize = size;
-      this.privPipe = p;
-    }
-    return this.privPipe;
-  }
-
   /** The buffer for engines with `dirs` directories. */
   buffer(dirs: number): Uint8Array {
     let M = this.byDirs.get(dirs);
@@ -159,15 +137,15 @@ export interface HostedOptions {
   /**
    * The staging file, read-write ({@linkcode openStaging}); the logger owns it from now on
    * (closes it when it ends). With it, a script {@linkcode losslessScript} accepts is read
-   * losslessly across a crash of the host: looked at with tee(2), moved out of the pipe only
-   * into the staging file, `current` cut back and the staged input replayed by the next logger
+   * losslessly across a crash of the host: moved out of the pipe only into the staging file
+   * and read back, `current` cut back and the staged input replayed by the next logger
    * (docs/multilog.md, "Lossless across a crash of the host"). Without it, or for another
    * script, the logger reads the pipe with read(2).
    */
   staging?: number;
   /** the staging file's name for messages (default `supervise/hosted-input`) */
   stagingName?: string;
-  /** staged bytes after which the staging file is used from its start again (tests: small) */
+  /** staged bytes after which the staging file is cut back to its start (tests: small) */
   stagingRound?: number;
 }
 
@@ -202,9 +180,8 @@ const SLOT = 128;
 const OLD_SLOT = 64;
 const OLD_REC = 40;
 /**
- * when all staged input is in `current` and more than this is staged, the next batch goes to
- * HDR again, over the pages of the last round (allocating and freeing them cost more than
- * the copy)
+ * when more than this is staged and all of it is in `current` (but a partial line), the file is
+ * cut back to its header and the partial line put there
  */
 const STAGE_MAX = 1 << 20;
 const MAGIC = 0x4c4d5444;
@@ -212,12 +189,13 @@ const MAGIC2 = 0x324d5444;
 const ROTATING = 1;
 const MIDLINE = 2;
 const CLEAN = 4;
-/** a splice into the staging file may be under way: at `end`, `k` bytes, told by `marks` */
+/** a splice into the staging file may have been under way: at `end`, `k` bytes, told by `marks` */
 const PENDING = 8;
 /** ... and the file ends where it began: its size tells how much landed */
 const SIZED = 16;
+/** the `k` of a header whose staged input ends where the file does (the only kind written now) */
+const ALL = 0xffffffff;
 const PAGE = 4096;
-const MAX_MARKS = SLOT - 60;
 /** where each layout's two slots are, its magic number, its record's length (checksum last) */
 const LAYOUTS = [
   [[SLOT0, SLOT0 + SLOT], MAGIC2, SLOT],
@@ -237,98 +215,12 @@ function pieces(at: number, k: number): number[] {
   return out;
 }
 
-/** What a file holds before a splice into it, as far as its writer knows. */
-export interface Prior {
-  /** the file's size: a byte at or after it is not there (read as missing after a crash) */
-  end: number;
-  /** the byte at page start `p` (below `end`), or -1 when not known */
-  byte(p: number): number;
-}
-
-/** single-byte marks written at most; with more, the whole range is written once */
-const MAX_SINGLE = 8;
-
 /**
- * A {@linkcode Prior} a logger keeps of its staging file: the size, and the first byte of each
- * page it spliced (2 bytes a page of the table, made at the first one).
- */
-class Known implements Prior {
-  end = Infinity;
-  /** by page: the first byte, or -1 */
-  private first: Int16Array | null = null;
-
-  /** @param pages how many pages from the file's start are kept (the rest are not known) */
-  constructor(private readonly pages: number) {}
-
-  byte(p: number): number {
-    const i = p / PAGE;
-    if (p % PAGE !== 0 || this.first === null || i >= this.pages) return -1;
-    return this.first[i];
-  }
-
-  /** Page start `p` holds `b` now. */
-  set(p: number, b: number): void {
-    const i = p / PAGE;
-    if (i >= this.pages) return;
-    this.first ??= new Int16Array(this.pages).fill(-1);
-    this.first[i] = b;
-  }
-
-  /** The file was cut at `at`. */
-  cut(at: number): void {
-    this.end = at;
-    this.first?.fill(-1, Math.ceil(at / PAGE));
-  }
-}
-
-/**
- * Before a splice of `input[0, k)` into `fd` at `at`: make sure the byte at `at` and at each
- * page start in the range differs from the one the splice will put there, and return those
- * bytes (the marks), or null when they could not be written (or are too many for a header).
- * With `prior`, a byte already different (the file's last round) or not there at all (past
- * its end) is left as it is and only the others are written, one byte each; without it, or
- * when more than a few are needed, the range is written once with those bytes inverted.
- * `input` is left as it was.
- */
-export function markSplice(
-  fd: number,
-  at: number,
-  input: Uint8Array,
-  k: number,
-  prior?: Prior,
-): Uint8Array | null {
-  const ps = pieces(at, k);
-  if (ps.length > MAX_MARKS) return null;
-  const marks = new Uint8Array(ps.length);
-  if (prior !== undefined) {
-    const need: number[] = [];
-    for (let i = 0; i < ps.length && need.length <= MAX_SINGLE; i++) {
-      const p = ps[i];
-      const b = input[p - at];
-      const was = p < prior.end ? prior.byte(p) : b ^ 0xff;
-      if (was >= 0 && was !== b) marks[i] = was;
-      else {
-        marks[i] = b ^ 0xff;
-        need.push(i);
-      }
-    }
-    if (need.length <= MAX_SINGLE) {
-      for (const i of need) {
-        if (sys.pwrite(fd, marks.subarray(i, i + 1), ps[i]) !== 1) return null;
-      }
-      return marks;
-    }
-  }
-  for (let i = 0; i < ps.length; i++) input[ps[i] - at] = marks[i] = input[ps[i] - at] ^ 0xff;
-  const w = sys.pwrite(fd, input.subarray(0, k), at);
-  for (let i = 0; i < ps.length; i++) input[ps[i] - at] ^= 0xff;
-  return w === k ? marks : null;
-}
-
-/**
- * How much of a splice of `k` bytes into `fd` at `at`, marked by {@linkcode markSplice}, had
- * landed: up to the first mark still there (the kernel writes a splice into a file page by
- * page, in order).
+ * How much of a splice of `k` bytes into `fd` at `at` had landed, for a header an earlier
+ * version wrote: it spliced into a staging file used round, having first made the byte at `at`
+ * and at each page start in the range differ from the one the splice would put there (the
+ * `marks`). Up to the first mark still there: the kernel writes a splice into a file page by
+ * page, in order.
  */
 export function landedSplice(fd: number, at: number, k: number, marks: Uint8Array): number {
   const ps = pieces(at, k);
@@ -341,27 +233,21 @@ export function landedSplice(fd: number, at: number, k: number, marks: Uint8Arra
 
 /**
  * The journal of a lossless hosted logger. Input leaves the log pipe only by splice(2) into the
- * staging file (consumed and kept in one call). Before anything changes `current`, a header
- * records {inode of `current`, its size S0, where the input not yet in it begins, whether that
- * is inside a line, where the staged input ends}; a new logger after a crash cuts `current`
- * back to S0 and replays the staged input from there (lib/multilog/logdir.ts calls
- * {@linkcode recover}). Headers go to two alternating checksummed slots, so a torn one leaves
- * the previous, still true.
+ * staging file (consumed and kept in one call), appended; the logger reads it back from there
+ * (pread) and processes it. The file only grows, so its size is where the staged input ends,
+ * whenever the host dies, even inside a splice. A header records {inode of `current`, its size
+ * S0, where the input not yet in it begins, whether that is inside a line}; a new logger after a
+ * crash cuts `current` back to S0 and replays the staged input from there (lib/multilog/logdir.ts
+ * calls {@linkcode recover}). Headers go to two alternating checksummed slots, so a torn one
+ * leaves the previous, still true.
  *
- * The file is used round and round (its pages are reused: allocating and freeing them each
- * MiB cost more than copying into them), so its size does not say where the staged input ends,
- * and a splice cut short by the host's death must be measured otherwise: before it, the byte
- * at its start and at each page start in it is made to differ from the one the splice will put
- * there (written only where the file's last round does not already differ:
- * {@linkcode markSplice}), and those bytes go into the header. The kernel writes a splice into
- * a file page by page, in order; after a crash, the first such byte still as recorded is where
- * it stopped.
- * Where the input's bytes are not at hand (the last batch at the end, the shared buffer used by
- * another logger in between, a failed write), the file is cut at the start instead and its
- * size tells.
+ * A header stays true while `current` only grows by the output of the staged input that follows
+ * it, so one is written only where that stops: at a start, around a rotation, at the end, and
+ * when the file is cut back ({@linkcode rewind}, each round): not per batch. A crash replays at
+ * most a round and a batch.
  */
 class Stage implements Journal {
-  /** end of the staged input */
+  /** end of the staged input (the file's size) */
   end = HDR;
   /** staged input before this was given to the engine */
   rp = HDR;
@@ -371,15 +257,6 @@ class Stage implements Journal {
   private next: Pos | null = null;
   private seq = 0;
   private ino = 0;
-  /** the splice under way: its start, length, and marks (null: the file's size tells) */
-  private pending: { at: number; k: number; marks: Uint8Array | null } | null = null;
-  /**
-   * What the file holds, for the marks; pages past a round and a batch or two are not kept (the
-   * file goes past the round only while input waits to be written to `current`)
-   */
-  private readonly known: Known;
-  /** the first bytes the splice under way puts at page starts: [offset, byte, ...] */
-  private landing: number[] = [];
   private readonly rec = new Uint8Array(SLOT);
   private readonly dv = new DataView(this.rec.buffer);
   dir!: LogDir;
@@ -389,9 +266,7 @@ class Stage implements Journal {
     readonly name: string,
     readonly stampLen: number,
     readonly round: number,
-  ) {
-    this.known = new Known(Math.ceil((HDR + round + 4 * INPUT) / PAGE));
-  }
+  ) {}
 
   private static sum(b: Uint8Array, n: number): number {
     let h = 0x811c9dc5;
@@ -403,7 +278,6 @@ class Stage implements Journal {
   private load(): { ino: number; s0: number; pos: Pos; flags: number } | undefined {
     const st = fstat(this.fd);
     const size = typeof st === "number" ? 0 : st.size;
-    this.known.end = size;
     this.end = this.rp = Math.max(size, HDR);
     this.pos = { off: this.end, midLine: false };
     const all = new Uint8Array(SLOT0 + 2 * SLOT);
@@ -471,37 +345,41 @@ class Stage implements Journal {
     return h.pos.midLine || h.s0 === 0;
   }
 
-  /** Write a header (alternate slot) saying `current` is `S0` bytes and input from `p` on. */
-  private write(s0: number, p: Pos, flags: number): number {
+  /**
+   * Write a header (alternate slot) saying `current` is `S0` bytes and input from `p` on, which
+   * ends where the file does, or at most `k` bytes after HDR.
+   */
+  private write(s0: number, p: Pos, flags: number, k: number): number {
     this.seq = (this.seq + 1) >>> 0;
     const at = SLOT0 + (this.seq & 1) * SLOT;
     const dv = this.dv;
-    const q = this.pending;
     this.rec.fill(0);
     dv.setUint32(0, MAGIC2, true);
     dv.setUint32(4, this.seq, true);
     dv.setFloat64(8, this.ino, true);
     dv.setFloat64(16, s0, true);
     dv.setFloat64(24, p.off, true);
-    if (q) flags |= PENDING | (q.marks ? 0 : SIZED);
-    dv.setUint32(32, flags | (p.midLine ? MIDLINE : 0), true);
-    dv.setFloat64(40, q ? q.at : this.end, true);
-    if (q) {
-      dv.setUint32(48, q.k, true);
-      if (q.marks) {
-        dv.setUint32(52, q.marks.length, true);
-        this.rec.set(q.marks, 56);
-      }
-    }
+    dv.setUint32(32, flags | PENDING | SIZED | (p.midLine ? MIDLINE : 0), true);
+    dv.setFloat64(40, HDR, true);
+    dv.setUint32(48, k, true);
     dv.setUint32(SLOT - 4, Stage.sum(this.rec, SLOT - 4), true);
     return sys.pwrite(this.fd, this.rec, at);
   }
 
   /** Record the state: `current` as it is now, the input not in it from `p` on. */
-  *record(p: Pos, flags = 0): Steps {
-    while (this.write(this.dir.curSize, p, flags) < 0) {
-      yield { kind: "pause", text: `unable to write to ${this.name}, pausing` };
-    }
+  *record(p: Pos, flags = 0, k = ALL): Steps {
+    while (this.write(this.dir.curSize, p, flags, k) < 0) yield this.paused();
+  }
+
+  private paused(): Req {
+    return { kind: "pause", text: `unable to write to ${this.name}, pausing` };
+  }
+
+  /** The file ends where the staged input does (an earlier version left rounds after it). */
+  *trim(): Steps {
+    const st = fstat(this.fd);
+    if (typeof st === "number" || st.size <= this.end) return;
+    while (sys.ftruncate(this.fd, this.end) < 0) yield this.paused();
   }
 
   /** The inode of the (new) `current`. */
@@ -511,61 +389,36 @@ class Stage implements Journal {
   }
 
   /**
-   * Before the splice of the `k` bytes at the pipe's head (also `input[0, k)`, or null when
-   * they are not at hand): where they go (HDR again when all staged input is in `current` and
-   * the round is long enough), then the marks written there, or the file cut there; then the
-   * record.
+   * Whether the file is to be cut back before more is staged: a round is staged, all of it is
+   * processed and written (the caller knows), and the part not in `current` (a partial line)
+   * fits before where it begins.
    */
-  *checkpoint(k: number, input: Uint8Array | null): Steps {
-    if (this.pos.off === this.end && this.end - HDR > this.round) {
-      this.end = this.rp = HDR;
-      this.pos = { off: HDR, midLine: this.pos.midLine };
-    }
-    this.pending = null;
-    this.landing.length = 0;
-    if (k > 0) {
-      const at = this.end;
-      let marks: Uint8Array | null = null;
-      if (input !== null) {
-        marks = markSplice(this.fd, at, input, k, this.known);
-        if (marks !== null) {
-          for (const p of pieces(at, k)) if (p % PAGE === 0) this.landing.push(p, input[p - at]);
-        }
+  due(): boolean {
+    const P = this.end - this.pos.off;
+    return this.end - HDR > this.round && this.rp === this.end && this.pos.off >= HDR + P;
+  }
+
+  /**
+   * Cut the file back to HDR and the partial line at its end (the input not in `current`), moved
+   * there. Every step leaves a header true: first one for the partial line where it is (so that
+   * the bytes at HDR are free), then one that limits the staged input to the moved copy (the file
+   * is still long), the cut, and one that lets it grow again.
+   */
+  *rewind(): Steps {
+    const P = this.end - this.pos.off;
+    yield* this.record(this.pos);
+    if (P > 0) {
+      const line = new Uint8Array(P);
+      while (sys.pread(this.fd, line, this.pos.off) !== P || sys.pwrite(this.fd, line, HDR) !== P) {
+        yield this.paused();
       }
-      if (marks === null) yield* this.cut(at);
-      this.pending = { at, k, marks };
     }
-    yield* this.record(this.pos);
-  }
-
-  /** The file ends at `at` (its size then tells how much of a splice landed). */
-  private *cut(at: number): Steps {
-    while (sys.ftruncate(this.fd, at) < 0) {
-      yield { kind: "pause", text: `unable to write to ${this.name}, pausing` };
-    }
-    this.known.cut(at);
-  }
-
-  /** The page starts below `end` of the splice under way hold its bytes now. */
-  private landed(end: number): void {
-    const L = this.landing;
-    for (let j = 0; j < L.length && L[j] < end; j += 2) this.known.set(L[j], L[j + 1]);
-    L.length = 0;
-    this.known.end = Math.max(this.known.end, end);
-  }
-
-  /** A splice came back short without a crash: the rest is measured by the file's size. */
-  *cutShort(k: number): Steps {
-    this.landed(this.end);
-    yield* this.cut(this.end);
-    this.pending = { at: this.end, k, marks: null };
-    yield* this.record(this.pos);
-  }
-
-  /** The splice is over (the next record says where the staged input ends). */
-  spliced(): void {
-    this.landed(this.end);
-    this.pending = null;
+    const p = { off: HDR, midLine: this.pos.midLine };
+    yield* this.record(p, 0, P);
+    while (sys.ftruncate(this.fd, HDR + P) < 0) yield this.paused();
+    this.end = this.rp = HDR + P;
+    this.pos = p;
+    yield* this.record(p);
   }
 
   *rotating(at: number): Steps {
@@ -633,10 +486,8 @@ export class HostedMultilog {
   /** kill(): end at the next chance, line end or not */
   private killed = false;
   private atNewline = true;
-  /** lossless (tee, process the copy, stage, write): the journal and staging file */
+  /** lossless (stage, read back, process, write): the journal and staging file */
   private stage: Stage | null = null;
-  /** lossless: bytes at the head of the log pipe processed already (a partial line) */
-  private ahead = 0;
 
   constructor(private readonly o: HostedOptions) {
     this.r = o.reactor;
@@ -672,19 +523,13 @@ export class HostedMultilog {
     const sc = this.script;
     const size = sys.fcntl(this.o.fd, F_GETPIPE_SZ, 0);
     if (size > 0 && size < PIPE_SIZE) sys.fcntl(this.o.fd, F_SETPIPE_SZ, PIPE_SIZE);
-    if (
-      this.o.staging !== undefined && losslessScript(sc)
-    ) {
-      if (this.pool.priv() === undefined) {
-        warnSys(P, "unable to create pipe, reading without look-ahead", sys.lastErr());
-      } else {
-        this.stage = new Stage(
-          this.o.staging,
-          this.o.stagingName ?? STAGING,
-          sc.timestamp ? STAMP_LEN : 0,
-          this.o.stagingRound ?? STAGE_MAX,
-        );
-      }
+    if (this.o.staging !== undefined && losslessScript(sc)) {
+      this.stage = new Stage(
+        this.o.staging,
+        this.o.stagingName ?? STAGING,
+        sc.timestamp ? STAMP_LEN : 0,
+        this.o.stagingRound ?? STAGE_MAX,
+      );
     }
     const M = this.pool.buffer(sc.dirs.length);
     this.engine = new Engine(sc, this.fileFds, this.pool.sizes, {
@@ -711,13 +556,8 @@ export class HostedMultilog {
         this.engine.continueLine();
         this.atNewline = false;
       }
+      yield* st.trim();
       yield* st.record(st.pos);
-      // staged input to replay first: no edge of the pipe may come to start it
-      if (st.rp < st.end) {
-        this.r.at(performance.now(), () => {
-          if (this.watching) this.lookAhead(0);
-        });
-      }
     }
     this.state = "running";
   }
@@ -752,18 +592,23 @@ export class HostedMultilog {
       return;
     }
     this.term = true;
-    if (this.atNewline && !this.busy) this.end();
+    if (this.atNewline && !this.busy && !this.staged()) this.end();
     else this.update();
   }
 
   /**
-   * KILL (svc -k from a host): end now without waiting for a line end: what was read is
-   * written (a partial line ends as at the end of input), the rest stays in the pipe.
+   * KILL (svc -k from a host): end now without waiting for a line end: what was read (and
+   * staged) is written (a partial line ends as at the end of input), the rest stays in the pipe.
    */
   kill(): void {
     this.killed = true;
-    if (this.state === "running" && !this.busy) this.end();
+    if (this.state === "running" && !this.busy && !this.staged()) this.end();
     else this.stop();
+  }
+
+  /** Staged input not yet processed (read already: it is written before any end). */
+  private staged(): boolean {
+    return this.stage !== null && this.stage.rp < this.stage.end;
   }
 
   // ---- reading ---------------------------------------------------------------------------
@@ -780,6 +625,11 @@ export class HostedMultilog {
       if (e !== 0) {
         this.watching = false;
         warnSys(P, "unable to watch the log pipe", e);
+      } else if (this.staged()) {
+        // staged input to process first: no edge of the pipe may come to start it
+        this.r.at(performance.now(), () => {
+          if (this.watching) this.around(() => this.lookAhead(0));
+        });
       }
     } else if (!want && this.watching) {
       this.watching = false;
@@ -796,7 +646,6 @@ export class HostedMultilog {
       const M = e.M;
       const max = this.term ? 1 : this.pool.readSize(e.expansion);
       const n = sys.read(this.o.fd, M.subarray(0, max));
-      this.pool.gen++;
       if (n < 0) {
         const err = sys.lastErr();
         if (err === EINTR || err === EAGAIN) return;
@@ -816,86 +665,60 @@ export class HostedMultilog {
   }
 
   /**
-   * Lossless reading: first the staged input a crashed host left (replayed), then the pipe:
-   * tee its head into the private pipe and process only the bytes not seen before (the pipe
-   * still holds the partial line, processed but not yet staged). A batch job then records the
-   * state, moves the processed bytes up to that partial line into the staging file (splice)
-   * and writes `current`. Edge-triggered: bytes seen stay in the pipe, so it stays readable;
-   * a new write wakes us. The end of the writers (EPOLLHUP) comes once: `events` goes on to
-   * the next turn, and a pipe emptied after it is read again (for the end) instead of waited on.
+   * Lossless reading: what is staged and not yet processed first (also what a crashed host
+   * left, replayed); when all is, splice the pipe's head into the staging file (appended) and
+   * process it from there. A batch job writes `current`. Edge-triggered: a new write wakes us; a
+   * turn that ends with bytes left comes back by itself. The end of the writers (EPOLLHUP) comes
+   * once: `events` goes on to the next turn, and a pipe emptied after it is read again (for the
+   * end) instead of waited on. After TERM the pipe is read a byte at a time, as 0.76 reads.
    */
   private lookAhead(events: number): void {
     const st = this.stage!;
     const hup = (events & EPOLLHUP) !== 0;
+    let drained = false;
     for (let got = 0; got < TURN;) {
       if (this.state !== "running" || this.busy || this.held) return;
       const e = this.engine;
       const M = e.M;
-      const staged = st.rp < st.end;
-      let seen = 0;
-      let n: number;
-      let drained = false;
-      if (staged) {
-        n = sys.pread(this.fd(), M.subarray(0, Math.min(e.inputSize, st.end - st.rp)), st.rp);
-        this.pool.gen++;
-        if (n <= 0) {
-          warnSys(P, `unable to read ${st.name}, dropping what it holds`, sys.lastErr());
-          st.rp = st.end;
-          st.pos = { off: st.end, midLine: e.midLine };
+      if (st.rp === st.end) {
+        // all that was read is written: an end here, or more from the pipe
+        if ((this.term && this.atNewline) || this.killed) return this.end();
+        if (drained && !hup) return; // a new write wakes us
+        if (st.due()) {
+          this.jobs.push(() => st.rewind());
+          this.run();
           continue;
         }
-      } else {
-        const [pr, pw] = this.pool.priv()!;
-        seen = this.ahead;
-        const want = Math.min(e.inputSize, this.pool.privSize);
-        n = sys.tee(this.o.fd, pw, want);
-        if (n < 0) {
+        const want = this.term ? 1 : e.inputSize;
+        const w = sys.spliceAt(this.o.fd, st.fd, st.end, want);
+        if (w < 0) {
           const err = sys.lastErr();
-          if (err === EINTR || err === EAGAIN) return;
-          return this.end();
+          if (err === EAGAIN) return;
+          if (err === EINTR) continue;
+          // the staging file's side (a full disk?): nothing moved; try again after a pause
+          this.jobs.push(() => this.stall(err));
+          this.run();
+          continue;
         }
-        if (n === 0) return this.end();
-        this.pool.gen++;
-        for (let off = 0; off < n;) {
-          const r = sys.read(pr, M.subarray(off, n));
-          if (r <= 0) return this.end(); // cannot happen: the copy is there
-          off += r;
-        }
-        if (n <= seen) {
-          // nothing new: the partial line only; with every writer gone that is the end
-          if (hup) return this.end();
-          return;
-        }
-        drained = n < want; // the pipe held less than asked for
+        if (w === 0) return this.end(); // no writer left and the pipe empty
+        st.end += w;
+        drained = w < want; // the pipe held less than asked for
       }
-      let end = n;
-      if (this.term) {
-        const nl = M.subarray(seen, n).indexOf(10);
-        if (nl >= 0) end = seen + nl + 1;
+      const n = sys.pread(st.fd, M.subarray(0, Math.min(e.inputSize, st.end - st.rp)), st.rp);
+      if (n <= 0) {
+        warnSys(P, `unable to read ${st.name}, dropping what it holds`, sys.lastErr());
+        st.rp = st.end;
+        st.pos = { off: st.end, midLine: e.midLine };
+        continue;
       }
       e.unpark();
-      const stop = e.process(seen, end, true);
+      const used = e.process(0, n, true);
       e.park();
-      const used = stop - seen;
       if (used === 0) break; // cannot happen (the region is empty here): no spinning
-      this.atNewline = M[stop - 1] === 10;
-      const partial = e.partialInput;
-      let k = 0;
-      let stagedPartial = partial;
-      if (staged) st.rp += used;
-      else {
-        this.ahead += used;
-        const pp = Math.min(partial, this.ahead);
-        k = this.ahead - pp;
-        stagedPartial = partial - pp;
-      }
-      const midLine = e.midLine;
-      const gen = this.pool.gen;
-      this.jobs.push(() => this.batch(k, stagedPartial, midLine, gen));
-      if (this.term && this.atNewline) return this.end();
+      this.atNewline = M[used - 1] === 10;
+      st.rp += used;
+      this.jobs.push(this.batch.bind(this, st.rp - e.partialInput, e.midLine));
       this.run();
-      // no writer left: no edge will come, read on until the pipe says so
-      if ((this.term || (drained && stop === end)) && !hup) return;
       got += used;
     }
     // the turn is over with bytes left: come back after the others (no edge will come)
@@ -904,37 +727,19 @@ export class HostedMultilog {
     });
   }
 
-  private fd(): number {
-    return this.stage!.fd;
+  /** The staging file could not take a splice (`err`): wait, then read again. */
+  private *stall(err: number): Steps {
+    sys.setErr(err);
+    yield { kind: "pause", text: `unable to write to ${this.stage!.name}, pausing` };
   }
 
   /**
-   * One lossless batch: record the state, move the `k` processed bytes (up to the partial line;
-   * -1: all) from the pipe into the staging file, write `current`; then the region is empty and
-   * the input not in `current` begins `stagedPartial` bytes before the staged end. `gen`: the
-   * shared buffer's generation when its input area held the pipe's head (see
-   * {@linkcode Stage.checkpoint}).
+   * One lossless batch: write `current`; then the region is empty and the input not in
+   * `current` begins at staging offset `off`, inside a line or not.
    */
-  private *batch(k: number, stagedPartial: number, midLine: boolean, gen = -1): Steps {
-    const st = this.stage!;
-    if (k < 0) k = this.ahead; // the end: everything processed
-    yield* st.checkpoint(k, gen === this.pool.gen ? this.engine.M : null);
-    while (k > 0) {
-      const w = sys.spliceAt(this.o.fd, st.fd, st.end, k);
-      if (w > 0) {
-        st.end += w;
-        st.rp += w;
-        this.ahead -= w;
-        k -= w;
-        // short (a full disk?): the rest may begin inside a page, which the marks cannot tell
-        if (k > 0) yield* st.cutShort(k);
-        continue;
-      }
-      yield { kind: "pause", text: `unable to write to ${st.name}, pausing` };
-    }
-    st.spliced();
+  private *batch(off: number, midLine: boolean): Steps {
     yield* this.engine.dirs[0].commitSteps();
-    st.pos = { off: st.rp - stagedPartial, midLine };
+    this.stage!.pos = { off, midLine };
   }
 
   /** End of input or TERM: the partial line as 0.76 finishes it, everything written, fsync. */
@@ -947,8 +752,8 @@ export class HostedMultilog {
     e.eof();
     e.park();
     if (this.stage) {
-      // the partial line is written now (with 0.76's newline): stage all that was processed
-      this.jobs.push(() => this.batch(-1, 0, false));
+      // the partial line is written now (with 0.76's newline)
+      this.jobs.push(() => this.batch(this.stage!.rp, false));
       this.jobs.push(() => e.dirs[0].quit());
       this.jobs.push(() => this.stage!.closing());
     } else {
@@ -1001,7 +806,10 @@ export class HostedMultilog {
             this.busy = false;
             this.unrelocate();
             // a TERM that came while busy, at a line end
-            if (this.term && (this.atNewline || this.killed) && this.state === "running") {
+            if (
+              this.term && (this.atNewline || this.killed) && this.state === "running" &&
+              !this.staged()
+            ) {
               return this.end();
             }
             this.update();

@@ -209,15 +209,10 @@ export function pause(text: string): void {
   deepsleep(5);
 }
 
-// ---- lossless hosting (lib/multilog/hosted.ts): look ahead, then move bytes -----------------
+// ---- lossless hosting (lib/multilog/hosted.ts): stage, then read back --------------------
 
-/** SPLICE_F_NONBLOCK: the pipe side of tee/splice never blocks (EAGAIN instead). */
+/** SPLICE_F_NONBLOCK: the pipe side of splice never blocks (EAGAIN instead). */
 export const SPLICE_F_NONBLOCK = 2;
-
-/** tee(2): copy up to `len` bytes from the head of pipe `from` into pipe `to` (nothing consumed). */
-export function tee(from: number, to: number, len: number): number {
-  return check(sys(NR.tee, from, to, len, SPLICE_F_NONBLOCK));
-}
 
 const offBuf = new BigInt64Array(1);
 
@@ -228,13 +223,6 @@ const offBuf = new BigInt64Array(1);
 export function spliceAt(from: number, fd: number, off: number, len: number): number {
   offBuf[0] = BigInt(off);
   return check(sys(NR.splice, from, 0, fd, addr(offBuf), len, SPLICE_F_NONBLOCK));
-}
-
-/** pipe2(O_CLOEXEC|O_NONBLOCK): [read end, write end], or undefined with lastErr. */
-export function pipe(): [number, number] | undefined {
-  const fds = new Int32Array(2);
-  if (check(sys(NR.pipe2, addr(fds), O_CLOEXEC | O_NONBLOCK)) < 0) return undefined;
-  return [fds[0], fds[1]];
 }
 
 /** pread(2) of `buf.length` bytes at `off`. */
