@@ -13,7 +13,9 @@
  *   takes a flood (`yes` of 100-byte lines), median of 15, and without the flood.
  * Usage: deno run -A bench/svscan_hosted.ts [MB]   (default 200; about 4 minutes)
  *   ONLY=memory,throughput,latency picks parts; ROUNDS=n throughput rounds; WARM=1 measures
- *   a second pass of the lines through the same tree instead of the first.
+ *   a second pass of the lines through the same tree instead of the first; ALSO=DIR adds to the
+ *   throughput rounds the hosted tree of another build (`scripts/build.sh DIR SRC`, e.g. of an
+ *   earlier commit's worktree), interleaved with the others.
  * @module
  */
 import {
@@ -203,7 +205,11 @@ async function main() {
     fd.close();
     const process = { ...ours, name: "ours, loggers as processes", processes: true };
     // rounds interleaved: this machine's speed drifts by tens of percent over minutes
-    const runs = [ours, process, ...flavors.slice(1)];
+    const also = Deno.env.get("ALSO");
+    const other = also
+      ? [{ name: `hosted, ${also}`, svscan: `${also}/svscan`, path: `${also}:/usr/bin:/bin` }]
+      : [];
+    const runs = [ours, ...other, process, ...flavors.slice(1)];
     const got = new Map<Flavor, Flow[]>(runs.map((f) => [f, []]));
     for (let i = 0; i < ROUNDS; i++) {
       for (const f of runs) got.get(f)!.push(await throughput(f, data));
