@@ -305,7 +305,7 @@ export function hostLogger(
     sys(NR.close, dirfd);
     svscanOwn(() => exited(killedBy && code === 0 ? killedBy : code << 8));
   };
-  // lossless across a crash of svscan: log/supervise/hosted-input (owned by the logger)
+  // lossless across a crash of svscan: log/supervise/hosted-input (root's, 0600; the logger closes it)
   const staging = openStaging(dirfd);
   if (staging < 0) {
     // no lossless reading without it: the process form (which reports any real problem)
