@@ -189,11 +189,13 @@ const MAGIC2 = 0x324d5444;
 const ROTATING = 1;
 const MIDLINE = 2;
 const CLEAN = 4;
-/** a splice into the staging file may have been under way: at `end`, `k` bytes, told by `marks` */
+/**
+ * the staged input goes on past the recorded end (`at`) by up to `k` bytes: as far as `marks`
+ * tell (an earlier version's splice over a used round) or, with SIZED, as far as the file goes
+ * (every header written now: `at` HDR, `k` ALL, or a partial line's length inside a cut-back)
+ */
 const PENDING = 8;
-/** ... and the file ends where it began: its size tells how much landed */
 const SIZED = 16;
-/** the `k` of a header whose staged input ends where the file does (the only kind written now) */
 const ALL = 0xffffffff;
 const PAGE = 4096;
 /** where each layout's two slots are, its magic number, its record's length (checksum last) */
@@ -371,7 +373,8 @@ class Stage implements Journal {
     while (this.write(this.dir.curSize, p, flags, k) < 0) yield this.paused();
   }
 
-  private paused(): Req {
+  /** The staging file could not be written: 0.76's pause (warning, 5 s, then again). */
+  paused(): Req {
     return { kind: "pause", text: `unable to write to ${this.name}, pausing` };
   }
 
@@ -730,7 +733,7 @@ export class HostedMultilog {
   /** The staging file could not take a splice (`err`): wait, then read again. */
   private *stall(err: number): Steps {
     sys.setErr(err);
-    yield { kind: "pause", text: `unable to write to ${this.stage!.name}, pausing` };
+    yield this.stage!.paused();
   }
 
   /**
