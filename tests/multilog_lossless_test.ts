@@ -253,6 +253,12 @@ async function replaysLeftFile(
         "piped",
         () => Deno.readTextFileSync(t.path("main/current")).endsWith(" piped\n"),
       );
+      // and the staging file ends where the staged input does (nothing of `tail` is left to be
+      // taken for input after another crash)
+      assertEquals(
+        Deno.statSync(t.path("hosted-input")).size,
+        4096 + staged.length - tail.length + 6,
+      );
     } finally {
       child.kill("SIGTERM");
       await child.status;
