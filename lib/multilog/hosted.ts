@@ -630,9 +630,7 @@ export class HostedMultilog {
         warnSys(P, "unable to watch the log pipe", e);
       } else if (this.staged()) {
         // staged input to process first: no edge of the pipe may come to start it
-        this.r.at(performance.now(), () => {
-          if (this.watching) this.around(() => this.lookAhead(0));
-        });
+        this.lookLater(0);
       }
     } else if (!want && this.watching) {
       this.watching = false;
@@ -725,6 +723,11 @@ export class HostedMultilog {
       got += used;
     }
     // the turn is over with bytes left: come back after the others (no edge will come)
+    this.lookLater(events);
+  }
+
+  /** A lossless turn after the others' (a timer, not an edge), if still watching then. */
+  private lookLater(events: number): void {
     this.r.at(performance.now(), () => {
       if (this.watching) this.around(() => this.lookAhead(events));
     });
