@@ -124,6 +124,32 @@ Deno.test("hosted: a lossless logger ends when its writer is gone after more tha
   }
 });
 
+Deno.test("hosted: a lossless logger whose batch outgrows its region stops at a 1024-byte read boundary and leaves what 0.76 leaves", async () => {
+  // lines of 0-5 bytes: a 256 KiB batch stamped would need ~10 times the 512 KiB region, so
+  // the engine stops early (Engine.low) several times a batch; where it stops must be a point
+  // where 0.76's read could have ended, or the rotation points (s4096) move
+  await using t = await tree();
+  const input = mixedInput(3, 120000, [0, 1, 2, 5]);
+  assert(input.length > 300000 && input.length < 1 << 20, `input ${input.length}`);
+  const args = ["t", "s4096", "n100000", "./d"];
+  for (const who of ["hosted", "ours", "debian"]) {
+    await Deno.mkdir(t.path(who));
+    Deno.writeFileSync(t.path(`${who}/input`), input);
+  }
+  assertEquals(await hosted([{ dir: t.path("hosted"), args, input }]), [0]);
+  const got = snapshot(t.path("hosted/d"));
+  assert(got.split("\n== @STAMP.s").length > 500, "rotations");
+  const r = await runWithFile(ours(), args, t.path("ours"), "input");
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(got, snapshot(t.path("ours/d")), "hosted vs standalone");
+  const deb = debian("multilog");
+  if (deb !== undefined) {
+    const d = await runWithFile(deb, args, t.path("debian"), "input");
+    assertEquals(d.code, 0, d.stderr);
+    assertEquals(got, snapshot(t.path("debian/d")), "hosted vs Debian");
+  }
+});
+
 Deno.test("hosted: a lossless logger's staging file ends where its staged input does, and is cut back to the partial line each round", async () => {
   // recovery takes the file's size for the end of the staged input, and replays a partial line
   // from the copy each cut-back puts at the start: both must hold after every batch and every

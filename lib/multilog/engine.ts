@@ -62,8 +62,11 @@ export class Engine {
   /** no action besides log directories: every line goes everywhere */
   private readonly fast: boolean;
   private readonly stampLen: number;
-  /** room a region needs for one more 1024-byte read, all of it newlines (see low) */
-  private readonly lowNeed: number;
+  /**
+   * a region holding more than this may not take one more 1024-byte read, all of it newlines
+   * (see low): its size less twice that read's worst case
+   */
+  private readonly lowLen: number;
   private linelen = 0;
   private long = false;
   private nextB = 0;
@@ -102,7 +105,7 @@ export class Engine {
     this.actions = script.actions;
     this.fast = script.actions.every((a) => a.kind === "dir");
     this.stampLen = script.timestamp ? STAMP_LEN : 0;
-    this.lowNeed = 2 * (VREAD * (1 + this.stampLen) + LINE_MAX + 64);
+    this.lowLen = sizes.output - 2 * (VREAD * (1 + this.stampLen) + LINE_MAX + 64);
   }
 
   /** Bytes per input byte this engine may put into a directory region (stamps). */
@@ -164,9 +167,14 @@ export class Engine {
     return this.long;
   }
 
-  /** Some directory's region may not hold what one more 1024-byte read could add. */
+  /**
+   * Some directory's region may not hold what one more 1024-byte read could add. Asked at
+   * every line of a hosted lossless batch, so an indexed loop and one comparison (the for-of
+   * iterator and a subtraction per line cost a few % of such a logger's CPU).
+   */
   private low(): boolean {
-    for (const d of this.dirs) if (d.cap - d.len < this.lowNeed) return true;
+    const dirs = this.dirs;
+    for (let j = 0; j < dirs.length; j++) if (dirs[j].len > this.lowLen) return true;
     return false;
   }
 
