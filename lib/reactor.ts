@@ -1,8 +1,10 @@
 /**
  * One event loop per process for raw descriptors: ONE epoll set, ONE pending `epoll_wait`
  * (an FFI call declared nonblocking, so it holds one pool thread however many fds are
- * watched), re-armed after each batch; an eventfd wakes it on shutdown. Timers share one JS
- * `setTimeout` (a binary heap of deadlines). Child processes are watched through pidfds in
+ * watched), re-armed after each batch; an eventfd wakes it (shutdown, `soon`). Timers share one JS
+ * `setTimeout` (a binary heap of deadlines). A turn that ends with work left comes back with
+ * {@linkcode Reactor.soon} instead of a timer: a `setTimeout` hop per 256 KiB cost a flooded
+ * hosted logger ~15 % of its CPU. Child processes are watched through pidfds in
  * the same set ({@linkcode Reactor.watchPid}), which also works for processes that are not
  * our children. Nothing here calls `waitpid(-1)`.
  *
@@ -25,6 +27,11 @@ import { addr, NR, sys, sysAsync } from "./sys.ts";
 export type ReadyCallback = (events: number) => void;
 
 const MAX_EVENTS = 256;
+/**
+ * Rounds polled without waiting (for {@linkcode Reactor.soon}) before one that goes through the
+ * pool thread, which lets the runtime's own event loop (timers, signals, other calls) run too.
+ */
+const SOON_POLLS = 8;
 const WAKE_TOKEN = 0n;
 /** The eventfd increment that wakes the loop. */
 const ONE = new Uint8Array(new BigUint64Array([1n]).buffer);
@@ -63,6 +70,10 @@ export class Reactor {
   #seq = 0;
   #timeout: ReturnType<typeof setTimeout> | undefined;
   #timeoutAt = Infinity;
+  /** callbacks for the round after the current one ({@linkcode soon}) */
+  #soon: (() => void)[] = [];
+  /** the loop is between two `epoll_wait`s, running callbacks */
+  #dispatching = false;
 
   constructor() {
     this.#epfd = sys(NR.epoll_create1, EPOLL_CLOEXEC);
@@ -147,6 +158,21 @@ export class Reactor {
   }
 
   /**
+   * Run `cb` once, after the descriptors ready by then have had their callbacks: a turn that
+   * ends with work left comes back after the others' without a timer (the loop polls the set
+   * without waiting while such turns are queued). Needs something watched; else a timer.
+   */
+  soon(cb: () => void): void {
+    if (this.#closed) return;
+    if (this.#byFd.size === 0) {
+      this.at(performance.now(), cb);
+      return;
+    }
+    this.#soon.push(cb);
+    if (!this.#dispatching) this.#wake();
+  }
+
+  /**
    * Resolves once no `epoll_wait` is pending (nothing watched any more, or closed), e.g. for
    * tests that must not end with the FFI call outstanding.
    */
@@ -197,10 +223,24 @@ export class Reactor {
   async #loop(): Promise<void> {
     const view = new DataView(this.#events.buffer);
     const drain = new Uint8Array(8);
+    let polls = 0;
     try {
       while (!this.#closed && this.#byFd.size > 0) {
-        const n = await sysAsync(NR.epoll_wait, this.#epfd, addr(this.#events), MAX_EVENTS, -1);
-        if (n < 0) continue; // -EINTR
+        let n: number;
+        if (this.#soon.length > 0 && polls < SOON_POLLS) {
+          // no other epoll_wait is pending now: poll on this thread, no hop to the pool
+          polls++;
+          n = sys(NR.epoll_wait, this.#epfd, addr(this.#events), MAX_EVENTS, 0);
+        } else {
+          polls = 0;
+          const wait = this.#soon.length > 0 ? 0 : -1;
+          this.#dispatching = false;
+          n = await sysAsync(NR.epoll_wait, this.#epfd, addr(this.#events), MAX_EVENTS, wait);
+          this.#dispatching = true;
+        }
+        // the turns queued before this poll run after what it found ready
+        const soon = this.#soon;
+        this.#soon = [];
         // copy first: callbacks may change the set
         const ready: [bigint, number][] = [];
         for (let i = 0; i < n; i++) {
@@ -216,8 +256,16 @@ export class Reactor {
           const w = this.#byToken.get(token);
           if (w) w.cb(events);
         }
+        for (const cb of soon) {
+          if (this.#closed) break;
+          cb();
+        }
       }
     } finally {
+      this.#dispatching = false;
+      // turns still queued when nothing is watched any more: by timer, as soon() does then
+      if (!this.#closed) { for (const cb of this.#soon) this.at(performance.now(), cb); }
+      this.#soon = [];
       this.#running = false;
       if (this.#closed) this.#closeFds();
       else if (this.#byFd.size > 0) this.#ensureLoop(); // watched again while winding down

@@ -64,3 +64,68 @@ Deno.test("reactor: timers fire in deadline order, cancelled ones never", async 
   assertEquals(order, ["a", "b", "b2", "c"]);
   r.close();
 });
+
+/** A pipe watched by `r` whose callback drains it and calls `seen`; returns [read, write]. */
+function watchedPipe(r: Reactor, seen: () => void): [number, number] {
+  const fds = new Int32Array(2);
+  assertEquals(sys(NR.pipe2, addr(fds), O_NONBLOCK | O_CLOEXEC), 0);
+  const buf = new Uint8Array(16);
+  assertEquals(
+    r.watch(fds[0], () => {
+      while (sys(NR.read, fds[0], addr(buf), 16) > 0) { /* drain */ }
+      seen();
+    }),
+    0,
+  );
+  return [fds[0], fds[1]];
+}
+
+Deno.test("reactor: soon() turns come after what is ready at the next poll; timers still fire while they go on", async () => {
+  const r = new Reactor();
+  let turns = 0;
+  let otherAt = -1;
+  let timerAt = -1;
+  const [rd, wr] = watchedPipe(r, () => otherAt = turns);
+  try {
+    // a chain of turns, each queueing the next (a lossless logger with input left); the 10th
+    // makes the pipe ready: its callback runs before the 11th turn
+    const turn = () => {
+      turns++;
+      if (turns === 10) sys(NR.write, wr, addr(new Uint8Array([120])), 1);
+      if (timerAt < 0 && turns < 1_000_000) r.soon(turn);
+    };
+    r.at(performance.now() + 20, () => timerAt = turns);
+    r.soon(turn);
+    await waitFor("the timer", () => timerAt >= 0, 10000);
+    assertEquals(otherAt, 10);
+    // the runtime's event loop got its turns while the chain ran (the timer is a setTimeout)
+    assert(timerAt > 10 && timerAt < 1_000_000, `timer after ${timerAt} turns`);
+  } finally {
+    r.unwatch(rd);
+    sys(NR.close, rd);
+    sys(NR.close, wr);
+    await r.idle();
+    r.close();
+  }
+});
+
+Deno.test("reactor: soon() from outside the loop wakes a waiting epoll_wait; with nothing watched it is a timer", async () => {
+  const r = new Reactor();
+  const [rd, wr] = watchedPipe(r, () => {});
+  try {
+    // the loop now waits in the pool thread with nothing ready
+    await new Promise((ok) => setTimeout(ok, 20));
+    let ran = 0;
+    r.soon(() => ran++);
+    await waitFor("soon while waiting", () => ran === 1, 5000);
+  } finally {
+    r.unwatch(rd);
+    sys(NR.close, rd);
+    sys(NR.close, wr);
+    await r.idle();
+  }
+  let ran = 0;
+  r.soon(() => ran++);
+  await waitFor("soon with nothing watched", () => ran === 1, 5000);
+  r.close();
+});

@@ -726,9 +726,9 @@ export class HostedMultilog {
     this.lookLater(events);
   }
 
-  /** A lossless turn after the others' (a timer, not an edge), if still watching then. */
+  /** A lossless turn after the others' (no edge will come), if still watching then. */
   private lookLater(events: number): void {
-    this.r.at(performance.now(), () => {
+    this.r.soon(() => {
       if (this.watching) this.around(() => this.lookAhead(events));
     });
   }

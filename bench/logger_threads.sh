@@ -1,0 +1,67 @@
+#!/bin/bash
+# The logger's own CPU, per thread, over a cold pass of 200 MB through a fresh svscan tree:
+# svscan's process for a hosted logger, the multilog process for the opt-out. A service `cat`s
+# 200 MB of 100-byte lines (`x` x 99) into `multilog t s16777215 n5 ./main` once the bench
+# writes to a FIFO; /proc/PID/task/*/stat is read before and after (CPU-cs, user and system).
+#
+#   bash bench/logger_threads.sh BIN hosted|process           one pass, one line per thread
+#   bash bench/logger_threads.sh ROUNDS BIN_A MODE_A BIN_B MODE_B
+#                                  interleaved passes; medians of the total (all threads)
+#
+# BIN is a directory of program links (scripts/build.sh OUT SRC). The machine's speed drifts:
+# compare A and B of one run only. WORK (default /tmp/dt-logger-threads) holds the tree.
+set -u
+W=${WORK:-/tmp/dt-logger-threads}
+mkdir -p "$W"
+[ -s "$W/data" ] || yes "$(printf 'x%.0s' $(seq 99))" | head -c 200000000 >"$W/data"
+
+pass() { # BIN MODE: "THREAD user U sys S" lines
+  local bin=$1 mode=$2 d=$W/tree.$2 sv p
+  rm -rf "$d" && mkdir -p "$d/flood/log"
+  rm -f "$W/go" && mkfifo "$W/go"
+  printf '#!/bin/sh\nread x < %s/go\ncat %s/data\necho END\nexec sleep 100000\n' "$W" "$W" >"$d/flood/run"
+  printf '#!/bin/sh\nexec multilog t s16777215 n5 ./main\n' >"$d/flood/log/run"
+  chmod +x "$d/flood/run" "$d/flood/log/run"
+  [ "$mode" = process ] && touch "$d/.svscan-no-hosted-loggers"
+  PATH=$bin:/usr/bin:/bin setsid "$bin/svscan" "$d" >/dev/null 2>&1 &
+  sv=$!
+  for _ in $(seq 300); do
+    PATH=$bin:/usr/bin:/bin svok "$d/flood/log" 2>/dev/null && [ -s "$d/flood/log/supervise/status" ] && break
+    sleep 0.1
+  done
+  sleep 1.5
+  p=$sv
+  [ "$mode" = process ] && p=$(pgrep -f "multilog t s16777215 n5 ./main" | head -1)
+  snap() {
+    for t in /proc/$p/task/*; do
+      echo "$(tr ' ' _ <"$t/comm") $(cut -d')' -f2- "$t/stat" | awk '{print $12, $13}')"
+    done | awk '{u[$1]+=$2; s[$1]+=$3} END {for (k in u) print k, u[k], s[k]}' | sort
+  }
+  snap >"$W/before"
+  echo >"$W/go"
+  for _ in $(seq 6000); do
+    tail -c 20 "$d/flood/log/main/current" 2>/dev/null | grep -q ' END$' && break
+    sleep 0.01
+  done
+  snap >"$W/after"
+  join "$W/before" "$W/after" | awk '{printf "%s user %d sys %d\n", $1, $4 - $2, $5 - $3}'
+  kill "$sv"
+  pkill -f "multilog t s16777215 n5 ./main"
+  pkill -f "sleep 100000"
+  sleep 0.3
+}
+
+if [ $# -eq 2 ]; then
+  pass "$1" "$2"
+  exit
+fi
+rounds=$1
+: >"$W/ab"
+for _ in $(seq "$rounds"); do
+  echo "A $(pass "$2" "$3" | awk '{t += $3 + $5} END {print t}')" >>"$W/ab"
+  echo "B $(pass "$4" "$5" | awk '{t += $3 + $5} END {print t}')" >>"$W/ab"
+done
+for k in A B; do
+  grep "^$k" "$W/ab" | awk '{print $2}' | sort -n | tr '\n' ' ' |
+    awk -v k="$k" '{n = split($0, a, " "); printf "%s median %s CPU-cs (all: %s)\n", k, a[int((n + 1) / 2)], $0}'
+done
