@@ -169,8 +169,8 @@ export class Engine {
 
   /**
    * Some directory's region may not hold what one more 1024-byte read could add. Asked at
-   * every line of a hosted lossless batch, so an indexed loop and one comparison (the for-of
-   * iterator and a subtraction per line cost a few % of such a logger's CPU).
+   * the lines of a hosted lossless batch that cross a read boundary: an indexed loop and one
+   * comparison (a for-of and a subtraction at every line cost a few % of its CPU).
    */
   private low(): boolean {
     const dirs = this.dirs;
@@ -213,16 +213,17 @@ export class Engine {
         } else pos = end;
         continue;
       }
-      if (stopLow && under < 0 && this.low() && this.nl(pos) >= this.nextB) {
-        // room is short and the line ahead reaches the next read boundary: stop there (a
-        // sentinel over the boundary's byte, as if the read had ended)
+      const nl = this.nl(pos);
+      if (stopLow && under < 0 && nl >= this.nextB && this.low()) {
+        // the line ahead reaches the next read boundary and room is short: stop there (a
+        // sentinel over the boundary's byte, as if the read had ended); room is asked only
+        // here, at lines that cross a boundary, not at every line
         end = this.nextB;
         under = M[end];
         M[end] = 10;
         continue;
       }
       if (this.linelen === 0) {
-        const nl = this.nl(pos);
         const n = nl - pos;
         if (this.fast && nl < end && n + sl < LINE_MAX) {
           // a whole short line inside this read: straight to every directory
@@ -252,7 +253,6 @@ export class Engine {
         }
       }
       const room = LINE_MAX - this.linelen;
-      const nl = this.nl(pos);
       const avail = nl - pos;
       if (avail >= room) {
         // the line reaches 1000 bytes: judge it now, stream the rest (0.76's long lines)
