@@ -45,10 +45,8 @@ pass() { # BIN MODE: "THREAD user U sys S" lines
   done
   snap >"$W/after"
   join "$W/before" "$W/after" | awk '{printf "%s user %d sys %d\n", $1, $4 - $2, $5 - $3}'
-  kill "$sv"
-  pkill -f "multilog t s16777215 n5 ./main"
-  pkill -f "sleep 100000"
-  sleep 0.3
+  kill "$sv" # svscan's TERM stops the service and its logger first
+  wait "$sv" 2>/dev/null
 }
 
 if [ $# -eq 2 ]; then
