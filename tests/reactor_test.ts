@@ -8,25 +8,39 @@ import { addr, NR, sys } from "../lib/sys.ts";
 import { Reactor } from "../lib/reactor.ts";
 import { waitFor } from "./util.ts";
 
+/** A pipe watched by `r` whose callback drains it and calls `seen`; returns [read, write]. */
+function watchedPipe(r: Reactor, seen: () => void): [number, number] {
+  const fds = new Int32Array(2);
+  assertEquals(sys(NR.pipe2, addr(fds), O_NONBLOCK | O_CLOEXEC), 0);
+  const buf = new Uint8Array(16);
+  assertEquals(
+    r.watch(fds[0], () => {
+      while (sys(NR.read, fds[0], addr(buf), 16) > 0) { /* drain */ }
+      seen();
+    }),
+    0,
+  );
+  return [fds[0], fds[1]];
+}
+
+/** Unwatch and close `pipes` made by {@linkcode watchedPipe}. */
+function dropPipes(r: Reactor, pipes: [number, number][]): void {
+  for (const [rd, wr] of pipes) {
+    r.unwatch(rd);
+    sys(NR.close, rd);
+    sys(NR.close, wr);
+  }
+}
+
 Deno.test("reactor: 1200 pipes in one epoll set, only the written ones fire, threads bounded", async () => {
   const threads = () => [...Deno.readDirSync("/proc/self/task")].length;
   const r = new Reactor();
   const pipes: [number, number][] = [];
   const fired = new Map<number, number>();
-  const buf = new Uint8Array(16);
   try {
     const before = threads();
     for (let i = 0; i < 1200; i++) {
-      const fds = new Int32Array(2);
-      assertEquals(sys(NR.pipe2, addr(fds), O_NONBLOCK | O_CLOEXEC), 0);
-      pipes.push([fds[0], fds[1]]);
-      assertEquals(
-        r.watch(fds[0], () => {
-          while (sys(NR.read, fds[0], addr(buf), 16) > 0) { /* drain */ }
-          fired.set(i, (fired.get(i) ?? 0) + 1);
-        }),
-        0,
-      );
+      pipes.push(watchedPipe(r, () => fired.set(i, (fired.get(i) ?? 0) + 1)));
     }
     assertEquals(r.size, 1200);
     const chosen = [0, 1, 7, 599, 600, 1000, 1199];
@@ -40,11 +54,7 @@ Deno.test("reactor: 1200 pipes in one epoll set, only the written ones fire, thr
     // the whole set waits in one pool thread: no thread per descriptor
     assert(threads() - before <= 2, `threads ${before} -> ${threads()}`);
   } finally {
-    for (const [rd, wr] of pipes) {
-      r.unwatch(rd);
-      sys(NR.close, rd);
-      sys(NR.close, wr);
-    }
+    dropPipes(r, pipes);
     await r.idle();
     r.close();
   }
@@ -64,21 +74,6 @@ Deno.test("reactor: timers fire in deadline order, cancelled ones never", async 
   assertEquals(order, ["a", "b", "b2", "c"]);
   r.close();
 });
-
-/** A pipe watched by `r` whose callback drains it and calls `seen`; returns [read, write]. */
-function watchedPipe(r: Reactor, seen: () => void): [number, number] {
-  const fds = new Int32Array(2);
-  assertEquals(sys(NR.pipe2, addr(fds), O_NONBLOCK | O_CLOEXEC), 0);
-  const buf = new Uint8Array(16);
-  assertEquals(
-    r.watch(fds[0], () => {
-      while (sys(NR.read, fds[0], addr(buf), 16) > 0) { /* drain */ }
-      seen();
-    }),
-    0,
-  );
-  return [fds[0], fds[1]];
-}
 
 Deno.test("reactor: soon() turns come after what is ready at the next poll; timers still fire while they go on", async () => {
   const r = new Reactor();
@@ -102,9 +97,7 @@ Deno.test("reactor: soon() turns come after what is ready at the next poll; time
     // the runtime's event loop got its turns while the chain ran (the timer is a setTimeout)
     assert(timerAt < 1_000_000, `timer after ${timerAt} turns`);
   } finally {
-    r.unwatch(rd);
-    sys(NR.close, rd);
-    sys(NR.close, wr);
+    dropPipes(r, [[rd, wr]]);
     await r.idle();
     r.close();
   }
@@ -112,7 +105,7 @@ Deno.test("reactor: soon() turns come after what is ready at the next poll; time
 
 Deno.test("reactor: soon() from outside the loop wakes a waiting epoll_wait; with nothing watched it is a timer", async () => {
   const r = new Reactor();
-  const [rd, wr] = watchedPipe(r, () => {});
+  const pipe = watchedPipe(r, () => {});
   try {
     // the loop now waits in the pool thread with nothing ready
     await new Promise((ok) => setTimeout(ok, 20));
@@ -120,9 +113,7 @@ Deno.test("reactor: soon() from outside the loop wakes a waiting epoll_wait; wit
     r.soon(() => ran++);
     await waitFor("soon while waiting", () => ran === 1, 5000);
   } finally {
-    r.unwatch(rd);
-    sys(NR.close, rd);
-    sys(NR.close, wr);
+    dropPipes(r, [pipe]);
     await r.idle();
   }
   let ran = 0;
