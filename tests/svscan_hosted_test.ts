@@ -233,13 +233,14 @@ scanTest(
   {},
   async ({ dir, start }) => {
     // each line in two pieces; while ../hold exists the second piece waits, so svscan can be
-    // killed with half a line read by its logger
+    // killed with half a line read by its logger. One test of ../hold decides both the waiting and
+    // ../half: a hold made after a line's test holds the next line, never one without ../half.
     await service(
       dir,
       "a",
       counting("0.002", {
-        line: 'printf "line %d " $i; [ -e ../hold ] && touch ../half; ' +
-          'while [ -e ../hold ]; do sleep 0.01; done; rm -f ../half; printf "%0300d\\n" 0',
+        line: 'printf "line %d " $i; if [ -e ../hold ]; then touch ../half; ' +
+          'while [ -e ../hold ]; do sleep 0.01; done; rm -f ../half; fi; printf "%0300d\\n" 0',
       }),
       LOG,
     );
