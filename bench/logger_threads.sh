@@ -1,28 +1,37 @@
 #!/bin/bash
-# The logger's own CPU, per thread, over a cold pass of 200 MB through a fresh svscan tree:
+# The logger's own CPU, per thread, over a cold pass (MB, default 200) through a fresh svscan tree:
 # svscan's process for a hosted logger, the multilog process for the opt-out. A service `cat`s
-# 200 MB of 100-byte lines (`x` x 99) into `multilog t s16777215 n5 ./main` once the bench
+# that many MB of 100-byte lines (`x` x 99) into `multilog t s16777215 n5 ./main` once the bench
 # writes to a FIFO; /proc/PID/task/*/stat is read before and after (CPU-cs, user and system).
 #
 #   bash bench/logger_threads.sh BIN hosted|process           one pass, one line per thread
 #   bash bench/logger_threads.sh ROUNDS BIN_A MODE_A BIN_B MODE_B
 #                                  interleaved passes; medians of the total (all threads)
 #
+# MB=n makes each pass n MB: passes of two sizes split what a pass costs per MB
+# from what it costs once. MODE hosted-tmpfs is hosted with log/supervise a symlink into
+# /dev/shm (the staging file log/supervise/hosted-input then lives on tmpfs; the log directory
+# stays in WORK).
 # BIN is a directory of program links (scripts/build.sh OUT SRC). The machine's speed drifts:
 # compare A and B of one run only. WORK (default /tmp/dt-logger-threads) holds the tree.
 set -u
 W=${WORK:-/tmp/dt-logger-threads}
 mkdir -p "$W"
-[ -s "$W/data" ] || yes "$(printf 'x%.0s' $(seq 99))" | head -c 200000000 >"$W/data"
+MB=${MB:-200}
+[ -s "$W/data.$MB" ] || yes "$(printf 'x%.0s' $(seq 99))" | head -c "${MB}000000" >"$W/data.$MB"
 
 pass() { # BIN MODE: "THREAD user U sys S" lines
   local bin=$1 mode=$2 d=$W/tree.$2 sv p
   rm -rf "$d" && mkdir -p "$d/flood/log"
   rm -f "$W/go" && mkfifo "$W/go"
-  printf '#!/bin/sh\nread x < %s/go\ncat %s/data\necho END\nexec sleep 100000\n' "$W" "$W" >"$d/flood/run"
+  printf '#!/bin/sh\nread x < %s/go\ncat %s/data.%s\necho END\nexec sleep 100000\n' "$W" "$W" "$MB" >"$d/flood/run"
   printf '#!/bin/sh\nexec multilog t s16777215 n5 ./main\n' >"$d/flood/log/run"
   chmod +x "$d/flood/run" "$d/flood/log/run"
   [ "$mode" = process ] && touch "$d/.svscan-no-hosted-loggers"
+  if [ "$mode" = hosted-tmpfs ]; then
+    rm -rf /dev/shm/dt-logger-threads && mkdir -p /dev/shm/dt-logger-threads
+    ln -s /dev/shm/dt-logger-threads "$d/flood/log/supervise"
+  fi
   PATH=$bin:/usr/bin:/bin setsid "$bin/svscan" "$d" >/dev/null 2>&1 &
   sv=$!
   for _ in $(seq 300); do
